@@ -1,0 +1,206 @@
+"""Data types that describe a system: as written in YAML (SystemSpec) and as resolved against FMUs (ResolvedSystem).
+
+Both are frozen and hold no open resources. config.py builds a SystemSpec without touching any
+FMU; resolve.py turns it into a ResolvedSystem using the FMUs' model descriptions; the engine
+(plan.py / execution.py) only ever reads a ResolvedSystem.
+
+Time is kept in integer ticks of 1 ns (TICKS_PER_SECOND) so multirate schedules never drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cosim.errors import Location, Problem
+
+TICKS_PER_SECOND = 1_000_000_000
+
+Value = float | int | bool | str
+Kind = Literal["real", "integer", "boolean", "string"]
+
+
+def to_ticks(seconds: float) -> int:
+    """Seconds to integer nanosecond ticks (rounded to the nearest tick)."""
+    return round(seconds * TICKS_PER_SECOND)
+
+
+def to_seconds(ticks: int) -> float:
+    return ticks / TICKS_PER_SECOND
+
+
+# --------------------------------------------------------------------------- as written
+@dataclass(frozen=True)
+class VarRef:
+    """`component.variable` as written in YAML; variable may itself contain dots."""
+
+    component: str
+    variable: str
+    loc: Location | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.component}.{self.variable}"
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    start: float = 0.0
+    stop: float = 1.0
+    step: float = 1e-3  # communication step, seconds
+    algorithm: Literal["gauss-seidel", "jacobi"] = "gauss-seidel"
+    realtime: float | None = None  # factor to wall clock; None = as fast as possible
+    loc: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    name: str
+    fmu: str  # as written in YAML
+    fmu_path: Path  # resolved absolute path (bundled names resolved by cosim.library)
+    parameters: Mapping[str, Value] = field(default_factory=dict)
+    parameter_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
+    step: float | None = None  # own step in seconds; None = simulation.step
+    loc: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    source: VarRef  # YAML key `from`
+    target: VarRef  # YAML key `to`
+    gain: float = 1.0
+    offset: float = 0.0
+    loc: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    variables: tuple[VarRef, ...] | None = None  # None = every output of every component
+    interval: float | None = None  # None = every communication step
+    loc: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    at: float
+    set: Mapping[VarRef, Value]
+    loc: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    name: str
+    path: Path  # the YAML file (absolute)
+    text: str  # the YAML text as read
+    sha256: str  # of text
+    simulation: SimulationSpec
+    components: Mapping[str, ComponentSpec]  # in YAML order
+    connections: tuple[ConnectionSpec, ...] = ()
+    record: RecordSpec = field(default_factory=RecordSpec)
+    events: tuple[EventSpec, ...] = ()
+    description: str = ""
+    # sections owned by later features (opcua, plant, regression), kept as plain data
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()
+
+
+# --------------------------------------------------------------------------- as resolved
+@dataclass(frozen=True)
+class VariableInfo:
+    """One FMU variable, version-neutral."""
+
+    name: str
+    value_reference: int
+    kind: Kind  # what the engine moves: real | integer | boolean | string
+    fmi_type: str  # as declared: Real, Integer, Boolean, String, Enumeration, Float64, Int32, ...
+    causality: str  # parameter, calculatedParameter, input, output, local, independent, ...
+    variability: str  # constant, fixed, tunable, discrete, continuous
+    initial: str | None = None
+    unit: str | None = None
+    start: Value | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ResolvedComponent:
+    index: int
+    name: str
+    spec: ComponentSpec
+    fmu_path: Path
+    fmi_version: Literal["2.0", "3.0"]
+    guid: str  # FMI 2 guid / FMI 3 instantiationToken
+    model_identifier: str  # of the Co-Simulation interface
+    model_description: Any  # fmpy.model_description.ModelDescription
+    variables: Mapping[str, VariableInfo]
+    decimation: int  # own step = decimation * base step
+    start_values: tuple[tuple[VariableInfo, Value], ...] = ()  # applied before initialization
+    can_get_set_state: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedConnection:
+    """target := gain * source + offset (unit conversion already folded into gain/offset)."""
+
+    source_component: int
+    source: VariableInfo
+    target_component: int
+    target: VariableInfo
+    gain: float = 1.0
+    offset: float = 0.0
+    feedthrough: bool = False  # target's component has an output depending directly on target
+    spec: ConnectionSpec | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedRecord:
+    component: int
+    variable: VariableInfo
+    label: str  # "<component>.<variable>"
+
+
+@dataclass(frozen=True)
+class ResolvedEvent:
+    tick: int  # absolute time in ticks, on the communication grid
+    component: int
+    variable: VariableInfo
+    value: Value
+    spec: EventSpec | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedSystem:
+    spec: SystemSpec
+    components: tuple[ResolvedComponent, ...]
+    connections: tuple[ResolvedConnection, ...]
+    order: tuple[int, ...]  # Gauss-Seidel order of component indices (topological)
+    records: tuple[ResolvedRecord, ...]
+    events: tuple[ResolvedEvent, ...]  # sorted by tick
+    start_tick: int
+    stop_tick: int
+    step_ticks: int  # communication step
+    record_decimation: int  # record every n-th communication step
+    algebraic_loops: tuple[tuple[str, ...], ...] = ()  # each a path "comp.var -> ..."
+    warnings: tuple[Problem, ...] = ()
+
+
+__all__ = [
+    "TICKS_PER_SECOND",
+    "ComponentSpec",
+    "ConnectionSpec",
+    "EventSpec",
+    "Kind",
+    "RecordSpec",
+    "ResolvedComponent",
+    "ResolvedConnection",
+    "ResolvedEvent",
+    "ResolvedRecord",
+    "ResolvedSystem",
+    "SimulationSpec",
+    "SystemSpec",
+    "Value",
+    "VarRef",
+    "VariableInfo",
+    "to_seconds",
+    "to_ticks",
+]
