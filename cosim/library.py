@@ -80,6 +80,16 @@ UNITS: dict[str, tuple[dict[str, int], float, float]] = {
     "kg/m3": ({"kg": 1, "m": -3}, 1.0, 0.0),
     "m2": ({"m": 2}, 1.0, 0.0),
     "%": ({}, 0.01, 0.0),
+    # EV drivetrain (Driver PI gains, brake mapping, Larminie & Lowry motor loss coefficients)
+    "N.s": ({"kg": 1, "m": 1, "s": -1}, 1.0, 0.0),
+    "1/m": ({"m": -1}, 1.0, 0.0),
+    "W/(N.m)2": ({"kg": -1, "m": -2, "s": 1}, 1.0, 0.0),
+    "W.s/rad": ({"kg": 1, "m": 2, "s": -2, "rad": -1}, 1.0, 0.0),
+    "W.s3/rad3": ({"kg": 1, "m": 2, "rad": -3}, 1.0, 0.0),
+    # EMA flight-control actuator (position PID gains, hinge-moment coefficient derivative)
+    "V/rad": ({"kg": 1, "m": 2, "s": -3, "A": -1, "rad": -1}, 1.0, 0.0),
+    "V/(rad.s)": ({"kg": 1, "m": 2, "s": -4, "A": -1, "rad": -1}, 1.0, 0.0),
+    "1/rad": ({"rad": -1}, 1.0, 0.0),
 }
 
 _TYPES = {"Real": ("Float64", "real_"), "Integer": ("Int32", "int_"), "Boolean": ("Boolean", "bool_")}

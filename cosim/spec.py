@@ -63,6 +63,7 @@ class ComponentSpec:
     parameter_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
     step: float | None = None  # own step in seconds; None = simulation.step
     loc: Location | None = field(default=None, compare=False)
+    fmu_loc: Location | None = field(default=None, compare=False)  # of the `fmu:` value
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class ConnectionSpec:
     gain: float = 1.0
     offset: float = 0.0
     loc: Location | None = field(default=None, compare=False)
+    # Real -> Integer: "round" (half away from zero) | "floor" | "ceil" | "truncate"; else None
+    convert: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 # name -> one-line help; the module cosim.cli.<name> implements it
 COMMANDS: dict[str, str] = {
     "inspect": "show an FMU's interfaces, capabilities and variables",
+    "fmus": "list and build the bundled FMU library",
     "schema": "print the JSON Schema of the system YAML format",
     "validate": "check a system YAML against the schema and its FMUs",
     "run": "run a system and write results.h5",

@@ -1,0 +1,756 @@
+"""Read a system YAML file into a SystemSpec, reporting every problem with its file:line:col."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cosim.errors import ConfigError, CosimError, Location, Problem
+from cosim.schema import EXTRA_SECTIONS, SCHEMA
+from cosim.spec import (
+    ComponentSpec,
+    ConnectionSpec,
+    EventSpec,
+    RecordSpec,
+    SimulationSpec,
+    SystemSpec,
+    Value,
+    VarRef,
+    to_seconds,
+    to_ticks,
+)
+
+_STD = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
+_MAX_NODES = 200_000  # guards against alias bombs ("billion laughs")
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, plus YAML 1.2 floats without a dot or exponent sign (1e-3, 2.5E3)."""
+
+
+_Loader.add_implicit_resolver(
+    _STD + "float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+_BAD = object()  # value of a node that could not be read (its problem is already reported)
+
+
+@dataclass
+class _Node:
+    """A YAML value with the place it starts at (and, inside a mapping, where its key is)."""
+
+    value: Any  # dict[str, _Node] | list[_Node] | scalar | _BAD
+    loc: Location
+    key_loc: Location | None = None
+
+    @property
+    def where(self) -> Location:
+        return self.key_loc or self.loc
+
+
+def _where(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to `name`, if any is close enough."""
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _listing(names: Iterable[str], limit: int = 12) -> str:
+    names = list(names)
+    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more if names else "(none)"
+
+
+@dataclass
+class _Report:
+    """Collects problems; remembers which parts of the document are broken."""
+
+    problems: list[Problem] = field(default_factory=list)
+    bad: set[tuple] = field(default_factory=set)
+
+    def error(self, loc: Location | None, message: str, hint: str = "", path=None) -> None:
+        self.problems.append(Problem(loc, message, hint))
+        if path is not None:
+            self.bad.add(tuple(path))
+
+    def warn(self, loc: Location | None, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(loc, message, hint, severity="warning"))
+
+    def is_bad(self, *path) -> bool:
+        """True if the part at `path`, anything inside it, or anything around it is broken."""
+        n = len(path)
+        return any(p[:n] == path or path[: len(p)] == p for p in self.bad)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+# --------------------------------------------------------------------------- YAML -> _Node
+class _Reader:
+    """Turns composed YAML nodes into _Node trees; rejects non-standard tags, never runs them."""
+
+    def __init__(self, file: str, report: _Report) -> None:
+        self.file = file
+        self.report = report
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def loc(self, mark: yaml.Mark) -> Location:
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def read(self, node: yaml.Node, path: tuple = ()) -> _Node:
+        self.count += 1
+        if self.count > _MAX_NODES:
+            raise _TooLarge
+        loc = self.loc(node.start_mark)
+        if isinstance(node, yaml.MappingNode) and node.tag == _STD + "map":
+            return _Node(self._mapping(node, path), loc)
+        if isinstance(node, yaml.SequenceNode) and node.tag == _STD + "seq":
+            return _Node([self.read(n, (*path, i)) for i, n in enumerate(node.value)], loc)
+        if isinstance(node, yaml.ScalarNode) and node.tag == _STD + "timestamp":
+            return _Node(node.value, loc)  # dates stay text
+        if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
+            try:
+                return _Node(self.constructor.construct_object(node), loc)
+            except (ValueError, yaml.YAMLError):
+                tag = node.tag.replace(_STD, "!!")
+                self.report.error(loc, f"cannot read {node.value!r} as {tag}", path=path)
+                return _Node(_BAD, loc)
+        tag = node.tag.replace(_STD, "!!")
+        self.report.error(
+            loc,
+            f"YAML tag '{tag}' is not allowed",
+            "system files hold plain data (mappings, lists, text, numbers, true/false); "
+            "remove the tag",
+            path=path,
+        )
+        return _Node(_BAD, loc)
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple) -> dict[str, _Node]:
+        out: dict[str, _Node] = {}
+        merges = []
+        for key_node, value_node in node.value:
+            key_loc = self.loc(key_node.start_mark)
+            if key_node.tag == _STD + "merge":
+                merges.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                self.report.error(key_loc, "a key must be plain text", path=path)
+                continue
+            key = str(key_node.value)
+            if key in out:
+                self.report.error(
+                    key_loc,
+                    f"duplicate key '{key}'" + (f" in {_where(path)}" if path else ""),
+                    f"'{key}' is already given at {out[key].where}; keep one of them",
+                    path=(*path, key),
+                )
+                continue
+            child = self.read(value_node, (*path, key))
+            child.key_loc = key_loc
+            out[key] = child
+        for merge in merges:  # `<<: *defaults` fills keys not given explicitly
+            for source in merge.value if isinstance(merge, yaml.SequenceNode) else [merge]:
+                if not isinstance(source, yaml.MappingNode):
+                    self.report.error(
+                        self.loc(source.start_mark), "'<<' must merge a mapping", path=path
+                    )
+                    continue
+                for key, child in self._mapping(source, path).items():
+                    out.setdefault(key, child)
+        return out
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _parse(text: str, file: str, report: _Report) -> _Node | None:
+    """Compose (never construct) the YAML, then read it into _Nodes."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        report.error(loc, f"invalid YAML: {what}", "check indentation, colons and quotes")
+        return None
+    except yaml.YAMLError as exc:
+        report.error(Location(file), f"invalid YAML: {exc}")
+        return None
+    if root is None:
+        report.error(Location(file, 1, 1), "the file is empty", "start from docs/systems.md")
+        return None
+    try:
+        return _Reader(file, report).read(root)
+    except _TooLarge:
+        report.error(
+            Location(file, 1, 1),
+            "the document is too large once its aliases are expanded",
+            "do not nest aliases (*name) this deeply",
+        )
+        return None
+
+
+def plain(node: _Node) -> Any:
+    """The plain Python data of a _Node tree."""
+    if isinstance(node.value, dict):
+        return {k: plain(v) for k, v in node.value.items()}
+    if isinstance(node.value, list):
+        return [plain(v) for v in node.value]
+    return None if node.value is _BAD else node.value
+
+
+# --------------------------------------------------------------------------- schema checks
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if name == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    return isinstance(
+        value, {"object": dict, "array": list, "string": str, "boolean": bool}.get(name, type(None))
+    )
+
+
+def describe(value: Any) -> str:
+    """A value as a message shows it: `the text 'abc'`, `the number 3`, `a list`."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text '{value}'"
+    return "a mapping" if isinstance(value, dict) else "a list"
+
+
+def _check(node: _Node, schema: dict, path: tuple, report: _Report) -> None:
+    """Check one _Node against its schema (the subset of JSON Schema that SCHEMA uses)."""
+    value = node.value
+    if value is _BAD:
+        return
+    where = _where(path) or "the file"
+    hint = schema.get("description", "")
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(_is_type(value, t) for t in types):
+            expected = " or ".join(_TYPE_NAMES[t] for t in types if t != "null")
+            report.error(node.loc, f"{where} must be {expected}, got {describe(value)}", hint, path)
+            return
+    if isinstance(value, float) and not math.isfinite(value):
+        report.error(node.loc, f"{where} must be a finite number, got {value}", hint, path)
+        return
+    if "enum" in schema and value not in schema["enum"]:
+        choices = ", ".join(schema["enum"])
+        close = did_you_mean(str(value), schema["enum"])
+        report.error(
+            node.loc,
+            f"{where} must be one of {choices}, got {describe(value)}",
+            f"did you mean '{close}'?" if close else hint,
+            path,
+        )
+        return
+    if _is_type(value, "number"):
+        low = schema.get("exclusiveMinimum")
+        if low is not None and not value > low:
+            report.error(node.loc, f"{where} must be greater than {low}, got {value}", hint, path)
+    if isinstance(value, str) and "pattern" in schema and not re.match(schema["pattern"], value):
+        report.error(
+            node.loc, f"{where} {schema['patternErrorMessage']}, got '{value}'", hint, path
+        )
+    if isinstance(value, dict):
+        _check_mapping(node, schema, path, report)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check(item, schema.get("items", {}), (*path, i), report)
+
+
+def _check_mapping(node: _Node, schema: dict, path: tuple, report: _Report) -> None:
+    where = _where(path)
+    props: dict = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    names = schema.get("propertyNames")
+    for key, child in node.value.items():
+        if names and not re.match(names["pattern"], key):
+            report.error(
+                child.where, f"{where}: '{key}' {names['patternErrorMessage']}", "", (*path, key)
+            )
+        elif key in props:
+            _check(child, props[key], (*path, key), report)
+        elif isinstance(extra, dict):
+            _check(child, extra, (*path, key), report)
+        elif extra is False:
+            close = did_you_mean(key, props)
+            report.error(
+                child.where,
+                f"unknown key '{key}'" + (f" in {where}" if path else " at the top level"),
+                (f"did you mean '{close}'? " if close else "")
+                + f"allowed keys: {', '.join(props)}",
+            )
+    for key in schema.get("required", []):
+        if key not in node.value:
+            report.error(
+                node.where,
+                (f"{where} is missing" if path else "the file is missing") + f" the key '{key}'",
+                props.get(key, {}).get("description", ""),
+                (*path, key),
+            )
+    if len(node.value) < schema.get("minProperties", 0):
+        report.error(node.where, f"{where} must not be empty", schema.get("description", ""), path)
+
+
+# --------------------------------------------------------------------------- semantic checks
+def _multiple(value: float, base: float) -> int | None:
+    """n if `value` is n (>= 1) times `base` within one tick, else None."""
+    value_ticks, base_ticks = to_ticks(value), to_ticks(base)
+    if base_ticks <= 0:
+        return None
+    n = round(value_ticks / base_ticks)
+    return n if n >= 1 and abs(value_ticks - n * base_ticks) <= 1 else None
+
+
+def _near_multiples(value: float, base: float) -> str:
+    n = max(1, math.floor(value / base))
+    return f"{to_seconds(to_ticks(n * base)):g} or {to_seconds(to_ticks((n + 1) * base)):g}"
+
+
+def parse_ref(text: str, loc: Location | None = None) -> VarRef:
+    """`component.variable` split at the first dot (the variable may hold dots and brackets)."""
+    component, _, variable = text.partition(".")
+    return VarRef(component, variable, loc)
+
+
+class _Builder:
+    """Builds a SystemSpec from a checked _Node tree, skipping the parts found broken."""
+
+    def __init__(self, path: Path, root: _Node, report: _Report) -> None:
+        self.path = path
+        self.file = root.loc.file
+        self.root = root.value
+        self.report = report
+        self.names: list[str] = []  # every component name written (usable or not)
+        self.usable: set[str] = set()
+
+    def get(self, *path: str | int, default: Any = None) -> Any:
+        """The plain value at `path` from the root, or `default` when absent, empty or broken."""
+        node = _Node(self.root, Location(self.file))
+        for part in path:
+            if not isinstance(node.value, dict | list):
+                return default
+            try:
+                node = node.value[part]
+            except (KeyError, IndexError, TypeError):
+                return default
+        if node.value is _BAD or node.value is None or self.report.is_bad(*path):
+            return default
+        return plain(node)
+
+    def ref(self, node: _Node, path: tuple, loc: Location | None = None) -> VarRef | None:
+        """The VarRef written at `node` if its component exists and is usable, else None."""
+        if self.report.is_bad(*path) or not isinstance(node.value, str):
+            return None
+        ref = parse_ref(node.value, loc or node.loc)
+        return ref if self.check_component(ref, _where(path)) else None
+
+    def check_component(self, ref: VarRef, where: str) -> bool:
+        if ref.component in self.usable:
+            return True
+        if ref.component not in self.names:
+            close = did_you_mean(ref.component, self.names)
+            self.report.error(
+                ref.loc,
+                f"unknown component '{ref.component}'" + (f" in {where}" if where else ""),
+                (f"did you mean '{close}.{ref.variable}'? " if close else "")
+                + f"components: {_listing(self.names)}",
+            )
+        return False  # a component that is written but broken was reported already
+
+    # -- sections
+    def simulation(self) -> SimulationSpec:
+        node = self.root.get("simulation")
+        defaults = SimulationSpec()
+        sim = SimulationSpec(
+            start=float(self.get("simulation", "start", default=defaults.start)),
+            stop=float(self.get("simulation", "stop", default=defaults.stop)),
+            step=float(self.get("simulation", "step", default=defaults.step)),
+            algorithm=self.get("simulation", "algorithm", default=defaults.algorithm),
+            realtime=self.get("simulation", "realtime"),
+            loc=node.where if node else None,
+        )
+        if node is None or not isinstance(node.value, dict):
+            return sim
+        values = node.value
+        bad = self.report.is_bad
+        if "step" in values and not bad("simulation", "step") and to_ticks(sim.step) < 1:
+            self.report.error(
+                values["step"].loc,
+                f"simulation.step = {sim.step:g} s is below the time resolution of 1 ns",
+                "use a step of at least 1e-9 s",
+                ("simulation", "step"),
+            )
+        good = not any(bad("simulation", k) for k in ("start", "stop", "step"))
+        if good and "stop" in values and sim.stop <= sim.start:
+            self.report.error(
+                values["stop"].loc,
+                f"simulation.stop ({sim.stop:g}) must be greater than simulation.start "
+                f"({sim.start:g})",
+                "stop is the end time of the run in seconds",
+                ("simulation", "stop"),
+            )
+        elif good and "stop" in values and _multiple(sim.stop - sim.start, sim.step) is None:
+            self.report.error(
+                values["stop"].loc,
+                f"simulation.stop - simulation.start = {sim.stop - sim.start:g} s is not an "
+                f"integer multiple of simulation.step = {sim.step:g} s",
+                f"use a stop time of {_near_multiples(sim.stop - sim.start, sim.step)} s "
+                "after start",
+                ("simulation", "stop"),
+            )
+        return sim
+
+    def step_multiple(self, node: _Node, what: str, base: float, path: tuple) -> None:
+        if self.report.is_bad(*path) or self.report.is_bad("simulation", "step"):
+            return
+        if _multiple(node.value, base) is None:
+            self.report.error(
+                node.loc,
+                f"{what} = {node.value:g} s is not an integer multiple of simulation.step = "
+                f"{base:g} s",
+                f"use {_near_multiples(node.value, base)}",
+                path,
+            )
+
+    def components(self, sim: SimulationSpec) -> dict[str, ComponentSpec]:
+        node = self.root.get("components")
+        if node is None or not isinstance(node.value, dict):
+            return {}
+        self.names = list(node.value)
+        out: dict[str, ComponentSpec] = {}
+        for name, comp in node.value.items():
+            path = ("components", name)
+            if not isinstance(comp.value, dict) or self.report.is_bad(*path, "fmu"):
+                continue
+            fmu_node = comp.value["fmu"]
+            fmu_path = self.fmu_path(fmu_node)
+            if fmu_path is None:
+                continue
+            if "step" in comp.value:
+                step_path = (*path, "step")
+                self.step_multiple(comp.value["step"], _where(step_path), sim.step, step_path)
+            params_node = comp.value.get("parameters")
+            params: dict[str, Value] = {}
+            locs: dict[str, Location] = {}
+            if params_node is not None and isinstance(params_node.value, dict):
+                for key, child in params_node.value.items():
+                    if not self.report.is_bad(*path, "parameters", key):
+                        params[key] = child.value
+                        locs[key] = child.where
+            step = self.get(*path, "step")
+            out[name] = ComponentSpec(
+                name=name,
+                fmu=fmu_node.value,
+                fmu_path=fmu_path,
+                parameters=params,
+                parameter_locs=locs,
+                step=float(step) if step is not None else None,
+                loc=comp.where,
+                fmu_loc=fmu_node.loc,
+            )
+        self.usable = set(out)
+        return out
+
+    def fmu_path(self, node: _Node) -> Path | None:
+        text = node.value
+        base_dir = self.path.parent
+        try:
+            path = _resolve_fmu(text, base_dir)
+        except CosimError as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else [Problem(None, str(exc))]
+            for p in problems:
+                self.report.error(node.loc, p.message, p.hint)
+            return None
+        if not path.exists():
+            names = _bundled_names()
+            close = did_you_mean(text, names) if names else None
+            self.report.error(
+                node.loc,
+                f"FMU not found: {text}",
+                (f"did you mean '{close}'? " if close else "")
+                + f"looked for {path}; a path ending in .fmu is relative to this file's folder"
+                + (f"; bundled FMUs: {_listing(names)}" if names else ""),
+            )
+            return None
+        return path
+
+    def connections(self) -> tuple[ConnectionSpec, ...]:
+        node = self.root.get("connections")
+        if node is None or not isinstance(node.value, list):
+            return ()
+        out = []
+        targets: dict[str, Location | None] = {}
+        for i, item in enumerate(node.value):
+            path = ("connections", i)
+            if not isinstance(item.value, dict) or self.report.is_bad(*path):
+                continue
+            source = self.ref(item.value["from"], (*path, "from"))
+            target = self.ref(item.value["to"], (*path, "to"))
+            if target is not None and str(target) in targets:
+                self.report.error(
+                    target.loc,
+                    f"input {target} is driven twice",
+                    f"it is already the target of the connection at {targets[str(target)]}; "
+                    "an input takes one connection",
+                )
+                continue
+            if target is not None:
+                targets[str(target)] = target.loc
+            if source is None or target is None:
+                continue
+            out.append(
+                ConnectionSpec(
+                    source=source,
+                    target=target,
+                    gain=float(self.get(*path, "gain", default=1.0)),
+                    offset=float(self.get(*path, "offset", default=0.0)),
+                    loc=item.loc,
+                    convert=self.get(*path, "convert"),
+                )
+            )
+        return tuple(out)
+
+    def record(self, sim: SimulationSpec) -> RecordSpec:
+        node = self.root.get("record")
+        if node is None or not isinstance(node.value, dict):
+            return RecordSpec()
+        variables = None
+        var_node = node.value.get("variables")
+        if var_node is not None and isinstance(var_node.value, list):
+            refs, seen = [], {}
+            for i, item in enumerate(var_node.value):
+                ref = self.ref(item, ("record", "variables", i))
+                if ref is None:
+                    continue
+                if str(ref) in seen:
+                    self.report.error(
+                        ref.loc,
+                        f"{ref} is listed twice in record.variables",
+                        f"it is already listed at {seen[str(ref)]}; remove one",
+                    )
+                    continue
+                seen[str(ref)] = ref.loc
+                refs.append(ref)
+            variables = tuple(refs)
+        interval = self.get("record", "interval")
+        if interval is not None:
+            path = ("record", "interval")
+            self.step_multiple(node.value["interval"], "record.interval", sim.step, path)
+        return RecordSpec(
+            variables=variables,
+            interval=float(interval) if interval is not None else None,
+            loc=node.where,
+        )
+
+    def events(self, sim: SimulationSpec) -> tuple[EventSpec, ...]:
+        node = self.root.get("events")
+        if node is None or not isinstance(node.value, list):
+            return ()
+        out = []
+        time_ok = not any(self.report.is_bad("simulation", k) for k in ("start", "stop"))
+        for i, item in enumerate(node.value):
+            path = ("events", i)
+            if not isinstance(item.value, dict) or self.report.is_bad(*path):
+                continue
+            at_node = item.value["at"]
+            at = float(at_node.value)
+            if time_ok and not sim.start <= at <= sim.stop:
+                self.report.error(
+                    at_node.loc,
+                    f"events[{i}].at = {at:g} s is outside the simulation time "
+                    f"[{sim.start:g}, {sim.stop:g}] s",
+                    "an event time must lie between simulation.start and simulation.stop",
+                )
+                continue
+            values: dict[VarRef, Value] = {}
+            for key, child in item.value["set"].value.items():
+                ref = self.ref(_Node(key, child.where), (*path, "set", key))
+                if ref is not None and not self.report.is_bad(*path, "set", key):
+                    values[ref] = child.value
+            if values:
+                out.append(EventSpec(at=at, set=values, loc=item.loc))
+        return tuple(out)
+
+    def overrides(self, components: dict[str, ComponentSpec], overrides: Sequence[str]) -> None:
+        """Apply `--set comp.var=value` into the components' parameters (in place)."""
+        for text in overrides:
+            loc = Location(f"--set {text}")
+            name, eq, raw = text.partition("=")
+            if not eq or "." not in name.strip(".") or not raw.strip():
+                self.report.error(
+                    loc,
+                    "a parameter override must look like component.variable=value",
+                    "for example: --set mass1.m1=2.0",
+                )
+                continue
+            ref = parse_ref(name.strip(), loc)
+            value = _scalar(raw, loc, self.report)
+            if value is _BAD or not self.check_component(ref, ""):
+                continue
+            comp = components[ref.component]
+            components[ref.component] = replace(
+                comp,
+                parameters={**comp.parameters, ref.variable: value},
+                parameter_locs={**comp.parameter_locs, ref.variable: loc},
+            )
+
+
+def _scalar(text: str, loc: Location, report: _Report) -> Any:
+    """A `--set` value read as one safe YAML scalar (2.0 -> float, true -> bool, abc -> str)."""
+    sub = _Report()
+    node = _parse(text, loc.file, sub)
+    if node is None or sub.problems or isinstance(node.value, dict | list) or node.value is None:
+        report.error(
+            loc,
+            f"cannot read the value {text!r}",
+            "give a number, true/false or text, e.g. --set mass1.m1=2.0",
+        )
+        return _BAD
+    if isinstance(node.value, float) and not math.isfinite(node.value):
+        report.error(loc, f"the value {text!r} is not a finite number")
+        return _BAD
+    return node.value
+
+
+def _bundled_names() -> list[str]:
+    try:
+        from cosim import library
+    except ModuleNotFoundError as exc:
+        if exc.name != "cosim.library":
+            raise
+        return []
+    return list(library.bundled_names())
+
+
+def _resolve_fmu(text: str, base_dir: Path) -> Path:
+    """A YAML `fmu:` value as an absolute path (bundled names through cosim.library)."""
+    try:
+        from cosim import library
+    except ModuleNotFoundError as exc:
+        if exc.name != "cosim.library":
+            raise
+        library = None
+    if library is not None:
+        return Path(library.resolve_fmu(text, base_dir)).resolve()
+    path = Path(text)
+    return (path if path.is_absolute() else base_dir / path).resolve()
+
+
+# --------------------------------------------------------------------------- entry points
+def read_system(
+    path: str | Path, overrides: Sequence[str] = ()
+) -> tuple[SystemSpec | None, list[Problem]]:
+    """Best-effort SystemSpec (broken parts left out) and every problem found in the file.
+
+    The spec is None only when the file cannot be read as a YAML mapping at all.
+    """
+    file = str(path)
+    path = Path(path).resolve()
+    report = _Report()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        report.error(Location(file), f"cannot read the system file: {reason}")
+        return None, report.problems
+    root = _parse(text, file, report)
+    if root is None:
+        return None, report.problems
+    _check(root, SCHEMA, (), report)
+    if not isinstance(root.value, dict):
+        return None, report.problems
+    build = _Builder(path, root, report)
+    sim = build.simulation()
+    components = build.components(sim)
+    connections = build.connections()
+    record = build.record(sim)
+    events = build.events(sim)
+    build.overrides(components, overrides)
+    name = build.get("name") or path.stem
+    spec = SystemSpec(
+        name=str(name),
+        path=path,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        simulation=sim,
+        components=components,
+        connections=connections,
+        record=record,
+        events=events,
+        description=build.get("description", default=""),
+        extra={k: plain(root.value[k]) for k in EXTRA_SECTIONS if k in root.value},
+        warnings=tuple(p for p in report.problems if p.severity == "warning"),
+    )
+    return spec, sort_problems(report.problems)
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """File order (line, column); problems without a line (e.g. --set) last, stable."""
+    return sorted(
+        problems,
+        key=lambda p: (
+            not (p.loc and p.loc.line),
+            p.loc and p.loc.line or 0,
+            p.loc and p.loc.col or 0,
+        ),
+    )
+
+
+def load_system(path: str | Path, overrides: Sequence[str] = ()) -> SystemSpec:
+    """Read and check a system YAML file; raise one ConfigError holding every problem."""
+    spec, problems = read_system(path, overrides)
+    if spec is None or any(p.severity == "error" for p in problems):
+        raise ConfigError(problems)
+    return spec
+
+
+__all__ = [
+    "describe",
+    "did_you_mean",
+    "load_system",
+    "parse_ref",
+    "plain",
+    "read_system",
+    "sort_problems",
+]

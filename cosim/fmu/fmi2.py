@@ -1,0 +1,143 @@
+"""FMI 2.0 Co-Simulation adapter over fmpy's low-level FMU2Slave (raw C calls, buffers bound once)."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import weakref
+from pathlib import Path
+from typing import Any
+
+from cosim.errors import FmuError
+from cosim.fmu.adapter import NativeSlave, StatusCall, ValueType
+from cosim.spec import VariableInfo
+
+# ---------------------------------------------------------------- one logger for all instances
+# fmpy's native proxy (it formats the variadic message) forwards to ONE Python logger; each line
+# is routed to its instance through the componentEnvironment pointer, a small integer key.
+_INSTANCES: weakref.WeakValueDictionary[int, Fmi2Slave] = weakref.WeakValueDictionary()
+_next_key = 1
+_CALLBACK_FUNCTIONS: dict[str, Any] = {}
+
+
+def _dispatch(env: Any, instance_name: bytes, status: int, category: bytes, message: bytes) -> None:
+    slave = _INSTANCES.get(env or 0)
+    if slave is not None:
+        slave.on_log(
+            status,
+            (category or b"").decode("utf-8", "replace"),
+            (message or b"").decode("utf-8", "replace"),
+        )
+
+
+def _callbacks_struct(key: int) -> Any:
+    from fmpy import calloc, free
+    from fmpy.fmi2 import (
+        fmi2CallbackAllocateMemoryTYPE,
+        fmi2CallbackFreeMemoryTYPE,
+        fmi2CallbackFunctions,
+        fmi2CallbackLoggerTYPE,
+    )
+    from fmpy.logging import addLoggerProxy
+
+    fns = _CALLBACK_FUNCTIONS
+    if not fns:  # module-lifetime callback objects: the C side may call them at any time
+        fns["logger"] = fmi2CallbackLoggerTYPE(_dispatch)
+        fns["alloc"] = fmi2CallbackAllocateMemoryTYPE(calloc)
+        fns["free"] = fmi2CallbackFreeMemoryTYPE(free)
+    cb = fmi2CallbackFunctions()
+    cb.logger = fns["logger"]
+    cb.allocateMemory = fns["alloc"]
+    cb.freeMemory = fns["free"]
+    cb.componentEnvironment = key
+    addLoggerProxy(ctypes.byref(cb))
+    return cb
+
+
+class Fmi2Slave(NativeSlave):
+    """One FMI 2.0 Co-Simulation instance."""
+
+    fmi_version = "2.0"
+    _prefix = "fmi2"
+    _type_names = {
+        ValueType.F64: "Real",
+        ValueType.I32: "Integer",
+        ValueType.B32: "Boolean",
+        ValueType.STR: "String",
+    }
+
+    def __init__(
+        self, name: str, unzip_dir: str | Path, model_identifier: str, guid: str, log_size: int = 200
+    ) -> None:
+        from fmpy.fmi2 import FMU2Slave
+
+        try:
+            fmu = FMU2Slave(
+                guid=guid,
+                unzipDirectory=str(unzip_dir),
+                modelIdentifier=model_identifier,
+                instanceName=name,
+            )
+        except Exception as exc:  # fmpy raises plain Exception for a missing/unloadable library
+            raise FmuError(name, "load shared library", f"failed ({exc})") from None
+        super().__init__(name, fmu, log_size)
+        global _next_key
+        self._key = _next_key
+        _next_key += 1
+        _INSTANCES[self._key] = self
+        self._callbacks: Any = None
+
+    @staticmethod
+    def value_type(var: VariableInfo) -> ValueType:
+        return {
+            "real": ValueType.F64,
+            "integer": ValueType.I32,
+            "boolean": ValueType.B32,
+            "string": ValueType.STR,
+        }[var.kind]
+
+    def instantiate(self, logging_on: bool = False) -> None:
+        self._callbacks = _callbacks_struct(self._key)
+        try:
+            self._fmu.instantiate(callbacks=self._callbacks, loggingOn=logging_on)
+        except Exception:
+            raise FmuError(self.name, "fmi2Instantiate", "NULL", None, list(self.log)) from None
+        self._c = ctypes.c_void_p(self._fmu.component)
+        self.instantiated = True
+
+    def enter_initialization(
+        self, start: float, stop: float | None = None, tolerance: float | None = None
+    ) -> None:
+        self.time = start
+        self.call(
+            "fmi2SetupExperiment",
+            tolerance is not None,
+            tolerance or 0.0,
+            start,
+            stop is not None,
+            stop if stop is not None else 0.0,
+        )
+        self.call("fmi2EnterInitializationMode")
+
+    def exit_initialization(self) -> None:
+        self.call("fmi2ExitInitializationMode")
+        self.initialized = True
+
+    def bind_step(self, time: ctypes.c_double, step: ctypes.c_double) -> StatusCall:
+        flag = ctypes.c_int(1)  # noSetFMUStatePriorToCurrentPoint: the engine never rolls back
+        call = functools.partial(self.raw("fmi2DoStep"), self._c, time, step, flag)
+        return self._register(call, "fmi2DoStep", time, step, flag)
+
+    def get_state(self) -> Any:
+        state = ctypes.c_void_p()
+        self.call("fmi2GetFMUstate", ctypes.byref(state))
+        return state
+
+    def set_state(self, state: Any) -> None:
+        self.call("fmi2SetFMUstate", state)
+
+    def free_state(self, state: Any) -> None:
+        self.call("fmi2FreeFMUstate", ctypes.byref(state))
+
+
+__all__ = ["Fmi2Slave"]

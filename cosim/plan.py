@@ -1,0 +1,285 @@
+"""Flatten a ResolvedSystem into the arrays the step loop executes (a compiled kernel could too).
+
+Everything the per-step path needs is a number in a numpy array; names, units and other
+Python objects stay in side tables for messages and results metadata.
+
+Values travel through one *store* per value type (F64, I32, B32, ...; see ValueType). In each
+store, the slots an instance reads with its one get call per type are contiguous, and so are
+the slots it writes with its one set call per type:
+
+    store[vtype] = [ get slots of instance 0 | get slots of instance 1 | ... |
+                     set slots of instance 0 | set slots of instance 1 | ... ]
+
+A bound call is one row of `get_calls` / `set_calls`: (instance, vtype, begin, end), the slots
+[begin, end) of that store, with value references `store_vr[vtype][begin:end]`.
+
+Each connection fills one set slot:  dst := convert(gain * src + offset), where `convert` is
+one of CONVERT_* (unit conversion is already folded into gain and offset). Connections are
+sorted by target instance; instance i's are rows conn_begin[i]:conn_begin[i+1].
+
+Schedule: instance i steps at communication step n when n % decimation[i] == 0, with a step
+of decimation[i] * step_ticks; `order` is the stepping order (Gauss-Seidel: topological).
+Events are sorted by tick and applied before the step that starts at their tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cosim.errors import ConfigError, Problem
+from cosim.fmu.adapter import BOOLEAN, NUMERIC_FLOAT, ValueType
+from cosim.spec import ResolvedComponent, ResolvedSystem, Value, VariableInfo
+
+JACOBI, GAUSS_SEIDEL = 0, 1
+ALGORITHMS = {"jacobi": JACOBI, "gauss-seidel": GAUSS_SEIDEL}
+
+CONVERT_NONE, CONVERT_ROUND, CONVERT_FLOOR, CONVERT_CEIL, CONVERT_TRUNCATE, CONVERT_BOOL = range(6)
+_CONVERT_CODES = {
+    "round": CONVERT_ROUND,
+    "floor": CONVERT_FLOOR,
+    "ceil": CONVERT_CEIL,
+    "truncate": CONVERT_TRUNCATE,
+}
+
+N_VTYPES = len(ValueType)
+
+ValueTypeOf = Callable[[ResolvedComponent, VariableInfo], ValueType]
+
+
+def default_value_type(component: ResolvedComponent, var: VariableInfo) -> ValueType:
+    """The buffer type the adapter for this component's FMI version uses for `var`."""
+    if component.fmi_version == "3.0":
+        from cosim.fmu.fmi3 import Fmi3Slave
+
+        return Fmi3Slave.value_type(var)
+    from cosim.fmu.fmi2 import Fmi2Slave
+
+    return Fmi2Slave.value_type(var)
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """The flat, precomputed description of one run. Arrays only on the per-step path."""
+
+    # schedule
+    algorithm: int  # JACOBI | GAUSS_SEIDEL
+    order: np.ndarray  # int32 [n_instances]: stepping order
+    decimation: np.ndarray  # int64 [n_instances]
+    start_tick: int
+    stop_tick: int
+    step_ticks: int
+    record_decimation: int
+    needs_init_iteration: bool  # some connection feeds an input with direct feedthrough
+    # stores
+    store_size: np.ndarray  # int64 [N_VTYPES]
+    store_vr: tuple[np.ndarray, ...]  # per vtype: uint32 value reference of every slot
+    get_calls: np.ndarray  # int64 [G, 4]: instance, vtype, begin, end
+    set_calls: np.ndarray  # int64 [S, 4]: instance, vtype, begin, end
+    # connections, sorted by target instance
+    conn_begin: np.ndarray  # int64 [n_instances + 1]
+    conn_src_vtype: np.ndarray  # int8
+    conn_src_slot: np.ndarray  # int64
+    conn_dst_vtype: np.ndarray  # int8
+    conn_dst_slot: np.ndarray  # int64
+    conn_gain: np.ndarray  # float64
+    conn_offset: np.ndarray  # float64
+    conn_convert: np.ndarray  # int8 CONVERT_*
+    # recording
+    rec_vtype: np.ndarray  # int8 [R]
+    rec_slot: np.ndarray  # int64 [R]
+    # events, sorted by tick
+    ev_tick: np.ndarray  # int64 [E]
+    ev_instance: np.ndarray  # int32
+    ev_vtype: np.ndarray  # int8
+    ev_vr: np.ndarray  # uint32
+    # side tables (messages, metadata, values that are not numbers)
+    instance_names: tuple[str, ...]
+    get_labels: tuple[tuple[str, ...], ...]  # per vtype: "<component>.<variable>" per get slot
+    rec_labels: tuple[str, ...]
+    rec_units: tuple[str, ...]
+    rec_kinds: tuple[str, ...]
+    ev_values: tuple[Value, ...]
+    start_values: tuple[tuple[tuple[ValueType, int, Value], ...], ...]  # per instance
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.instance_names)
+
+    @property
+    def n_steps(self) -> int:
+        """Communication steps from start to stop."""
+        return -(-(self.stop_tick - self.start_tick) // self.step_ticks)
+
+    def tick(self, step: int) -> int:
+        return self.start_tick + step * self.step_ticks
+
+
+def _convert_code(src: ValueType, dst: ValueType, convert: str | None) -> int:
+    if dst in NUMERIC_FLOAT:
+        return CONVERT_NONE
+    if dst in BOOLEAN:
+        return CONVERT_NONE if src in BOOLEAN else CONVERT_BOOL
+    if dst is ValueType.STR:
+        return CONVERT_NONE
+    # an integer target: round by default (exact for integer sources and integral gains)
+    return _CONVERT_CODES.get(convert or "round", CONVERT_ROUND)
+
+
+def build_plan(system: ResolvedSystem, value_type: ValueTypeOf = default_value_type) -> Plan:
+    """Flatten `system`; raises ConfigError for what the engine cannot execute (e.g. strings)."""
+    comps = system.components
+    n = len(comps)
+    problems: list[Problem] = []
+
+    def vt(ci: int, var: VariableInfo) -> ValueType:
+        return value_type(comps[ci], var)
+
+    # ---- which variables each instance gets (connection sources and recorded) and sets
+    gets: list[dict[tuple[int, int], VariableInfo]] = [{} for _ in range(n)]  # (vtype, vr)
+    sets: list[dict[tuple[int, int], VariableInfo]] = [{} for _ in range(n)]
+    for c in system.connections:
+        sv, dv = vt(c.source_component, c.source), vt(c.target_component, c.target)
+        if ValueType.STR in (sv, dv):
+            loc = c.spec.loc if c.spec else None
+            problems.append(
+                Problem(
+                    loc,
+                    f"connection {comps[c.source_component].name}.{c.source.name} -> "
+                    f"{comps[c.target_component].name}.{c.target.name}: String connections "
+                    "are not supported by the engine yet",
+                    "remove the connection",
+                )
+            )
+            continue
+        gets[c.source_component][(sv, c.source.value_reference)] = c.source
+        sets[c.target_component][(dv, c.target.value_reference)] = c.target
+    records = []
+    for r in system.records:
+        rv = vt(r.component, r.variable)
+        if rv is ValueType.STR:
+            continue  # strings are not recorded in the numeric results file
+        gets[r.component][(rv, r.variable.value_reference)] = r.variable
+        records.append((r, rv))
+    if problems:
+        raise ConfigError(problems)
+
+    # ---- lay out the stores: per vtype, get region (by instance), then set region
+    store_size = np.zeros(N_VTYPES, dtype=np.int64)
+    get_slot: dict[tuple[int, int, int], int] = {}  # (instance, vtype, vr) -> slot
+    set_slot: dict[tuple[int, int, int], int] = {}
+    store_vr: list[list[int]] = [[] for _ in range(N_VTYPES)]
+    get_labels: list[list[str]] = [[] for _ in range(N_VTYPES)]
+    get_calls, set_calls = [], []
+    for table, slots, calls, labels in (
+        (gets, get_slot, get_calls, get_labels),
+        (sets, set_slot, set_calls, None),
+    ):
+        for i in range(n):
+            by_type: dict[int, list[tuple[int, VariableInfo]]] = {}
+            for (t, vr), var in table[i].items():
+                by_type.setdefault(int(t), []).append((vr, var))
+            for t in sorted(by_type):
+                begin = int(store_size[t])
+                for vr, var in by_type[t]:
+                    slots[(i, t, vr)] = int(store_size[t])
+                    store_vr[t].append(vr)
+                    if labels is not None:
+                        labels[t].append(f"{comps[i].name}.{var.name}")
+                    store_size[t] += 1
+                calls.append((i, t, begin, int(store_size[t])))
+
+    # ---- connections, sorted by target instance (stable: YAML order within an instance)
+    rows = []
+    for c in system.connections:
+        sv, dv = vt(c.source_component, c.source), vt(c.target_component, c.target)
+        convert = getattr(c.spec, "convert", None) if c.spec is not None else None
+        rows.append(
+            (
+                c.target_component,
+                int(sv),
+                get_slot[(c.source_component, int(sv), c.source.value_reference)],
+                int(dv),
+                set_slot[(c.target_component, int(dv), c.target.value_reference)],
+                float(c.gain),
+                float(c.offset),
+                _convert_code(sv, dv, convert),
+            )
+        )
+    rows.sort(key=lambda r: r[0])
+    conn_begin = np.zeros(n + 1, dtype=np.int64)
+    for r in rows:
+        conn_begin[r[0] + 1] += 1
+    conn_begin = np.cumsum(conn_begin)
+
+    def col(k: int, dtype: Any) -> np.ndarray:
+        return np.array([r[k] for r in rows], dtype=dtype)
+
+    # ---- events and start values
+    events = sorted(system.events, key=lambda e: e.tick)
+    start_values = tuple(
+        tuple((vt(i, var), var.value_reference, value) for var, value in comp.start_values)
+        for i, comp in enumerate(comps)
+    )
+
+    order = list(system.order) if system.order else list(range(n))
+    if sorted(order) != list(range(n)):
+        order = list(range(n))
+    algorithm = ALGORITHMS.get(system.spec.simulation.algorithm, GAUSS_SEIDEL)
+    return Plan(
+        algorithm=algorithm,
+        order=np.array(order, dtype=np.int32),
+        decimation=np.array([max(1, int(c.decimation)) for c in comps], dtype=np.int64),
+        start_tick=int(system.start_tick),
+        stop_tick=int(system.stop_tick),
+        step_ticks=int(system.step_ticks),
+        record_decimation=max(1, int(system.record_decimation)),
+        needs_init_iteration=any(c.feedthrough for c in system.connections),
+        store_size=store_size,
+        store_vr=tuple(np.array(v, dtype=np.uint32) for v in store_vr),
+        get_calls=np.array(get_calls, dtype=np.int64).reshape(-1, 4),
+        set_calls=np.array(set_calls, dtype=np.int64).reshape(-1, 4),
+        conn_begin=conn_begin,
+        conn_src_vtype=col(1, np.int8),
+        conn_src_slot=col(2, np.int64),
+        conn_dst_vtype=col(3, np.int8),
+        conn_dst_slot=col(4, np.int64),
+        conn_gain=col(5, np.float64),
+        conn_offset=col(6, np.float64),
+        conn_convert=col(7, np.int8),
+        rec_vtype=np.array([int(t) for _, t in records], dtype=np.int8),
+        rec_slot=np.array(
+            [get_slot[(r.component, int(t), r.variable.value_reference)] for r, t in records],
+            dtype=np.int64,
+        ),
+        ev_tick=np.array([e.tick for e in events], dtype=np.int64),
+        ev_instance=np.array([e.component for e in events], dtype=np.int32),
+        ev_vtype=np.array([int(vt(e.component, e.variable)) for e in events], dtype=np.int8),
+        ev_vr=np.array([e.variable.value_reference for e in events], dtype=np.uint32),
+        instance_names=tuple(c.name for c in comps),
+        get_labels=tuple(tuple(v) for v in get_labels),
+        rec_labels=tuple(r.label for r, _ in records),
+        rec_units=tuple(r.variable.unit or "" for r, _ in records),
+        rec_kinds=tuple(r.variable.kind for r, _ in records),
+        ev_values=tuple(e.value for e in events),
+        start_values=start_values,
+    )
+
+
+__all__ = [
+    "ALGORITHMS",
+    "CONVERT_BOOL",
+    "CONVERT_CEIL",
+    "CONVERT_FLOOR",
+    "CONVERT_NONE",
+    "CONVERT_ROUND",
+    "CONVERT_TRUNCATE",
+    "GAUSS_SEIDEL",
+    "JACOBI",
+    "Plan",
+    "build_plan",
+    "default_value_type",
+]

@@ -1,0 +1,635 @@
+"""Resolve a SystemSpec against its FMUs' model descriptions into a ResolvedSystem."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cosim.config import describe, did_you_mean, read_system, sort_problems
+from cosim.errors import ConfigError, Location, Problem
+from cosim.fmu.archive import read_model_description
+from cosim.graph import algebraic_loops, direct_feedthrough, step_order
+from cosim.spec import (
+    ComponentSpec,
+    ResolvedComponent,
+    ResolvedConnection,
+    ResolvedEvent,
+    ResolvedRecord,
+    ResolvedSystem,
+    SystemSpec,
+    Value,
+    VariableInfo,
+    VarRef,
+    to_seconds,
+    to_ticks,
+)
+from cosim.units import Unit, conversion, find_unit, unit_definitions
+
+_INTEGERS = ("Integer", "Enumeration", *(f"{u}Int{n}" for u in ("", "U") for n in (8, 16, 32, 64)))
+_KINDS = {
+    **dict.fromkeys(("Real", "Float64", "Float32"), "real"),
+    **dict.fromkeys(_INTEGERS, "integer"),
+    "Boolean": "boolean",
+    "String": "string",
+}
+_CAUSALITY = {
+    "parameter": "a parameter",
+    "calculatedParameter": "a calculated parameter",
+    "structuralParameter": "a structural parameter",
+    "input": "an input",
+    "output": "an output",
+    "local": "a local variable",
+    "independent": "the independent variable (time)",
+}
+_EXPECTED = {
+    "real": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "string": "text",
+}
+
+
+@dataclass(frozen=True)
+class FmuInfo:
+    """What resolution needs from one FMU file (cached: N instances of one FMU read it once)."""
+
+    path: Path
+    model_description: Any
+    model_name: str
+    fmi_version: str
+    guid: str
+    model_identifier: str | None  # of the Co-Simulation interface; None if there is none
+    has_model_exchange: bool
+    can_get_set_state: bool
+    variables: Mapping[str, VariableInfo]  # scalar variables of supported types, in XML order
+    unsupported: Mapping[str, str]  # name -> why cosim cannot use it
+    feedthrough: Mapping[str, tuple[str, ...]]  # output -> inputs it depends on directly
+    units: Mapping[str, Unit]
+
+
+_CACHE: dict[tuple[str, int, int], FmuInfo] = {}
+
+
+def _start(text: str | None, kind: str) -> Value | None:
+    if text is None:
+        return None
+    try:
+        if kind == "real":
+            return float(text)
+        if kind == "integer":
+            return int(float(text)) if "." in text or "e" in text.lower() else int(text)
+        if kind == "boolean":
+            return text.strip() in ("true", "1")
+        return text
+    except ValueError:
+        return None
+
+
+def fmu_info(path: str | Path) -> FmuInfo:
+    """Read (once per file version) the model description of the FMU at `path`."""
+    path = Path(path)
+    stat = path.stat() if path.exists() else None
+    key = (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+    if key in _CACHE:
+        return _CACHE[key]
+    md = read_model_description(path)  # ConfigError for a missing or broken FMU
+    variables: dict[str, VariableInfo] = {}
+    unsupported: dict[str, str] = {}
+    for v in md.modelVariables:
+        kind = _KINDS.get(v.type)
+        if kind is None:
+            unsupported[v.name] = f"it is a {v.type} variable, which cosim does not support yet"
+            continue
+        if v.dimensions:
+            unsupported[v.name] = "it is an array variable, which cosim does not support yet"
+            continue
+        declared = v.declaredType
+        variables[v.name] = VariableInfo(
+            name=v.name,
+            value_reference=int(v.valueReference),
+            kind=kind,
+            fmi_type=v.type,
+            causality=v.causality,
+            variability=v.variability,
+            initial=v.initial,
+            unit=v.unit or (declared.unit if declared is not None else None),
+            start=_start(v.start, kind),
+            description=v.description or "",
+        )
+    cs = md.coSimulation
+    major = str(md.fmiVersion or "").split(".")[0]
+    info = FmuInfo(
+        path=path,
+        model_description=md,
+        model_name=md.modelName or path.stem,
+        fmi_version={"2": "2.0", "3": "3.0"}.get(major, str(md.fmiVersion)),
+        guid=md.guid or "",
+        model_identifier=cs.modelIdentifier if cs is not None else None,
+        has_model_exchange=md.modelExchange is not None,
+        can_get_set_state=bool(cs.canGetAndSetFMUstate) if cs is not None else False,
+        variables=variables,
+        unsupported=unsupported,
+        feedthrough=direct_feedthrough(md),
+        units=unit_definitions(md),
+    )
+    _CACHE[key] = info
+    return info
+
+
+def _not_settable(var: VariableInfo) -> str | None:
+    """Why `var` cannot be given a start value (None if it can)."""
+    if var.variability == "constant":
+        return "it is a constant"
+    if var.causality in ("calculatedParameter", "independent"):
+        return f"it is {_CAUSALITY[var.causality]}"
+    if var.causality in ("output", "local") and var.initial not in ("exact", "approx"):
+        return f"it is {_CAUSALITY[var.causality]} calculated by the FMU (initial={var.initial})"
+    return None
+
+
+def _coerce(value: Value, var: VariableInfo) -> Value | None:
+    """`value` as the engine passes it to `var`, or None when the type does not fit."""
+    if isinstance(value, bool):
+        return value if var.kind == "boolean" else None
+    if var.kind == "real" and isinstance(value, int | float):
+        return float(value)
+    if var.kind == "integer" and isinstance(value, int):
+        return value
+    if var.kind == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if var.kind == "string" and isinstance(value, str):
+        return value
+    return None
+
+
+def _listing(names: Sequence[str], limit: int = 12) -> str:
+    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more if names else "(none)"
+
+
+class _Resolver:
+    def __init__(self, spec: SystemSpec) -> None:
+        self.spec = spec
+        self.problems: list[Problem] = []
+        self.infos: dict[str, FmuInfo] = {}
+
+    def error(self, loc: Location | None, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(loc, message, hint))
+
+    def warn(self, loc: Location | None, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(loc, message, hint, severity="warning"))
+
+    # -- components
+    def load(self, comp: ComponentSpec) -> None:
+        loc = comp.fmu_loc or comp.loc
+        try:
+            info = fmu_info(comp.fmu_path)
+        except ConfigError as exc:
+            for p in exc.problems:
+                self.error(loc, f"{comp.fmu}: {p.message}", p.hint)
+            return
+        if info.fmi_version not in ("2.0", "3.0"):
+            self.error(
+                loc,
+                f"{comp.fmu}: FMI {info.fmi_version} is not supported",
+                "cosim runs FMI 2.0 and FMI 3.0 Co-Simulation FMUs",
+            )
+        elif info.model_identifier is None and info.has_model_exchange:
+            self.error(
+                loc,
+                f"{comp.fmu}: the FMU has only a Model Exchange interface; Model Exchange FMUs "
+                "in a system are not yet supported",
+                "export the model as a Co-Simulation FMU",
+            )
+        elif info.model_identifier is None:
+            self.error(
+                loc,
+                f"{comp.fmu}: the FMU has no Co-Simulation interface",
+                "export the model as a Co-Simulation FMU",
+            )
+        else:
+            self.infos[comp.name] = info
+
+    def lookup(self, ref: VarRef, role: str | None = None) -> VariableInfo | None:
+        """The variable `ref` names, or None (reported) if it does not exist."""
+        info = self.infos.get(ref.component)
+        if info is None:  # the component itself is broken and already reported
+            return None
+        var = info.variables.get(ref.variable)
+        if var is not None:
+            return var
+        if ref.variable in info.unsupported:
+            self.error(ref.loc, f"cannot use {ref}: {info.unsupported[ref.variable]}")
+            return None
+        same_role = [n for n, v in info.variables.items() if role is None or v.causality == role]
+        close = did_you_mean(ref.variable, same_role) or did_you_mean(ref.variable, info.variables)
+        listed = f"{role}s" if role else "variables"
+        self.error(
+            ref.loc,
+            f"unknown variable '{ref.variable}' in component '{ref.component}' "
+            f"(model {info.model_name})",
+            (f"did you mean '{ref.component}.{close}'? " if close else "")
+            + f"{listed} of {ref.component}: {_listing(same_role)}",
+        )
+        return None
+
+    def names_with(self, component: str, causality: str) -> list[str]:
+        info = self.infos[component]
+        return [n for n, v in info.variables.items() if v.causality == causality]
+
+    def start_values(self, comp: ComponentSpec) -> tuple[tuple[VariableInfo, Value], ...]:
+        out = []
+        for name, value in comp.parameters.items():
+            loc = comp.parameter_locs.get(name, comp.loc)
+            var = self.lookup(VarRef(comp.name, name, loc), "parameter")
+            if var is None:
+                continue
+            why = _not_settable(var)
+            if why:
+                self.error(
+                    loc,
+                    f"{comp.name}.{name} cannot be set: {why}",
+                    "parameters can set parameters, inputs and variables with initial "
+                    "exact or approx (e.g. states)",
+                )
+                continue
+            coerced = _coerce(value, var)
+            if coerced is None:
+                self.error(
+                    loc,
+                    f"{comp.name}.{name} must be {_EXPECTED[var.kind]}, got {describe(value)}",
+                    f"{comp.name}.{name} is of type {var.fmi_type}",
+                )
+                continue
+            out.append((var, coerced))
+        return tuple(out)
+
+    # -- connections
+    def connection(self, conn) -> tuple[float, float] | None:
+        """Check one connection; (gain, offset) with unit conversion folded in, or None."""
+        src, dst = self.lookup(conn.source, "output"), self.lookup(conn.target, "input")
+        ok = src is not None and dst is not None
+        if src is not None and src.causality != "output":
+            ok = False
+            swapped = src.causality == "input" and dst is not None and dst.causality == "output"
+            self.error(
+                conn.source.loc,
+                f"{conn.source} cannot be a connection source: it is "
+                f"{_CAUSALITY.get(src.causality, src.causality)}, not an output",
+                "did you swap from and to?"
+                if swapped
+                else f"outputs of {conn.source.component}: "
+                + _listing(self.names_with(conn.source.component, "output")),
+            )
+        if dst is not None and dst.causality != "input":
+            ok = False
+            if dst.causality == "parameter":
+                hint = (
+                    f"set parameters under components.{conn.target.component}.parameters "
+                    "(or change tunable ones with events); connections drive inputs"
+                )
+            elif dst.causality == "output" and src is not None and src.causality == "input":
+                hint = "did you swap from and to?"
+            else:
+                hint = f"inputs of {conn.target.component}: " + _listing(
+                    self.names_with(conn.target.component, "input")
+                )
+            self.error(
+                conn.target.loc,
+                f"{conn.target} cannot be a connection target: it is "
+                f"{_CAUSALITY.get(dst.causality, dst.causality)}, not an input",
+                hint,
+            )
+        if not ok:
+            return None
+        return self.link(conn, src, dst)
+
+    def link(self, conn, src: VariableInfo, dst: VariableInfo) -> tuple[float, float] | None:
+        gain, offset = conn.gain, conn.offset
+        numbers = ("real", "integer")
+        if src.kind not in numbers or dst.kind not in numbers:
+            if src.kind != dst.kind:
+                self.error(
+                    conn.loc,
+                    f"cannot connect {src.fmi_type} {conn.source} to {dst.fmi_type} {conn.target}",
+                    "Boolean and String variables connect only to their own type",
+                )
+                return None
+            if gain != 1.0 or offset != 0.0:
+                self.error(
+                    conn.loc,
+                    f"gain and offset apply to numbers, not to {dst.fmi_type} {conn.target}",
+                    "remove gain and offset from this connection",
+                )
+                return None
+            if conn.convert:
+                self.no_effect(conn, dst)
+            return 1.0, 0.0
+        if src.kind == "real" and dst.kind == "real":
+            gain, offset = self.units(conn, src, dst)
+        whole = float(gain).is_integer() and float(offset).is_integer()
+        needs_convert = dst.kind == "integer" and (src.kind == "real" or not whole)
+        if needs_convert and not conn.convert:
+            how = "" if src.kind == "real" else f" with gain {gain:g} and offset {offset:g}"
+            self.error(
+                conn.loc,
+                f"connecting {src.fmi_type} {conn.source} to {dst.fmi_type} {conn.target}"
+                f"{how} needs an explicit conversion",
+                "add convert: round, floor, ceil or truncate to this connection",
+            )
+            return None
+        if conn.convert and not needs_convert:
+            self.no_effect(conn, dst)
+        return gain, offset
+
+    def no_effect(self, conn, dst: VariableInfo) -> None:
+        self.warn(
+            conn.loc,
+            f"convert: {conn.convert} has no effect on {conn.target} ({dst.fmi_type})",
+            "convert applies when a Real value (or a fractional gain) feeds an Integer input; "
+            "remove it",
+        )
+
+    def units(self, conn, src: VariableInfo, dst: VariableInfo) -> tuple[float, float]:
+        """Fold the unit conversion into the connection: gain*(g*x + o) + offset."""
+        from_defs = self.infos[conn.source.component].units
+        to_defs = self.infos[conn.target.component].units
+        if src.unit and dst.unit and src.unit != dst.unit:
+            unknown = [
+                u for u, d in ((src.unit, from_defs), (dst.unit, to_defs)) if not find_unit(u, d)
+            ]
+            if unknown:
+                self.warn(
+                    conn.loc,
+                    f"cannot check the units of {conn.source} [{src.unit}] -> {conn.target} "
+                    f"[{dst.unit}]: unit '{unknown[0]}' has no definition",
+                    "the value is passed without conversion; declare the unit with a BaseUnit "
+                    "in the FMU",
+                )
+                return conn.gain, conn.offset
+        try:
+            g, o = conversion(src.unit, dst.unit, from_defs, to_defs)
+        except ConfigError as exc:
+            self.error(
+                conn.loc,
+                f"{conn.source} -> {conn.target}: {exc.problems[0].message}",
+                "connect variables that measure the same quantity (units convert "
+                "automatically, e.g. km/h to m/s or degC to K)",
+            )
+            return conn.gain, conn.offset
+        return conn.gain * g, conn.gain * o + conn.offset
+
+    # -- the whole system
+    def run(self) -> ResolvedSystem | None:
+        spec = self.spec
+        for comp in spec.components.values():
+            self.load(comp)
+        sim = spec.simulation
+        start_tick, step_ticks = to_ticks(sim.start), max(1, to_ticks(sim.step))
+        stop_tick = start_tick + max(1, round((to_ticks(sim.stop) - start_tick) / step_ticks)) * (
+            step_ticks
+        )
+
+        components = []
+        index: dict[str, int] = {}
+        for comp in spec.components.values():
+            if comp.name not in self.infos:
+                continue
+            info = self.infos[comp.name]
+            index[comp.name] = len(components)
+            decimation = 1 if comp.step is None else max(1, round(to_ticks(comp.step) / step_ticks))
+            components.append(
+                ResolvedComponent(
+                    index=index[comp.name],
+                    name=comp.name,
+                    spec=comp,
+                    fmu_path=info.path,
+                    fmi_version=info.fmi_version,  # type: ignore[arg-type]
+                    guid=info.guid,
+                    model_identifier=info.model_identifier or "",
+                    model_description=info.model_description,
+                    variables=info.variables,
+                    decimation=decimation,
+                    start_values=self.start_values(comp),
+                    can_get_set_state=info.can_get_set_state,
+                )
+            )
+
+        connections = []
+        driven: dict[str, Any] = {}
+        for conn in spec.connections:
+            linked = self.connection(conn)
+            if linked is None:
+                continue
+            src_info = self.infos[conn.source.component]
+            dst_info = self.infos[conn.target.component]
+            driven[str(conn.target)] = conn
+            connections.append(
+                ResolvedConnection(
+                    source_component=index[conn.source.component],
+                    source=src_info.variables[conn.source.variable],
+                    target_component=index[conn.target.component],
+                    target=dst_info.variables[conn.target.variable],
+                    gain=linked[0],
+                    offset=linked[1],
+                    feedthrough=any(
+                        conn.target.variable in deps for deps in dst_info.feedthrough.values()
+                    ),
+                    spec=conn,
+                )
+            )
+
+        # every written target counts as driven, even where its connection has a problem
+        written = {str(c.target): c for c in spec.connections}
+        events = self.events(index, start_tick, stop_tick, step_ticks, written)
+        self.unconnected_inputs(written)
+        loops = algebraic_loops(
+            [c.name for c in components],
+            [(str(c.spec.source), str(c.spec.target)) for c in connections],
+            {c.name: self.infos[c.name].feedthrough for c in components},
+        )
+        for path in loops:
+            first = driven.get(path[0])
+            self.error(
+                first.loc if first is not None else None,
+                "algebraic loop: " + " -> ".join(path),
+                "each output here depends directly on the input before it; break the loop "
+                "with a component that has no direct feedthrough (e.g. FirstOrder) or remove "
+                "a connection",
+            )
+        names = [c.name for c in components]
+        order = step_order(
+            names,
+            [(c.spec.source.component, c.spec.target.component) for c in connections],
+        )
+        records = self.records(index)
+        record_decimation = 1
+        if spec.record.interval is not None:
+            record_decimation = max(1, round(to_ticks(spec.record.interval) / step_ticks))
+        if any(p.severity == "error" for p in self.problems):
+            return None
+        return ResolvedSystem(
+            spec=spec,
+            components=tuple(components),
+            connections=tuple(connections),
+            order=tuple(index[n] for n in order),
+            records=records,
+            events=events,
+            start_tick=start_tick,
+            stop_tick=stop_tick,
+            step_ticks=step_ticks,
+            record_decimation=record_decimation,
+            algebraic_loops=tuple(loops),
+            warnings=tuple(spec.warnings)
+            + tuple(p for p in self.problems if p.severity == "warning"),
+        )
+
+    def events(
+        self,
+        index: Mapping[str, int],
+        start_tick: int,
+        stop_tick: int,
+        step_ticks: int,
+        driven: Mapping[str, Any],
+    ) -> tuple[ResolvedEvent, ...]:
+        out = []
+        for event in self.spec.events:
+            at = to_ticks(event.at)
+            # nearest communication point (halves go up)
+            tick = start_tick + (at - start_tick + step_ticks // 2) // step_ticks * step_ticks
+            tick = min(max(tick, start_tick), stop_tick)
+            if abs(tick - at) > 1:
+                self.warn(
+                    event.loc,
+                    f"the event at t = {event.at:g} s is not on the communication grid; it is "
+                    f"applied at t = {to_seconds(tick):g} s",
+                    "use a time that is a multiple of simulation.step after simulation.start",
+                )
+            for ref, value in event.set.items():
+                var = self.lookup(ref, "input")
+                if var is None:
+                    continue
+                tunable = var.causality == "parameter" and var.variability == "tunable"
+                if var.causality != "input" and not tunable:
+                    what = _CAUSALITY.get(var.causality, var.causality)
+                    if var.causality == "parameter":
+                        what = f"a {var.variability} parameter"
+                    self.error(
+                        ref.loc,
+                        f"{ref} cannot be changed by an event: it is {what}",
+                        "events set inputs and tunable parameters; give other start values "
+                        f"under components.{ref.component}.parameters",
+                    )
+                    continue
+                if str(ref) in driven:
+                    self.error(
+                        ref.loc,
+                        f"{ref} is driven by the connection at {driven[str(ref)].loc}; the "
+                        "event's value would be overwritten at the next step",
+                        "remove the connection or the event",
+                    )
+                    continue
+                coerced = _coerce(value, var)
+                if coerced is None:
+                    self.error(
+                        ref.loc,
+                        f"{ref} must be {_EXPECTED[var.kind]}, got {describe(value)}",
+                        f"{ref} is of type {var.fmi_type}",
+                    )
+                    continue
+                out.append(ResolvedEvent(tick, index[ref.component], var, coerced, event))
+        return tuple(sorted(out, key=lambda e: e.tick))
+
+    def unconnected_inputs(self, driven: Mapping[str, Any]) -> None:
+        set_by_event = {str(ref) for event in self.spec.events for ref in event.set}
+        for comp in self.spec.components.values():
+            info = self.infos.get(comp.name)
+            if info is None:
+                continue
+            for name, var in info.variables.items():
+                label = f"{comp.name}.{name}"
+                if var.causality != "input" or label in driven or label in set_by_event:
+                    continue
+                if name in comp.parameters:
+                    continue
+                start = f" {var.start}" if var.start is not None else ""
+                self.warn(
+                    comp.loc,
+                    f"input {label} is not connected; it keeps its start value{start}",
+                    f"connect it, give it a value under components.{comp.name}.parameters, or "
+                    "set it with an event",
+                )
+
+    def records(self, index: Mapping[str, int]) -> tuple[ResolvedRecord, ...]:
+        refs = self.spec.record.variables
+        out = []
+        if refs is None:
+            for name, info in self.infos.items():
+                for var in info.variables.values():
+                    if var.causality == "output" and var.kind != "string":
+                        out.append(ResolvedRecord(index[name], var, f"{name}.{var.name}"))
+            return tuple(out)
+        for ref in refs:
+            var = self.lookup(ref)
+            if var is None:
+                continue
+            if var.kind == "string":
+                self.error(ref.loc, f"cannot record {ref}: it is a String variable")
+                continue
+            out.append(ResolvedRecord(index[ref.component], var, str(ref)))
+        return tuple(out)
+
+
+def resolve_problems(spec: SystemSpec) -> tuple[ResolvedSystem | None, list[Problem]]:
+    """The ResolvedSystem (None if any error) and every problem found while resolving."""
+    resolver = _Resolver(spec)
+    system = resolver.run()
+    return system, sort_problems(resolver.problems)
+
+
+def resolve_system(spec: SystemSpec) -> ResolvedSystem:
+    """Resolve `spec` against its FMUs; raise one ConfigError holding every problem found."""
+    system, problems = resolve_problems(spec)
+    if system is None:
+        raise ConfigError(problems)
+    return system
+
+
+def check(
+    path: str | Path, overrides: Sequence[str] = ()
+) -> tuple[ResolvedSystem | None, list[Problem]]:
+    """Read, check and resolve a system file; (system or None, every problem found)."""
+    spec, problems = read_system(path, overrides)
+    if spec is None:
+        return None, problems
+    system, more = resolve_problems(spec)
+    if any(p.severity == "error" for p in problems):
+        # the spec is partial: keep only errors from resolving (warnings may be artifacts)
+        return None, sort_problems(problems + [p for p in more if p.severity == "error"])
+    return system, sort_problems(problems + more)
+
+
+def validate(path: str | Path, overrides: Sequence[str] = ()) -> list[Problem]:
+    """Every problem (errors and warnings) in a system file, from the YAML and from its FMUs."""
+    return check(path, overrides)[1]
+
+
+def load(path: str | Path, overrides: Sequence[str] = ()) -> ResolvedSystem:
+    """Read and resolve a system file; raise one ConfigError holding every problem found."""
+    system, problems = check(path, overrides)
+    if system is None:
+        raise ConfigError(problems)
+    return system
+
+
+__all__ = [
+    "FmuInfo",
+    "check",
+    "fmu_info",
+    "load",
+    "resolve_problems",
+    "resolve_system",
+    "validate",
+]
