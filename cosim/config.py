@@ -68,8 +68,11 @@ def _where(path: tuple) -> str:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to `name`, if any is close enough."""
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return found[0] if found else None
+    scored = [
+        (difflib.SequenceMatcher(None, name, c).ratio(), -i, c) for i, c in enumerate(candidates)
+    ]
+    best = max(scored, default=None)  # ties go to the candidate listed first
+    return best[2] if best is not None and best[0] >= 0.5 else None
 
 
 def _listing(names: Iterable[str], limit: int = 12) -> str:
@@ -190,8 +193,12 @@ def _parse(text: str, file: str, report: _Report) -> _Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        report.error(loc, f"invalid YAML: {what}", "check indentation, colons and quotes")
+        what = exc.problem or exc.context or "cannot parse"
+        if exc.context and exc.problem:
+            ctx = exc.context_mark
+            where = f" at {ctx.line + 1}:{ctx.column + 1}" if ctx and ctx is not mark else ""
+            what += f" ({exc.context}{where})"
+        report.error(loc, f"invalid YAML: {what}", "check indentation, colons, brackets and quotes")
         return None
     except yaml.YAMLError as exc:
         report.error(Location(file), f"invalid YAML: {exc}")
@@ -226,7 +233,7 @@ _TYPE_NAMES = {
     "string": "text",
     "number": "a number",
     "integer": "an integer",
-    "boolean": "true or false",
+    "boolean": "true/false",
     "null": "empty",
 }
 
@@ -267,7 +274,8 @@ def _check(node: _Node, schema: dict, path: tuple, report: _Report) -> None:
     if types is not None:
         types = [types] if isinstance(types, str) else types
         if not any(_is_type(value, t) for t in types):
-            expected = " or ".join(_TYPE_NAMES[t] for t in types if t != "null")
+            names = [_TYPE_NAMES[t] for t in types if t != "null"]
+            expected = " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
             report.error(node.loc, f"{where} must be {expected}, got {describe(value)}", hint, path)
             return
     if isinstance(value, float) and not math.isfinite(value):
@@ -334,17 +342,23 @@ def _check_mapping(node: _Node, schema: dict, path: tuple, report: _Report) -> N
 
 # --------------------------------------------------------------------------- semantic checks
 def _multiple(value: float, base: float) -> int | None:
-    """n if `value` is n (>= 1) times `base` within one tick, else None."""
+    """n if `value` is n (>= 1) times `base`, else None.
+
+    Both are rounded to ticks first, so each of the n steps may be off by one tick (a step of
+    1/3 s is 333333333 ns, and 1 s is 3 of them to within a tick).
+    """
     value_ticks, base_ticks = to_ticks(value), to_ticks(base)
     if base_ticks <= 0:
         return None
     n = round(value_ticks / base_ticks)
-    return n if n >= 1 and abs(value_ticks - n * base_ticks) <= 1 else None
+    return n if n >= 1 and abs(value_ticks - n * base_ticks) <= n else None
 
 
-def _near_multiples(value: float, base: float) -> str:
-    n = max(1, math.floor(value / base))
-    return f"{to_seconds(to_ticks(n * base)):g} or {to_seconds(to_ticks((n + 1) * base)):g}"
+def _near_multiples(key: str, value: float, base: float, origin: float = 0.0) -> str:
+    """`use key: a or key: b` with a, b the multiples of `base` (from `origin`) around `value`."""
+    n = max(1, math.floor((value - origin) / base + 1e-9))
+    a, b = (to_seconds(to_ticks(origin + k * base)) for k in (n, n + 1))
+    return f"use {key}: {a:.12g} or {key}: {b:.12g}"
 
 
 def parse_ref(text: str, loc: Location | None = None) -> VarRef:
@@ -378,12 +392,12 @@ class _Builder:
             return default
         return plain(node)
 
-    def ref(self, node: _Node, path: tuple, loc: Location | None = None) -> VarRef | None:
+    def ref(self, node: _Node, path: tuple, where: str = "") -> VarRef | None:
         """The VarRef written at `node` if its component exists and is usable, else None."""
         if self.report.is_bad(*path) or not isinstance(node.value, str):
             return None
-        ref = parse_ref(node.value, loc or node.loc)
-        return ref if self.check_component(ref, _where(path)) else None
+        ref = parse_ref(node.value, node.loc)
+        return ref if self.check_component(ref, where or _where(path)) else None
 
     def check_component(self, ref: VarRef, where: str) -> bool:
         if ref.component in self.usable:
@@ -435,21 +449,20 @@ class _Builder:
                 values["stop"].loc,
                 f"simulation.stop - simulation.start = {sim.stop - sim.start:g} s is not an "
                 f"integer multiple of simulation.step = {sim.step:g} s",
-                f"use a stop time of {_near_multiples(sim.stop - sim.start, sim.step)} s "
-                "after start",
+                _near_multiples("stop", sim.stop, sim.step, sim.start),
                 ("simulation", "stop"),
             )
         return sim
 
-    def step_multiple(self, node: _Node, what: str, base: float, path: tuple) -> None:
+    def step_multiple(self, node: _Node, base: float, path: tuple) -> None:
         if self.report.is_bad(*path) or self.report.is_bad("simulation", "step"):
             return
         if _multiple(node.value, base) is None:
             self.report.error(
                 node.loc,
-                f"{what} = {node.value:g} s is not an integer multiple of simulation.step = "
-                f"{base:g} s",
-                f"use {_near_multiples(node.value, base)}",
+                f"{_where(path)} = {node.value:g} s is not an integer multiple of "
+                f"simulation.step = {base:g} s",
+                _near_multiples(str(path[-1]), node.value, base),
                 path,
             )
 
@@ -469,7 +482,7 @@ class _Builder:
                 continue
             if "step" in comp.value:
                 step_path = (*path, "step")
-                self.step_multiple(comp.value["step"], _where(step_path), sim.step, step_path)
+                self.step_multiple(comp.value["step"], sim.step, step_path)
             params_node = comp.value.get("parameters")
             params: dict[str, Value] = {}
             locs: dict[str, Location] = {}
@@ -576,7 +589,7 @@ class _Builder:
         interval = self.get("record", "interval")
         if interval is not None:
             path = ("record", "interval")
-            self.step_multiple(node.value["interval"], "record.interval", sim.step, path)
+            self.step_multiple(node.value["interval"], sim.step, path)
         return RecordSpec(
             variables=variables,
             interval=float(interval) if interval is not None else None,
@@ -605,7 +618,7 @@ class _Builder:
                 continue
             values: dict[VarRef, Value] = {}
             for key, child in item.value["set"].value.items():
-                ref = self.ref(_Node(key, child.where), (*path, "set", key))
+                ref = self.ref(_Node(key, child.where), (*path, "set", key), f"events[{i}].set")
                 if ref is not None and not self.report.is_bad(*path, "set", key):
                     values[ref] = child.value
             if values:

@@ -91,7 +91,7 @@ SlaveFactory = Callable[[ResolvedComponent], Slave]
 
 
 class NativeSlaves:
-    """Default slave factory: unpacks each FMU once and opens an FMI 2.0/3.0 adapter per component."""
+    """Default slave factory: unpack each FMU once, open an FMI 2.0/3.0 adapter per component."""
 
     def __init__(self) -> None:
         self._unzipped: dict[Path, Path] = {}
@@ -357,8 +357,15 @@ class Execution:
                     converted.append((dst, ds, src, ss, g, o, _CONVERTERS[cv]))
             step = self.slaves[i].bind_step(self._t_cell, self._h_cells[i])
             self._stages.append(
-                (tuple(copies), tuple(linear), tuple(converted), tuple(sets[i]), step,
-                 tuple(gets[i]), i)  # fmt: skip
+                (
+                    tuple(copies),
+                    tuple(linear),
+                    tuple(converted),
+                    tuple(sets[i]),
+                    step,
+                    tuple(gets[i]),
+                    i,
+                )  # fmt: skip
             )
         # the multirate schedule: which stages step at phase n % period, in stepping order
         order = [int(i) for i in p.order]
@@ -433,7 +440,7 @@ class Execution:
         return gather
 
     def gather_records(self, out: np.ndarray) -> None:
-        """Copy the recorded variables' current values into `out` (float64, plan.rec_labels order)."""
+        """Copy the recorded variables' values into `out` (float64, in plan.rec_labels order)."""
         self._gather(out)
 
     def value(self, label: str) -> float:

@@ -147,9 +147,10 @@ def algebraic_loops(
             for inp in deps:
                 add(f"{comp}.{inp}", f"{comp}.{output}")
     rank = {c: i for i, c in enumerate(components)}
+    seen = {n: i for i, n in enumerate(nodes)}
 
     def key(node: str) -> tuple[int, int]:
-        return rank.get(node.partition(".")[0], len(rank)), nodes.index(node)
+        return rank.get(node.partition(".")[0], len(rank)), seen[node]
 
     loops = []
     for group in _strongly_connected(nodes, succ):

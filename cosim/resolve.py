@@ -223,9 +223,13 @@ class _Resolver:
         if ref.variable in info.unsupported:
             self.error(ref.loc, f"cannot use {ref}: {info.unsupported[ref.variable]}")
             return None
-        same_role = [n for n, v in info.variables.items() if role is None or v.causality == role]
+        if role == "settable":
+            same_role = [n for n, v in info.variables.items() if not _not_settable(v)]
+            listed = "settable variables"
+        else:
+            same_role = [n for n, v in info.variables.items() if role in (None, v.causality)]
+            listed = f"{role}s" if role else "variables"
         close = did_you_mean(ref.variable, same_role) or did_you_mean(ref.variable, info.variables)
-        listed = f"{role}s" if role else "variables"
         self.error(
             ref.loc,
             f"unknown variable '{ref.variable}' in component '{ref.component}' "
@@ -243,7 +247,7 @@ class _Resolver:
         out = []
         for name, value in comp.parameters.items():
             loc = comp.parameter_locs.get(name, comp.loc)
-            var = self.lookup(VarRef(comp.name, name, loc), "parameter")
+            var = self.lookup(VarRef(comp.name, name, loc), "settable")
             if var is None:
                 continue
             why = _not_settable(var)

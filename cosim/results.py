@@ -8,7 +8,8 @@ File layout (a contract)::
     file attributes                system_name, description, yaml, yaml_sha256, yaml_path,
                                    cosim_version, components (JSON: name, fmu path, guid, FMI
                                    version, step), fmu_guids / fmu_paths (JSON maps), start, stop,
-                                   step, algorithm, record_interval, and at the end status,
+                                   step, algorithm, record_interval, overrides (JSON list of
+                                   `--set` values, from the CLI), and at the end status,
                                    error, wall_time, steps, real_time_factor, statistics (JSON)
 
 Rows go into a preallocated buffer and reach the file in chunks, when the buffer is full and
@@ -49,6 +50,7 @@ class ResultsWriter:
         *,
         flush_interval: float = 1.0,
         buffer_rows: int | None = None,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.plan = plan
@@ -77,7 +79,11 @@ class ResultsWriter:
         for k, label in enumerate(plan.rec_labels):
             kind = plan.rec_kinds[k]
             ds = group.create_dataset(
-                label, shape=(0,), maxshape=(None,), dtype=_DTYPES.get(kind, np.float64), chunks=chunk
+                label,
+                shape=(0,),
+                maxshape=(None,),
+                dtype=_DTYPES.get(kind, np.float64),
+                chunks=chunk,
             )
             component, _, variable = label.partition(".")
             ds.attrs["unit"] = plan.rec_units[k]
@@ -86,6 +92,8 @@ class ResultsWriter:
             ds.attrs["kind"] = kind
             self._signals.append(ds)
         self._write_metadata(system)
+        for key, value in (attrs or {}).items():
+            self._file.attrs[key] = value
         self._file.flush()
 
     # ------------------------------------------------------------------ metadata
@@ -204,7 +212,7 @@ class ResultsWriter:
 
 
 def read_results(path: str | Path) -> dict[str, Any]:
-    """Load a results file into memory: {"time": array, "signals": {label: array}, "attrs": {...}}."""
+    """Load a results file into memory: time, signals {label: array}, units and attrs."""
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:

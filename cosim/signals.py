@@ -3,8 +3,9 @@
 The results.h5 contract: ``/time`` (1-D float64, seconds) and ``/signals/<component>.<variable>``
 (one 1-D dataset per recorded variable, with a ``unit`` attribute). A CSV file has a header row
 ``time,<name>,<name>,...``; the first column is always time in seconds, whatever it is called.
-A column name may carry its unit in brackets after a space, ``mass1.x1 [m]``; quotes around names are removed,
-so CSV files written by other tools (fmpy, OMSimulator, Dymola, test-bench loggers) load too.
+A column name may carry its unit in brackets after a space, ``mass1.x1 [m]``; quotes around
+names are removed, so CSV files from other tools (fmpy, OMSimulator, Dymola, test-bench loggers)
+load too.
 
 Every problem with a file (missing, empty, corrupt, unreadable numbers, time going backwards)
 is a ConfigError with a one-line message naming the file.
@@ -42,6 +43,8 @@ class SignalSet:
     # names present in the file but not loadable as numbers (e.g. strings): name -> why
     skipped: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # every signal name in the file, loaded or not (a pattern may have limited what was read)
+    available: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -69,7 +72,7 @@ def matches(name: str, pattern: str) -> bool:
 
 
 def select_names(names: Iterable[str], patterns: Sequence[str] | None) -> list[str]:
-    """The names matching any of the patterns, in the given order; every name if patterns is None."""
+    """Names matching any pattern, in the given order; every name if patterns is None."""
     names = list(names)
     if patterns is None:
         return names
@@ -82,7 +85,7 @@ def from_arrays(
     units: Mapping[str, str] | None = None,
     source: str = "<memory>",
 ) -> SignalSet:
-    """Build a SignalSet from arrays (for tests, benchmarks and callers that hold data in memory)."""
+    """Build a SignalSet from arrays (tests, benchmarks, callers holding data in memory)."""
     t = _check_time(np.asarray(time, dtype=np.float64), source)
     out: dict[str, np.ndarray] = {}
     for name, v in values.items():
@@ -92,14 +95,14 @@ def from_arrays(
                 _problem(source, f"signal {name!r} has shape {arr.shape}, expected ({t.shape[0]},)")
             )
         out[name] = arr
-    return SignalSet(source, t, out, dict(units or {}))
+    return SignalSet(source, t, out, dict(units or {}), available=tuple(out))
 
 
 def read_signals(path: str | os.PathLike[str], patterns: Sequence[str] | None = None) -> SignalSet:
     """Load a results.h5 or CSV file; with patterns, only the matching signals are read."""
     p = Path(path)
     if not p.exists():
-        raise ConfigError(_problem(p, "no such file", "check the path"))
+        raise ConfigError(_problem(p, "no such file"))
     if p.is_dir():
         hint = "pass the results.h5 file inside it" if (p / "results.h5").exists() else ""
         raise ConfigError(_problem(p, "is a directory, expected a results.h5 or CSV file", hint))
@@ -123,9 +126,7 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
     try:
         f = h5py.File(path, "r")
     except OSError as err:
-        raise ConfigError(
-            _problem(path, f"not a readable HDF5 file ({_short(err)})", "is the file corrupt?")
-        ) from err
+        raise ConfigError(_problem(path, f"not a readable HDF5 file ({_short(err)})")) from err
     try:
         with f:
             if "time" not in f or not isinstance(f["time"], h5py.Dataset):
@@ -140,7 +141,8 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
             units: dict[str, str] = {}
             skipped: dict[str, str] = {}
             notes: list[str] = []
-            for name in select_names(group.keys(), patterns):
+            available = tuple(group.keys())
+            for name in select_names(available, patterns):
                 ds = group[name]
                 if not isinstance(ds, h5py.Dataset):
                     skipped[name] = "not a dataset"
@@ -159,13 +161,14 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise ConfigError(_problem(path, f"cannot read HDF5 data ({_short(err)})")) from err
     t, values = _common_length(path, t, values, notes)
-    return SignalSet(str(path), _check_time(t, path), values, units, skipped, tuple(notes))
+    t = _check_time(t, path)
+    return SignalSet(str(path), t, values, units, skipped, tuple(notes), available)
 
 
 def _common_length(
     path: Path, t: np.ndarray, values: dict[str, np.ndarray], notes: list[str]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """A file cut short by a killed run may hold a few more rows in one dataset: keep the common rows."""
+    """A file cut short by a killed run may hold more rows in one dataset: keep common rows."""
     n = min([t.shape[0], *(v.shape[0] for v in values.values())])
     if n == 0:
         raise ConfigError(_problem(path, "holds no samples (empty /time or signal)"))
@@ -222,7 +225,7 @@ def _read_csv(path: Path, patterns: Sequence[str] | None) -> SignalSet:
         raise ConfigError(_problem(path, "CSV file has a header but no data rows"))
     t = _check_time(np.ascontiguousarray(data[:, 0]), path)
     values = {n: np.ascontiguousarray(data[:, i + 1]) for i, n in enumerate(wanted)}
-    return SignalSet(str(path), t, values, {n: units[n] for n in wanted})
+    return SignalSet(str(path), t, values, {n: units[n] for n in wanted}, available=tuple(names))
 
 
 def _split_unit(column: str) -> tuple[str, str]:
@@ -247,7 +250,7 @@ def _check_time(t: np.ndarray, source: str | Path) -> np.ndarray:
     if back.any():
         i = int(np.argmax(back))
         raise ConfigError(
-            _problem(source, f"time goes backwards at row {i + 1} ({t[i]:.9g} s -> {t[i + 1]:.9g} s)")
+            _problem(source, f"time goes backwards at row {i + 1} ({t[i]:.9g} -> {t[i + 1]:.9g} s)")
         )
     return t
 

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "validate": "check a system YAML against the schema and its FMUs",
     "run": "run a system and write results.h5",
     "export": "export results.h5 to CSV",
+    "compare": "compare a result with a reference inside a tolerance tube",
+    "plot": "plot signals from one or more results",
 }
 
 
@@ -69,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cosim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `cosim inspect X --json | head`
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

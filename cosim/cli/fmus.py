@@ -10,9 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cosim import library
+from cosim.cli import EXIT_OK
 from cosim.fmu.archive import read_model_description
-
-EXIT_OK = 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     for col in ("name", "FMI", "interfaces", "status"):
         table.add_column(col, no_wrap=True)
     if build_seconds:
-        table.add_column("build [s]", justify="right")
+        table.add_column("build (s)", justify="right")
     table.add_column("path", no_wrap=True)
     for name in library.bundled_names():
         row = [name, "3.0" if name.startswith("fmi3/") else "2.0", *_state(name)]

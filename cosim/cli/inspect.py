@@ -11,12 +11,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from cosim.cli import EXIT_BAD_INPUT, EXIT_OK
 from cosim.errors import ConfigError
 from cosim.inspect import CAPABILITIES, inspect_fmu
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
-_CAUSALITY_ORDER = ("independent", "structuralParameter", "parameter", "calculatedParameter",
-                    "input", "output", "local")  # fmt: skip
+_CAUSALITIES = ("independent", "structuralParameter", "parameter", "calculatedParameter")
+_CAUSALITIES += ("input", "output", "local")
+_CAUSALITY_RANK = {c: i for i, c in enumerate(_CAUSALITIES)}  # row order of the variables table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +83,9 @@ def print_report(r: dict[str, Any], console: Console) -> None:
     de = r["defaultExperiment"]
     head.add_row(
         "default experiment",
-        ", ".join(f"{k} {_text(de[k])}" for k in ("startTime", "stopTime", "stepSize", "tolerance")),
+        ", ".join(
+            f"{k} {_text(de[k])}" for k in ("startTime", "stopTime", "stepSize", "tolerance")
+        ),
     )
     head.add_row(
         "continuous states",
@@ -103,12 +106,7 @@ def print_report(r: dict[str, Any], console: Console) -> None:
         caps.add_row(key, *(_text(i["capabilities"].get(key, "")) for i in interfaces.values()))
     console.print(caps)
 
-    variables = sorted(
-        r["variables"],
-        key=lambda v: (
-            _CAUSALITY_ORDER.index(v["causality"]) if v["causality"] in _CAUSALITY_ORDER else 99
-        ),
-    )
+    variables = sorted(r["variables"], key=lambda v: _CAUSALITY_RANK.get(v["causality"], 99))
     table = Table(title=f"Variables ({len(variables)})", box=box.SIMPLE, title_justify="left")
     for col in ("name", "causality", "variability", "type", "unit", "start"):
         table.add_column(col, no_wrap=True)

@@ -162,7 +162,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     rtf = s["real_time_factor"]
     rtf_text = f"{rtf:.3g}" if rtf is not None else "n/a"
     print(
-        f"{s['system']}: {s['status']}, {s['steps']} steps to t = {s['start'] + s['simulated_time']:.6g} s"
+        f"{s['system']}: {s['status']}, {s['steps']} steps to "
+        f"t = {s['start'] + s['simulated_time']:.6g} s"
         f" in {s['wall_time']:.3g} s wall time (real-time factor {rtf_text})"
     )
     print(f"results: {s['results']}")
@@ -188,7 +189,9 @@ def run(args: argparse.Namespace) -> int:
     out_dir = _out_dir(spec.name, args.out)
     results = out_dir / "results.h5"
     try:
-        writer = ResultsWriter(results, system, plan)
+        writer = ResultsWriter(
+            results, system, plan, attrs={"overrides": json.dumps(list(args.overrides))}
+        )
     except OSError as exc:
         raise ConfigError(Problem(Location(str(results)), f"cannot write results: {exc}")) from None
 

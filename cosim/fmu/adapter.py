@@ -219,7 +219,9 @@ class NativeSlave(Slave):
     def _values_args(self, vr: Any, n: Any, values: Any) -> tuple[Any, ...]:
         return (vr, n, values)
 
-    def _bind_values(self, verb: str, vtype: ValueType, vrs: Sequence[int], values: Any) -> StatusCall:
+    def _bind_values(
+        self, verb: str, vtype: ValueType, vrs: Sequence[int], values: Any
+    ) -> StatusCall:
         if self._c is None:
             raise self.error(f"{self._prefix}{verb}", ERROR)
         try:

@@ -9,6 +9,9 @@ from pathlib import Path, PurePosixPath
 
 from cosim.errors import ConfigError, Location, Problem
 
+MAX_UNPACKED_BYTES = 2 * 1024**3  # refuse archives that would unpack to more than 2 GiB
+_COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
 
 def _problem(path: Path, message: str, hint: str = "") -> ConfigError:
     return ConfigError(Problem(Location(str(path)), message, hint))
@@ -23,35 +26,75 @@ def check_archive(path: str | Path) -> list[str]:
     """
     path = Path(path)
     if not path.exists():
-        raise _problem(path, "no such file", "check the path; relative paths are relative to the YAML file")
+        raise _problem(path, "no such file", "check the path")
     if path.is_dir():
-        if not (path / "modelDescription.xml").is_file():
-            raise _problem(path, "folder has no modelDescription.xml", "point to an .fmu file")
-        return [str(p.relative_to(path)) for p in path.rglob("*")]
+        return _check_folder(path)
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise _problem(path, f"not an FMU: not a valid zip archive ({exc})",
-                       "an FMU is a zip file with a modelDescription.xml at its root") from None
+        raise _problem(
+            path,
+            f"not an FMU: not a valid zip archive ({exc})",
+            "an FMU is a zip file with a modelDescription.xml at its root",
+        ) from None
     names = []
+    total = 0
     for info in infos:
         name = info.filename
         pure = PurePosixPath(name.replace("\\", "/"))
-        if (
-            pure.is_absolute()
-            or ".." in pure.parts
-            or (pure.parts and ":" in pure.parts[0])
-        ):
-            raise _problem(path, f"unsafe archive entry {name!r} would unpack outside the target folder",
-                           "the FMU is corrupt or malicious; refusing to open it")
+        if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+            raise _problem(
+                path,
+                f"unsafe archive entry {name!r} would unpack outside the target folder",
+                "the FMU is corrupt or malicious; refusing to open it",
+            )
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise _problem(path, f"unsafe archive entry {name!r} is a symbolic link",
-                           "the FMU is corrupt or malicious; refusing to open it")
+            raise _problem(
+                path,
+                f"unsafe archive entry {name!r} is a symbolic link",
+                "the FMU is corrupt or malicious; refusing to open it",
+            )
+        if info.flag_bits & 0x1:
+            raise _problem(
+                path, f"archive entry {name!r} is encrypted", "FMUs must not be encrypted"
+            )
+        if info.compress_type not in _COMPRESSIONS:
+            raise _problem(
+                path,
+                f"archive entry {name!r} uses unsupported compression method {info.compress_type}",
+                "re-zip the FMU with deflate",
+            )
+        total += info.file_size
+        if total > MAX_UNPACKED_BYTES:
+            raise _problem(
+                path,
+                f"archive would unpack to more than {MAX_UNPACKED_BYTES} bytes",
+                "the FMU is corrupt or malicious; refusing to open it",
+            )
         names.append(name)
     if "modelDescription.xml" not in names:
         raise _problem(path, "not an FMU: the archive has no modelDescription.xml at its root")
+    return names
+
+
+def _check_folder(path: Path) -> list[str]:
+    """An already-unpacked FMU folder: no symlinks, nothing resolving outside the folder."""
+    if not (path / "modelDescription.xml").is_file():
+        raise _problem(path, "folder has no modelDescription.xml", "point to an .fmu file")
+    root = path.resolve()
+    names = []
+    for p in path.rglob("*"):
+        if p.is_symlink():
+            raise _problem(
+                path,
+                f"unsafe entry {str(p.relative_to(path))!r} is a symbolic link",
+                "refusing to use an FMU folder with links",
+            )
+        if root not in p.resolve().parents:
+            raise _problem(path, f"unsafe entry {str(p)!r} lies outside the folder")
+        names.append(str(p.relative_to(path)))
     return names
 
 
@@ -82,4 +125,6 @@ def read_model_description(path: str | Path):
     try:
         return _read(str(path), validate=False)
     except Exception as exc:  # fmpy raises various types for broken XML
+        if isinstance(exc, AttributeError):  # e.g. a root element other than fmiModelDescription
+            exc = "not an FMI model description (expected root element <fmiModelDescription>)"
         raise _problem(path, f"cannot read modelDescription.xml: {exc}") from None

@@ -1,4 +1,4 @@
-"""FMI 2.0 Co-Simulation adapter over fmpy's low-level FMU2Slave (raw C calls, buffers bound once)."""
+"""FMI 2.0 Co-Simulation adapter over fmpy's FMU2Slave: raw C calls, buffers bound once."""
 
 from __future__ import annotations
 
@@ -67,7 +67,12 @@ class Fmi2Slave(NativeSlave):
     }
 
     def __init__(
-        self, name: str, unzip_dir: str | Path, model_identifier: str, guid: str, log_size: int = 200
+        self,
+        name: str,
+        unzip_dir: str | Path,
+        model_identifier: str,
+        guid: str,
+        log_size: int = 200,
     ) -> None:
         from fmpy.fmi2 import FMU2Slave
 

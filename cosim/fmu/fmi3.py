@@ -1,4 +1,4 @@
-"""FMI 3.0 Co-Simulation adapter over fmpy's low-level FMU3Slave (raw C calls, buffers bound once)."""
+"""FMI 3.0 Co-Simulation adapter over fmpy's FMU3Slave: raw C calls, buffers bound once."""
 
 from __future__ import annotations
 
@@ -55,7 +55,12 @@ class Fmi3Slave(NativeSlave):
     }
 
     def __init__(
-        self, name: str, unzip_dir: str | Path, model_identifier: str, guid: str, log_size: int = 200
+        self,
+        name: str,
+        unzip_dir: str | Path,
+        model_identifier: str,
+        guid: str,
+        log_size: int = 200,
     ) -> None:
         from fmpy.fmi3 import FMU3Slave
 

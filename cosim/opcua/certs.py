@@ -131,6 +131,15 @@ def certificate_der(path: str | Path) -> bytes:
     return load_certificate(path).public_bytes(serialization.Encoding.DER)
 
 
+def key_format(path: str | Path) -> str:
+    """'pem' or 'der': how a private-key file is encoded (by content, not by name)."""
+    try:
+        head = Path(path).read_bytes()[:64]
+    except OSError as exc:
+        raise BridgeError(f"cannot read private key {path}: {exc.strerror or exc}") from None
+    return "pem" if head.lstrip().startswith(b"-----BEGIN") else "der"
+
+
 def application_uri(cert: x509.Certificate | str | Path) -> str | None:
     """The first URI in the certificate's subjectAltName (its OPC UA application URI), if any."""
     if not isinstance(cert, x509.Certificate):
@@ -152,6 +161,7 @@ __all__ = [
     "application_uri",
     "certificate_der",
     "generate_certificate",
+    "key_format",
     "load_certificate",
     "thumbprint",
 ]

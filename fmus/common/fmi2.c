@@ -18,8 +18,17 @@ typedef struct {
 } Env2;
 
 static void sink2(Instance *M, Status st, const char *category, const char *msg) {
+    /* FMI 2 treats the message as a printf format: escape '%' so the importer's formatting
+       reproduces the text exactly, and importers that do not format still get readable text */
+    char fmt[2048];
+    size_t j = 0;
+    for (size_t k = 0; msg[k] && j + 2 < sizeof fmt; k++) {
+        if (msg[k] == '%') fmt[j++] = '%';
+        fmt[j++] = msg[k];
+    }
+    fmt[j] = '\0';
     Env2 *e = (Env2 *)M->env;
-    if (e && e->cb.logger) e->cb.logger(e->cb.componentEnvironment, M->name, (fmi2Status)st, category, msg);
+    if (e && e->cb.logger) e->cb.logger(e->cb.componentEnvironment, M->name, (fmi2Status)st, category, fmt);
 }
 
 static fmi2Status ret(Instance *M, Status st) {

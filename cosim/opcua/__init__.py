@@ -1,0 +1,52 @@
+"""Live OPC UA coupling: config validation, client bridges, value server and certificates.
+
+The step loop only ever touches numpy buffers; every asyncua client and server runs in its
+own thread and event loop (see docs/opcua.md).
+"""
+
+from cosim.opcua.certs import application_uri, generate_certificate, thumbprint
+from cosim.opcua.client import SAMPLE_DTYPE, Gap, InputBridge, OutputBridge
+from cosim.opcua.config import (
+    InputSpec,
+    OpcuaSpec,
+    OutputSpec,
+    SecuritySpec,
+    ServeSpec,
+    check_endpoint,
+    check_opcua,
+    check_security,
+    opcua_from_system,
+    parse_opcua,
+)
+from cosim.opcua.server import (
+    RUN_STATE,
+    ServedVariable,
+    ValueServer,
+    run_state_variables,
+    signal_variables,
+)
+
+__all__ = [
+    "RUN_STATE",
+    "SAMPLE_DTYPE",
+    "Gap",
+    "InputBridge",
+    "InputSpec",
+    "OpcuaSpec",
+    "OutputBridge",
+    "OutputSpec",
+    "SecuritySpec",
+    "ServeSpec",
+    "ServedVariable",
+    "ValueServer",
+    "application_uri",
+    "check_endpoint",
+    "check_opcua",
+    "check_security",
+    "generate_certificate",
+    "opcua_from_system",
+    "parse_opcua",
+    "run_state_variables",
+    "signal_variables",
+    "thumbprint",
+]

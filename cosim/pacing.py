@@ -1,0 +1,106 @@
+"""Real-time pacing of the step loop against one fixed start instant, with overrun statistics.
+
+The deadline of communication step k is ``t0 + factor * k * h`` (wall clock), measured from one
+fixed start instant ``t0``, so a late step never shifts the deadlines after it (no drift).
+Lateness is how far past its deadline the next step really starts; a step that itself finished
+after its deadline is an overrun.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+_SPIN = 0.0004  # seconds before a deadline when sleep() hands over to a short spin
+
+
+@dataclass(frozen=True)
+class PacingStats:
+    steps: int
+    overruns: int
+    max_lateness: float  # seconds
+    p50_lateness: float
+    p99_lateness: float
+    realtime_factor: float  # simulated seconds per wall-clock second over the paced run
+    target_factor: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "steps": self.steps,
+            "overruns": self.overruns,
+            "max_lateness_s": self.max_lateness,
+            "p50_lateness_s": self.p50_lateness,
+            "p99_lateness_s": self.p99_lateness,
+            "realtime_factor": self.realtime_factor,
+            "target_realtime_factor": self.target_factor,
+        }
+
+
+class Pacer:
+    """Keeps a loop of fixed communication steps `h` in pace with the wall clock.
+
+    `factor` is simulated time per wall-clock time: 1.0 = real time, 0.5 = half speed,
+    2.0 = twice as fast. Call :meth:`start` once, then :meth:`wait` after each step.
+    Lateness samples go into a preallocated ring of `capacity` entries (no per-step allocation).
+    """
+
+    def __init__(self, step: float, factor: float = 1.0, capacity: int = 1 << 20) -> None:
+        if not factor > 0:
+            raise ValueError(f"real-time factor must be > 0, got {factor}")
+        self.step = float(step)
+        self.factor = float(factor)
+        self._wall_per_step = self.step / self.factor
+        self._lateness = np.zeros(capacity)
+        self._count = 0
+        self._overruns = 0
+        self._max = 0.0
+        self._t0 = 0.0
+        self._k = 0
+        self.now = time.perf_counter
+
+    def start(self) -> None:
+        self._t0 = self.now()
+        self._k = 0
+
+    def wait(self) -> float:
+        """Block until the deadline of the step just completed; return its lateness (s)."""
+        self._k += 1
+        deadline = self._t0 + self._k * self._wall_per_step
+        now = self.now()
+        remaining = deadline - now
+        if remaining > _SPIN:
+            time.sleep(remaining - _SPIN)
+        woke = self.now()
+        while woke < deadline:
+            woke = self.now()
+        late = woke - deadline  # when the next step really starts vs. when it should
+        self._lateness[self._count % self._lateness.size] = late
+        self._count += 1
+        if remaining < 0.0:  # the step itself finished after its deadline
+            self._overruns += 1
+        if late > self._max:
+            self._max = late
+        return late
+
+    @property
+    def elapsed(self) -> float:
+        return self.now() - self._t0
+
+    def stats(self) -> PacingStats:
+        n = min(self._count, self._lateness.size)
+        sample = self._lateness[:n]
+        wall = self.elapsed
+        return PacingStats(
+            steps=self._count,
+            overruns=self._overruns,
+            max_lateness=self._max,
+            p50_lateness=float(np.percentile(sample, 50)) if n else 0.0,
+            p99_lateness=float(np.percentile(sample, 99)) if n else 0.0,
+            realtime_factor=(self._k * self.step / wall) if wall > 0 else 0.0,
+            target_factor=self.factor,
+        )
+
+
+__all__ = ["Pacer", "PacingStats"]

@@ -1,0 +1,405 @@
+"""Reading system YAML: each structural rule reports its exact message at its file:line:col."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cosim.config import load_system, parse_ref, read_system
+from cosim.errors import ConfigError
+from cosim.schema import SCHEMA
+from cosim.spec import VarRef
+
+DATA = Path(__file__).parent / "data" / "validation"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def at(path: Path, needle: str, nth: int = 1, skip: str = "") -> str:
+    """`file:line:col` of the nth occurrence of `skip + needle` in the file, pointing at `needle`
+    (1-based, as editors show)."""
+    text = path.read_text()
+    index = -1
+    for _ in range(nth):
+        index = text.index(skip + needle, index + 1)
+    index += len(skip)
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{path}:{line}:{col}"
+
+
+def first_lines(problems) -> list[str]:
+    return [str(p).splitlines()[0] for p in problems]
+
+
+def problems_of(name: str, overrides=()) -> list:
+    return read_system(DATA / name, overrides)[1]
+
+
+# --------------------------------------------------------------------------- a valid file
+def test_the_issue_example_reads_into_a_system_spec():
+    path = DATA / "dual_mass.yaml"
+    spec = load_system(path)
+    assert spec.name == "dual_mass_oscillator"
+    assert spec.description == "Two masses coupled by a spring-damper, split into two FMUs."
+    assert spec.path == path.resolve()
+    assert spec.text == path.read_text()
+    assert spec.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    sim = spec.simulation
+    assert (sim.start, sim.stop, sim.step, sim.algorithm, sim.realtime) == (
+        0.0,
+        15.0,
+        1e-3,
+        "gauss-seidel",
+        None,
+    )
+    assert list(spec.components) == ["mass1", "mass2"]
+    mass1, mass2 = spec.components.values()
+    assert mass1.fmu == "../../../fmus/Mass1.fmu"
+    assert mass1.fmu_path == (ROOT / "fmus" / "Mass1.fmu").resolve()
+    assert mass2.fmu_path == (ROOT / "fmus" / "Mass2.fmu").resolve()
+    assert mass1.parameters == {"m1": 1.0}
+    assert str(mass1.parameter_locs["m1"]) == at(path, "m1: 1.0")
+    assert (mass1.step, mass2.step) == (1e-3, None)
+    assert str(mass1.loc) == at(path, "mass1:")
+    assert str(mass1.fmu_loc) == at(path, "../../../fmus/Mass1.fmu")
+    links = [(str(c.source), str(c.target), c.gain, c.offset, c.convert) for c in spec.connections]
+    assert links == [
+        ("mass1.x1", "mass2.x1", 1.0, 0.0, None),
+        ("mass1.v1", "mass2.v1", 1.0, 0.0, None),
+        ("mass2.F", "mass1.F", 1.0, 0.0, None),
+    ]
+    assert str(spec.connections[2].source.loc) == at(path, "mass2.F")
+    assert str(spec.connections[2].target.loc) == at(path, "mass1.F")
+    assert [str(v) for v in spec.record.variables] == ["mass1.x1", "mass2.x2"]
+    assert spec.record.interval == 1e-2
+    assert len(spec.events) == 1
+    assert spec.events[0].at == 5.0
+    assert dict(spec.events[0].set) == {VarRef("mass1", "F_ext"): 10.0}
+    assert spec.extra == {}
+    assert spec.warnings == ()
+
+
+def test_yaml_1_2_floats_anchors_merge_keys_and_later_sections():
+    spec = load_system(DATA / "features.yaml")
+    assert spec.name == "features"  # default: the file name
+    assert (spec.simulation.start, spec.simulation.stop, spec.simulation.step) == (0.0, 0.2, 0.01)
+    assert spec.simulation.realtime == 1
+    assert spec.simulation.algorithm == "gauss-seidel"
+    first, second = spec.components.values()
+    assert first.parameters == {"k": 2.0, "b": -1}
+    assert second.fmu == "Gain"  # merged from the anchor
+    assert second.parameters == {"k": 0.5}  # an explicit key beats the merged one
+    assert spec.extra == {
+        "opcua": {"endpoint": "opc.tcp://localhost:4840"},
+        "plant": {"model": "x"},
+        "regression": [{"signal": "second.y"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "component", "variable"),
+    [
+        ("mass1.x1", "mass1", "x1"),
+        ("mass2.der(x2)", "mass2", "der(x2)"),
+        ("plant.body.pos[1]", "plant", "body.pos[1]"),
+    ],
+)
+def test_a_reference_splits_at_the_first_dot(text, component, variable):
+    ref = parse_ref(text)
+    assert (ref.component, ref.variable, str(ref)) == (component, variable, text)
+
+
+# --------------------------------------------------------------------------- YAML level
+def test_python_tags_are_errors_and_never_run(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(os, "system", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.chdir(tmp_path)
+    path = DATA / "unsafe_tag.yaml"
+    problems = problems_of("unsafe_tag.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, '!!python')}: error: YAML tag '!!python/object/apply:os.system' is not allowed",
+        f"{at(path, '!custom')}: error: YAML tag '!custom' is not allowed",
+    ]
+    assert problems[0].hint == (
+        "system files hold plain data (mappings, lists, text, numbers, true/false); remove the tag"
+    )
+    assert calls == []
+    assert not (tmp_path / "cosim_pwned").exists()
+
+
+def test_yaml_syntax_error_points_at_the_problem():
+    path = DATA / "yaml_syntax.yaml"
+    spec, problems = read_system(path)
+    assert spec is None
+    # the parser notices at the end of the file (line 6) that the `{` on line 5 never closed
+    assert first_lines(problems) == [
+        f"{path}:6:1: error: invalid YAML: expected ',' or '}}', but got '<stream end>' "
+        f"(while parsing a flow mapping at {at(path, '{fmu').split(':', 1)[1]})"
+    ]
+
+
+def test_duplicate_keys():
+    path = DATA / "duplicate_keys.yaml"
+    problems = problems_of("duplicate_keys.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'gain:', 2)}: error: duplicate key 'gain' in components"
+    ]
+    assert problems[0].hint == f"'gain' is already given at {at(path, 'gain:')}; keep one of them"
+
+
+def test_empty_file_and_a_file_that_is_not_a_mapping(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n")
+    assert first_lines(read_system(empty)[1]) == [f"{empty}:1:1: error: the file is empty"]
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- simulation\n- components\n")
+    assert first_lines(read_system(listed)[1]) == [
+        f"{listed}:1:1: error: the file must be a mapping, got a list"
+    ]
+    missing = tmp_path / "missing.yaml"
+    assert first_lines(read_system(missing)[1]) == [
+        f"{missing}: error: cannot read the system file: No such file or directory"
+    ]
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    begin = time.perf_counter()
+    problems = read_system(path)[1]
+    assert time.perf_counter() - begin < 5.0  # expanding it fully would take ~10^9 nodes
+    assert first_lines(problems) == [
+        f"{path}:1:1: error: the document is too large once its aliases are expanded"
+    ]
+
+
+# --------------------------------------------------------------------------- schema level
+def test_unknown_keys_suggest_the_closest_allowed_key():
+    path = DATA / "unknown_keys.yaml"
+    problems = problems_of("unknown_keys.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'algoritm')}: error: unknown key 'algoritm' in simulation",
+        f"{at(path, 'paramters')}: error: unknown key 'paramters' in components.gain",
+        f"{at(path, 'gian')}: error: unknown key 'gian' in connections[0]",
+        f"{at(path, 'evnets')}: error: unknown key 'evnets' at the top level",
+    ]
+    assert [p.hint for p in problems] == [
+        "did you mean 'algorithm'? allowed keys: start, stop, step, algorithm, realtime",
+        "did you mean 'parameters'? allowed keys: fmu, description, parameters, step",
+        "did you mean 'gain'? allowed keys: from, to, gain, offset, convert",
+        "did you mean 'events'? allowed keys: name, description, simulation, components, "
+        "connections, record, events, opcua, plant, regression",
+    ]
+
+
+def test_wrong_types():
+    path = DATA / "wrong_types.yaml"
+    problems = problems_of("wrong_types.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'fast')}: error: simulation.step must be a number, got the text 'fast'",
+        f"{at(path, '3')}: error: components.gain.fmu must be text, got the number 3",
+        f"{at(path, '[1, 2]')}: error: components.gain.parameters.k must be a number, "
+        "true/false or text, got a list",
+        f"{at(path, 'twice')}: error: connections[0].gain must be a number, got the text 'twice'",
+        f"{at(path, 'gain.y', 2)}: error: record.variables must be a list, got the text 'gain.y'",
+        f"{at(path, 'soon')}: error: events[0].at must be a number, got the text 'soon'",
+    ]
+    # the hint is the key's description from the schema
+    assert (
+        problems[0].hint == SCHEMA["properties"]["simulation"]["properties"]["step"]["description"]
+    )
+
+
+def test_required_keys():
+    path = DATA / "required.yaml"
+    problems = problems_of("required.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'simulation:')}: error: simulation is missing the key 'stop'",
+        f"{at(path, 'gain:')}: error: components.gain is missing the key 'fmu'",
+        f"{at(path, '{from')}: error: connections[0] is missing the key 'to'",
+        f"{at(path, '{set')}: error: events[0] is missing the key 'at'",
+    ]
+    assert problems[1].hint.startswith("The FMU: a path ending in .fmu")
+    path = DATA / "no_sections.yaml"
+    assert first_lines(problems_of("no_sections.yaml")) == [
+        f"{path}:1:1: error: the file is missing the key 'simulation'",
+        f"{path}:1:1: error: the file is missing the key 'components'",
+    ]
+
+
+def test_numbers_that_must_be_positive():
+    path = DATA / "numbers.yaml"
+    assert first_lines(problems_of("numbers.yaml")) == [
+        f"{at(path, '0', skip='step: ')}: error: simulation.step must be greater than 0, got 0",
+        f"{at(path, '0', skip='realtime: ')}: error: simulation.realtime must be greater than 0, "
+        "got 0",
+        f"{at(path, '-1.0e-3')}: error: components.gain.step must be greater than 0, got -0.001",
+        f"{at(path, '0', skip='interval: ')}: error: record.interval must be greater than 0, got 0",
+    ]
+
+
+def test_enumerations_suggest_the_closest_choice():
+    path = DATA / "enums.yaml"
+    problems = problems_of("enums.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'gauss')}: error: simulation.algorithm must be one of gauss-seidel, jacobi, "
+        "got the text 'gauss'",
+        f"{at(path, 'rounding')}: error: connections[0].convert must be one of round, floor, "
+        "ceil, truncate, got the text 'rounding'",
+    ]
+    assert [p.hint for p in problems] == ["did you mean 'gauss-seidel'?", "did you mean 'round'?"]
+
+
+def test_name_and_reference_patterns():
+    path = DATA / "patterns.yaml"
+    assert first_lines(problems_of("patterns.yaml")) == [
+        f"{at(path, 'mass-1')}: error: components: 'mass-1' must start with a letter or _ and "
+        "contain only letters, digits and _",
+        f"{at(path, 'gain,')}: error: connections[0].from must be written component.variable "
+        "(e.g. mass1.x1), got 'gain'",
+        f"{at(path, 'gain:', 2)}: error: events[0].set: 'gain' must be written "
+        "component.variable (e.g. mass1.x1)",
+    ]
+
+
+# --------------------------------------------------------------------------- semantic level
+def test_stop_must_be_after_start():
+    path = DATA / "time_span.yaml"
+    problems = problems_of("time_span.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, '1.0')}: error: simulation.stop (1) must be greater than simulation.start (2)"
+    ]
+
+
+def test_run_length_must_be_a_multiple_of_the_step():
+    path = DATA / "multiples.yaml"
+    problems = problems_of("multiples.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, '1.05')}: error: simulation.stop - simulation.start = 1.05 s is not an "
+        "integer multiple of simulation.step = 0.1 s"
+    ]
+    assert problems[0].hint == "use stop: 1 or stop: 1.1"
+
+
+def test_component_steps_record_interval_and_event_times():
+    path = DATA / "steps.yaml"
+    problems = problems_of("steps.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, '2.5e-3')}: error: components.odd.step = 0.0025 s is not an integer "
+        "multiple of simulation.step = 0.001 s",
+        f"{at(path, '1.5e-3')}: error: record.interval = 0.0015 s is not an integer multiple "
+        "of simulation.step = 0.001 s",
+        f"{at(path, '0.5')}: error: events[2].at = 0.5 s is outside the simulation time [1, 2] s",
+        f"{at(path, '2.5,')}: error: events[3].at = 2.5 s is outside the simulation time [1, 2] s",
+    ]
+    assert [p.hint for p in problems[:2]] == [
+        "use step: 0.002 or step: 0.003",
+        "use interval: 0.001 or interval: 0.002",
+    ]
+
+
+def test_a_step_within_one_tick_of_a_multiple_is_accepted(tmp_path):
+    # 1/3 s is 333333333 ns; 1 s = 3 steps of it to within one nanosecond tick
+    path = tmp_path / "thirds.yaml"
+    path.write_text(
+        "simulation: {stop: 2.0, step: 0.3333333333333333}\n"
+        "components:\n  g: {fmu: Gain, step: 1.0}\n"
+    )
+    spec = load_system(path)
+    assert spec.components["g"].step == 1.0
+
+
+def test_unknown_components_and_an_input_driven_twice():
+    path = DATA / "names.yaml"
+    problems = problems_of("names.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'gian1.y')}: error: unknown component 'gian1' in connections[1].from",
+        f"{at(path, 'gain2.u', 2)}: error: input gain2.u is driven twice",
+        f"{at(path, 'gain3.y')}: error: unknown component 'gain3' in record.variables[1]",
+        f"{at(path, 'gain1.y', 3)}: error: gain1.y is listed twice in record.variables",
+        f"{at(path, 'gainn.k')}: error: unknown component 'gainn' in events[0].set",
+    ]
+    assert problems[0].hint == "did you mean 'gain1.y'? components: gain1, gain2"
+    assert problems[1].hint == (
+        f"it is already the target of the connection at {at(path, 'gain2.u')}; "
+        "an input takes one connection"
+    )
+
+
+def test_fmu_not_found_suggests_a_bundled_name():
+    path = DATA / "fmu_not_found.yaml"
+    problems = problems_of("fmu_not_found.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'Mass3')}: error: FMU not found: Mass3",
+        f"{at(path, 'models/Nope.fmu')}: error: FMU not found: models/Nope.fmu",
+    ]
+    assert problems[0].hint.startswith(
+        f"did you mean 'Mass1'? looked for {DATA.resolve() / 'Mass3'}; "
+    )
+    assert problems[1].hint.startswith(
+        f"looked for {DATA.resolve() / 'models' / 'Nope.fmu'}; a path ending in .fmu is "
+        "relative to this file's folder; bundled FMUs: "
+    )
+
+
+# --------------------------------------------------------------------------- --set overrides
+def test_overrides_are_read_as_yaml_scalars_and_replace_the_file():
+    spec = load_system(
+        DATA / "dual_mass.yaml",
+        ["mass1.m1=2.5", "mass2.k2=12", "mass2.cc=1e-1", "mass1.flag=true", "mass1.tag=abc"],
+    )
+    assert spec.components["mass1"].parameters == {
+        "m1": 2.5,
+        "flag": True,
+        "tag": "abc",
+    }
+    assert spec.components["mass2"].parameters == {"k2": 12, "cc": 0.1}
+    assert isinstance(spec.components["mass2"].parameters["k2"], int)
+    assert str(spec.components["mass1"].parameter_locs["m1"]) == "--set mass1.m1=2.5"
+
+
+def test_bad_overrides():
+    problems = problems_of(
+        "dual_mass.yaml",
+        ["nonsense", "mass3.m1=1", "mass1.m1=", "mass1.m1=[1, 2]", "mass1.m1=!!python/name:os"],
+    )
+    assert first_lines(problems) == [
+        "--set nonsense: error: a parameter override must look like component.variable=value",
+        "--set mass3.m1=1: error: unknown component 'mass3'",
+        "--set mass1.m1=: error: a parameter override must look like component.variable=value",
+        "--set mass1.m1=[1, 2]: error: cannot read the value '[1, 2]'",
+        "--set mass1.m1=!!python/name:os: error: cannot read the value '!!python/name:os'",
+    ]
+    assert problems[1].hint == "did you mean 'mass1.m1'? components: mass1, mass2"
+
+
+def test_load_system_raises_one_error_with_every_problem():
+    with pytest.raises(ConfigError) as caught:
+        load_system(DATA / "wrong_types.yaml")
+    assert len(caught.value.errors) == 6
+    assert str(caught.value).count("error:") == 6
+
+
+# --------------------------------------------------------------------------- schema & docs
+def _walk(schema: dict, path: str = ""):
+    for key, sub in schema.get("properties", {}).items():
+        yield f"{path}.{key}" if path else key, sub
+        yield from _walk(sub, f"{path}.{key}" if path else key)
+    for word in ("items", "additionalProperties"):
+        if isinstance(schema.get(word), dict):
+            yield from _walk(schema[word], f"{path}[]")
+
+
+def test_every_key_has_a_description_and_is_documented():
+    docs = (ROOT / "docs" / "systems.md").read_text()
+    keys = list(_walk(SCHEMA))
+    assert len(keys) > 25
+    for name, sub in keys:
+        assert sub.get("description"), name
+        assert f"`{name.rsplit('.', 1)[-1]}`" in docs, name

@@ -1,0 +1,220 @@
+"""Physics of the engine over the bundled FMUs, against independent references computed here:
+the dual-mass oscillator against the matrix exponential of its linear ODE, a multirate chain of
+first-order lags against its exact discrete recursion and the continuous closed form, and a
+timed force step on Mass1 against the closed-form step response of a damped oscillator.
+
+    mass1 --x1, v1--> mass2
+      ^                 |
+      +-------F---------+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from engine_helpers import bundled, dual_mass_yaml, load_yaml, simulate
+from scipy.linalg import expm
+
+from cosim.config import load_system
+from cosim.resolve import resolve_system
+
+# bundled model parameters (fmus/models/Mass1, Mass2)
+m1, k1, c1 = 1.0, 10.0, 0.2
+m2, k2, c2, kc, cc = 1.0, 10.0, 0.5, 20.0, 0.3
+Z0 = np.array([0.0, 0.0, 0.5, 0.0])  # x1, v1, x2, v2 start values
+A = np.array(
+    [
+        [0, 1, 0, 0],
+        [-(k1 + kc) / m1, -(c1 + cc) / m1, kc / m1, cc / m1],
+        [0, 0, 0, 1],
+        [kc / m2, cc / m2, -(k2 + kc) / m2, -(c2 + cc) / m2],
+    ]
+)
+LABELS = ["mass1.x1", "mass1.v1", "mass2.x2", "mass2.v2"]
+STEPS = (1e-2, 1e-3, 1e-4)
+HORIZON = 3.0
+
+
+def exact(times: np.ndarray, z0=Z0, t0: float = 0.0, force: float = 0.0) -> np.ndarray:
+    """z(t) = e^{A(t-t0)} z0 + A^-1 (e^{A(t-t0)} - I) b for a constant force on mass 1."""
+    b = np.array([0.0, force / m1, 0.0, 0.0])
+    out = []
+    for t in times:
+        E = expm(A * (t - t0))
+        out.append(E @ z0 + np.linalg.solve(A, (E - np.eye(4)) @ b))
+    return np.array(out)
+
+
+def max_error(rec, reference: np.ndarray) -> float:
+    got = np.column_stack([rec[label] for label in LABELS])
+    return float(np.abs(got - reference).max())
+
+
+_runs: dict = {}
+
+
+def dual_mass(tmp_path_factory, fmi: str, algorithm: str, step: float):
+    key = (fmi, algorithm, step)
+    if key not in _runs:
+        tmp = tmp_path_factory.mktemp("dual")
+        text = dual_mass_yaml(fmi, algorithm=algorithm, step=step, stop=HORIZON)
+        _runs[key] = simulate(load_yaml(tmp, text))
+    return _runs[key]
+
+
+def errors(tmp_path_factory, fmi: str, algorithm: str) -> list[float]:
+    out = []
+    for h in STEPS:
+        rec = dual_mass(tmp_path_factory, fmi, algorithm, h)
+        # every run records on the same 1e-2 s grid, so the errors are comparable
+        assert len(rec.time) == round(HORIZON / 1e-2) + 1
+        out.append(max_error(rec, exact(rec.time)))
+    return out
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_dual_mass_converges_at_first_order(tmp_path_factory, fmi, algorithm):
+    """Both masters hold the coupling inputs constant over a communication step (zero-order
+    hold), a local error O(h^2) per step and a global error O(h); the FMUs' internal RK4 with
+    sub-steps <= 1e-4 s contributes < 1e-10. So the max-abs error over [0, 3] s must fall
+    tenfold per tenfold smaller step: observed order log10(e(h)/e(h/10)) in [0.8, 1.2]
+    (a second-order or a broken scheme lands outside), and the error itself must be small."""
+    e = errors(tmp_path_factory, fmi, algorithm)
+    orders = [math.log10(e[i] / e[i + 1]) for i in range(len(e) - 1)]
+    assert all(0.8 <= p <= 1.2 for p in orders), (e, orders)
+    assert e[-1] < 1e-2  # amplitude 0.5 m: at h = 1e-4 the solution is within 2 %
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_gauss_seidel_at_least_as_accurate_as_jacobi(tmp_path_factory, fmi):
+    gs = errors(tmp_path_factory, fmi, "gauss-seidel")
+    jac = errors(tmp_path_factory, fmi, "jacobi")
+    assert all(g <= j for g, j in zip(gs, jac, strict=True)), (gs, jac)
+
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_fmi3_and_fmi2_versions_agree(tmp_path_factory, algorithm):
+    """Same C model code, same master: only floating-point rounding may differ (1e-12 m)."""
+    r2 = dual_mass(tmp_path_factory, "2.0", algorithm, 1e-3)
+    r3 = dual_mass(tmp_path_factory, "3.0", algorithm, 1e-3)
+    np.testing.assert_array_equal(r2.time, r3.time)
+    for label in LABELS:
+        np.testing.assert_allclose(r3[label], r2[label], rtol=0, atol=1e-12)
+
+
+def test_example_system_with_its_event_converges(tmp_path):
+    """systems/dual_mass_oscillator.yaml (F_ext := 10 N at t = 5 s), Gauss-Seidel, to t = 7 s,
+    against the exact forced solution; first order across h = 1e-3 -> 1e-4 s."""
+    from pathlib import Path
+
+    spec = load_system(Path(__file__).parents[1] / "systems" / "dual_mass_oscillator.yaml")
+    errs = []
+    for h in (1e-3, 1e-4):
+        comps = {n: dataclasses.replace(c, step=None) for n, c in spec.components.items()}
+        sim = dataclasses.replace(spec.simulation, stop=7.0, step=h)
+        rec_spec = dataclasses.replace(spec.record, variables=None)
+        rec = simulate(
+            resolve_system(
+                dataclasses.replace(spec, simulation=sim, components=comps, record=rec_spec)
+            )
+        )
+        t = rec.time
+        assert t[-1] == pytest.approx(7.0)
+        before, after = t <= 5.0, t > 5.0
+        ref = np.empty((len(t), 4))
+        ref[before] = exact(t[before])
+        ref[after] = exact(t[after], z0=exact([5.0])[0], t0=5.0, force=10.0)
+        errs.append(max_error(rec, ref))
+    order = math.log10(errs[0] / errs[1])
+    assert 0.8 <= order <= 1.2, errs
+
+
+# --------------------------------------------------------------------------- multirate
+MULTIRATE = """\
+name: multirate
+simulation: {{start: 0.0, stop: 2.0, step: 1.0e-3, algorithm: gauss-seidel}}
+components:
+  fast: {{fmu: {fo}, parameters: {{T: {ta}, u: 1.0}}}}
+  slow: {{fmu: {fo}, parameters: {{T: {tb}}}, step: 1.0e-2}}
+connections:
+  - {{from: fast.y, to: slow.u}}
+record: {{variables: [fast.y, slow.y]}}
+"""
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_multirate_chain_of_first_order_lags(tmp_path, fmi):
+    """
+    fast (T=0.5 s, u=1, every 1 ms) --y--> slow (T=1 s, every 10 ms)
+
+    fast.y(t) = 1 - exp(-t/0.5) (constant input: the FMU's RK4 is exact to ~1e-15).
+    Gauss-Seidel, fast first: at t_n = n*10 ms the slow lag takes fast.y(t_n + 1 ms), holds it
+    for H = 10 ms: y(t_n + H) = a*y(t_n) + (1 - a)*u, a = exp(-H/T), and shows that value at
+    every communication point until its next step. Compared to 1e-9 (RK4 with 1e-2 s sub-steps
+    on exp(-t): local error ~ (H/T)^5/120 ~ 1e-12 per step).
+    The continuous solution for a continuous input differs by at most the input's change over
+    one slow step, H * max|d fast.y/dt| = 0.01 * 2: checked too.
+    """
+    ta, tb, h, big_h = 0.5, 1.0, 1e-3, 1e-2
+    fo = bundled(("fmi3/" if fmi == "3.0" else "") + "FirstOrder")
+    rec = simulate(load_yaml(tmp_path, MULTIRATE.format(fo=fo, ta=ta, tb=tb)))
+    t, fast, slow = rec.time, rec["fast.y"], rec["slow.y"]
+    np.testing.assert_allclose(fast, 1 - np.exp(-t / ta), rtol=0, atol=1e-12)
+
+    a = math.exp(-big_h / tb)
+    expected = np.empty_like(t)
+    y, k = 0.0, 0  # k: index of the slow lag's next step
+    for j, tj in enumerate(t):
+        # the slow lag's latest step started at the last multiple of H strictly before tj
+        while k * big_h < tj - 1e-12:
+            y = a * y + (1 - a) * (1 - math.exp(-(k * big_h + h) / ta))
+            k += 1
+        expected[j] = y
+    np.testing.assert_allclose(slow, expected, rtol=0, atol=1e-9)
+    continuous = 1 - (ta * np.exp(-t / ta) - tb * np.exp(-t / tb)) / (ta - tb)
+    assert np.abs(slow - continuous).max() <= big_h / ta
+
+
+# --------------------------------------------------------------------------- events
+MASS1_EVENT = """\
+name: mass1_step
+simulation: {{start: 0.0, stop: 3.0, step: 1.0e-3}}
+components:
+  mass1: {{fmu: {fmu}}}
+record: {{variables: [mass1.x1, mass1.v1]}}
+events:
+  - {{at: {te}, set: {{mass1.F_ext: {force}}}}}
+"""
+
+
+def step_response(t: np.ndarray, te: float, force: float) -> np.ndarray:
+    """x1 of m*x'' + c*x' + k*x = F*1(t - te), at rest at 0 before te (underdamped)."""
+    wn = math.sqrt(k1 / m1)
+    zeta = c1 / (2 * math.sqrt(k1 * m1))
+    wd = wn * math.sqrt(1 - zeta**2)
+    tau = np.clip(t - te, 0.0, None)
+    x = (
+        force
+        / k1
+        * (1 - np.exp(-zeta * wn * tau) * (np.cos(wd * tau) + zeta * wn / wd * np.sin(wd * tau)))
+    )
+    return np.where(t > te, x, 0.0)
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_timed_event_applies_at_the_right_step(tmp_path, fmi):
+    """F_ext := 10 N at t = 0.5 s on Mass1 alone (F unconnected = 0). The input is constant
+    over every communication step, so the co-simulation is exact up to the FMU's RK4
+    (sub-steps 1e-4 s, error < 1e-10): compared to 1e-8 m. Applying the event one step late
+    would shift x1 by up to max|v1| * 1 ms ~ 3e-3 m, far beyond the tolerance."""
+    te, force = 0.5, 10.0
+    fmu = bundled(("fmi3/" if fmi == "3.0" else "") + "Mass1")
+    rec = simulate(load_yaml(tmp_path, MASS1_EVENT.format(fmu=fmu, te=te, force=force)))
+    t = rec.time
+    np.testing.assert_allclose(rec["mass1.x1"], step_response(t, te, force), rtol=0, atol=1e-8)
+    late = step_response(t, te + 1e-3, force)
+    assert np.abs(late - step_response(t, te, force)).max() > 100 * 1e-8

@@ -1,0 +1,341 @@
+"""Master-algorithm unit tests over pure-Python fake FMUs (cosim.fmu.fake): stepping order,
+Jacobi vs Gauss-Seidel data flow, the multirate tick schedule, event timing, transforms,
+initialization iteration, failure handling and stopping.
+
+Expected values are computed here from the models' exact discrete recursions, never taken
+from the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from engine_helpers import FIRST_ORDER, GAIN, fake_system
+
+from cosim.errors import FmuError, SimulationError
+from cosim.execution import Execution
+from cosim.fmu.fake import FirstOrderModel, GainModel, fake_factory
+from cosim.spec import TICKS_PER_SECOND
+
+H = 1e-3
+
+
+def execution(system, models, **kwargs):
+    factory = fake_factory(models, **kwargs)
+    return Execution(system, slave_factory=factory), factory.trace
+
+
+def first_order(**kw):
+    return lambda: FirstOrderModel(**kw)
+
+
+# --------------------------------------------------------------------------- data flow
+@pytest.mark.parametrize(
+    ("algorithm", "order"),
+    [("gauss-seidel", (0, 1, 2)), ("jacobi", (0, 1, 2)), ("gauss-seidel", (2, 1, 0))],
+)
+def test_chain_follows_the_algorithms_data_flow(algorithm, order):
+    """A -> B -> C, first-order lags (T = 0.1 s), A.u = 1.
+
+    Gauss-Seidel in order A, B, C hands each instance its upstream output of the same step;
+    Jacobi (and Gauss-Seidel in the reverse order) hands it the output of the previous step.
+    """
+    T = 0.1
+    system = fake_system(
+        [("A", FIRST_ORDER), ("B", FIRST_ORDER), ("C", FIRST_ORDER)],
+        [("A.y", "B.u"), ("B.y", "C.u")],
+        algorithm=algorithm,
+        order=order,
+        stop=20 * H,
+    )
+    models = {"A": first_order(T=T, u=1.0), "B": first_order(T=T), "C": first_order(T=T)}
+    ex, _ = execution(system, models)
+    a = math.exp(-H / T)
+    fresh = algorithm == "gauss-seidel" and order == (0, 1, 2)
+    ya = yb = yc = 0.0
+    with ex:
+        ex.initialize()
+        for _ in range(20):
+            ex.step()
+            na = a * ya + (1 - a) * 1.0
+            nb = a * yb + (1 - a) * (na if fresh else ya)
+            nc = a * yc + (1 - a) * (nb if fresh else yb)
+            ya, yb, yc = na, nb, nc
+            # exact recursion evaluated in the same floating-point operations: 1e-14 is rounding
+            assert ex.value("A.y") == pytest.approx(ya, abs=1e-14)
+            assert ex.value("B.y") == pytest.approx(yb, abs=1e-14)
+            assert ex.value("C.y") == pytest.approx(yc, abs=1e-14)
+
+
+def _calls(trace):
+    return [e[:2] for e in trace if e[0] in ("set", "step", "get")]
+
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_call_order_within_a_step(algorithm):
+    """
+    A -> B -> C
+
+    Gauss-Seidel: per instance in order set, doStep, get. Jacobi: every set and doStep, then
+    every get. One set and one get call per instance and type.
+    """
+    system = fake_system(
+        [("A", FIRST_ORDER), ("B", FIRST_ORDER), ("C", FIRST_ORDER)],
+        [("A.y", "B.u"), ("B.y", "C.u")],
+        algorithm=algorithm,
+        stop=3 * H,
+    )
+    ex, trace = execution(system, {n: first_order() for n in "ABC"})
+    with ex:
+        ex.initialize()
+        del trace[:]
+        ex.step()
+    calls = _calls(trace)
+    if algorithm == "gauss-seidel":
+        expected = [("step", "A"), ("get", "A"), ("set", "B"), ("step", "B"), ("get", "B"),
+                    ("set", "C"), ("step", "C"), ("get", "C")]  # fmt: skip
+    else:
+        expected = [("step", "A"), ("set", "B"), ("step", "B"), ("set", "C"), ("step", "C"),
+                    ("get", "A"), ("get", "B"), ("get", "C")]  # fmt: skip
+    assert calls == expected
+    # after the step, the FMUs are terminated and freed (the `with` block)
+    assert [e[:2] for e in trace[-6:]] == [
+        ("terminate", "A"), ("free", "A"), ("terminate", "B"), ("free", "B"),
+        ("terminate", "C"), ("free", "C"),
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- multirate
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_multirate_tick_schedule(algorithm):
+    """A (every step), B (every 2nd), C (every 3rd): instance i steps at n when
+    n % decimation == 0, from t = n*h with a step of decimation*h, in stepping order."""
+    decimation = {"A": 1, "B": 2, "C": 3}
+    system = fake_system(
+        [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 2), ("C", FIRST_ORDER, 3)],
+        [("A.y", "B.u"), ("B.y", "C.u")],
+        algorithm=algorithm,
+        stop=12 * H,
+    )
+    ex, trace = execution(system, {n: first_order() for n in "ABC"})
+    with ex:
+        ex.initialize()
+        assert ex.run_until(system.stop_tick)
+        stats = ex.stats
+    steps = [(e[1], e[2], e[3]) for e in trace if e[0] == "step"]
+    expected = [
+        (name, n * H, d * H) for n in range(12) for name, d in decimation.items() if n % d == 0
+    ]
+    assert [s[0] for s in steps] == [e[0] for e in expected]
+    for (name, t, h), (_, te, he) in zip(steps, expected, strict=True):
+        assert t == pytest.approx(te, abs=1e-15) and h == pytest.approx(he, abs=1e-15), name
+    assert stats.do_step_calls == {"A": 12, "B": 6, "C": 4}
+
+
+def test_multirate_values_hold_between_slow_steps():
+    """A fast lag (every step) feeds a slow one (every 4th step); Gauss-Seidel. The slow
+    instance's input is A's output right after A's step at the same tick, held for 4h."""
+    T = 0.01
+    system = fake_system(
+        [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 4)], [("A.y", "B.u")], stop=16 * H
+    )
+    ex, _ = execution(system, {"A": first_order(T=T, u=1.0), "B": first_order(T=T)})
+    a, a4 = math.exp(-H / T), math.exp(-4 * H / T)
+    ya = yb = 0.0
+    with ex:
+        ex.initialize()
+        for n in range(16):
+            ex.step()
+            ya = a * ya + (1 - a)
+            if n % 4 == 0:
+                yb = a4 * yb + (1 - a4) * ya
+            assert ex.value("B.y") == pytest.approx(yb, abs=1e-14)
+
+
+# --------------------------------------------------------------------------- events
+def test_event_is_applied_before_the_step_that_starts_at_its_time():
+    """A.u := 1 at t = 5h: the set happens after the step starting at 4h and before the step
+    starting at 5h, so y stays 0 up to 5h and then follows the lag."""
+    T = 0.01
+    system = fake_system([("A", FIRST_ORDER)], events=[(5 * H, "A.u", 1.0)], stop=10 * H)
+    ex, trace = execution(system, {"A": first_order(T=T)})
+    with ex:
+        ex.initialize()
+        values = []
+        for _ in range(10):
+            ex.step()
+            values.append(ex.value("A.y"))
+    kinds = [(e[0], round(e[2] / H)) for e in trace if e[0] in ("step", "set_values")]
+    k = kinds.index(("set_values", 5))
+    assert kinds[k - 1] == ("step", 4) and kinds[k + 1] == ("step", 5)
+    a = math.exp(-H / T)
+    expected, y = [], 0.0
+    for n in range(10):
+        y = a * y + (1 - a) * (1.0 if n >= 5 else 0.0)
+        expected.append(y)
+    assert values == pytest.approx(expected, abs=1e-14)
+
+
+def test_events_at_the_same_tick_apply_in_file_order_and_at_start():
+    system = fake_system(
+        [("A", FIRST_ORDER)],
+        events=[(0.0, "A.k", 3.0), (2 * H, "A.u", 1.0), (2 * H, "A.u", 2.0)],
+        stop=3 * H,
+    )
+    ex, trace = execution(system, {"A": first_order(T=1.0)})
+    with ex:
+        ex.initialize()
+        ex.run_until()
+    sets = [(e[2], e[3]) for e in trace if e[0] == "set_values"]
+    assert [round(t / H) for t, _ in sets] == [0, 2, 2]
+    assert [s for _, s in sets] == [((2, 3.0),), ((3, 1.0),), ((3, 2.0),)]
+
+
+# --------------------------------------------------------------------------- transforms
+def test_linear_transform_on_a_connection():
+    """B.u := 2*A.y + 1 with A.y = 2.5 (Gain with b = 2.5, u = 0)."""
+    system = fake_system([("A", GAIN), ("B", GAIN)], [("A.y", "B.u", 2.0, 1.0, True)], stop=H)
+    ex, _ = execution(system, {"A": lambda: GainModel(k=1, b=2.5), "B": lambda: GainModel()})
+    with ex:
+        ex.initialize()
+        assert ex.value("B.y") == 6.0  # already agreed in initialization mode
+        ex.step()
+        assert ex.value("B.y") == 6.0
+
+
+def _round_half_away(x: float) -> int:
+    return int(Decimal(repr(x)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@pytest.mark.parametrize("x", [2.5, 2.4, -2.5, -2.6, 7.0])
+@pytest.mark.parametrize(
+    ("convert", "reference"),
+    [("round", _round_half_away), ("floor", math.floor), ("ceil", math.ceil),
+     ("truncate", math.trunc)],
+)  # fmt: skip
+def test_real_to_integer_conversion(x, convert, reference):
+    system = fake_system(
+        [("A", GAIN), ("B", GAIN)], [("A.y", "B.n_in", 1.0, 0.0, True, convert)], stop=H
+    )
+    ex, _ = execution(system, {"A": lambda: GainModel(k=1, b=x), "B": lambda: GainModel()})
+    with ex:
+        ex.initialize()
+        ex.step()
+        assert ex.value("B.n_out") == reference(x)
+
+
+def test_integer_to_real_and_boolean_outputs():
+    system = fake_system(
+        [("A", GAIN), ("B", GAIN)],
+        [("A.n_out", "B.u", 0.5, 0.0, True)],
+        start_values={"A.n_in": 7},
+        stop=H,
+    )
+    ex, _ = execution(system, {"A": lambda: GainModel(), "B": lambda: GainModel()})
+    with ex:
+        ex.initialize()
+        ex.step()
+        assert ex.value("B.y") == 3.5
+        assert ex.value("B.positive") is True or ex.value("B.positive") == 1
+
+
+# --------------------------------------------------------------------------- initialization
+def test_initialization_iterates_a_feedthrough_loop_to_its_fixed_point():
+    """
+    A.y = 0.5*A.u + 1 --> B.u ;  B.y = 0.5*B.u --> A.u      (both direct feedthrough)
+
+    Fixed point: yA = 0.5*yB + 1, yB = 0.5*yA  =>  yA = 4/3, yB = 2/3.
+    """
+    system = fake_system(
+        [("A", GAIN), ("B", GAIN)],
+        [("A.y", "B.u", 1.0, 0.0, True), ("B.y", "A.u", 1.0, 0.0, True)],
+        stop=H,
+    )
+    ex, _ = execution(system, {"A": lambda: GainModel(0.5, 1.0), "B": lambda: GainModel(0.5)})
+    with ex:
+        ex.initialize()
+        # fixed-point iteration stops at a relative change of 1e-10 and contracts by 1/4 per pass
+        assert ex.value("A.y") == pytest.approx(4 / 3, rel=1e-9)
+        assert ex.value("B.y") == pytest.approx(2 / 3, rel=1e-9)
+
+
+def test_initialization_reports_a_diverging_loop():
+    system = fake_system(
+        [("A", GAIN), ("B", GAIN)],
+        [("A.y", "B.u", 1.0, 0.0, True), ("B.y", "A.u", 1.0, 0.0, True)],
+        stop=H,
+    )
+    ex, trace = execution(system, {"A": lambda: GainModel(2.0, 1.0), "B": lambda: GainModel(2.0)})
+    with pytest.raises(SimulationError, match=r"did not converge in 100 iterations: .*A\.y"), ex:
+        ex.initialize()
+    assert sorted(e[1] for e in trace if e[0] == "free") == ["A", "B"]
+
+
+# --------------------------------------------------------------------------- failures, stop
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_fmu_failure_names_instance_function_time_and_log_and_frees_all(algorithm):
+    system = fake_system(
+        [("A", FIRST_ORDER), ("B", FIRST_ORDER), ("C", FIRST_ORDER)],
+        [("A.y", "B.u"), ("B.y", "C.u")],
+        algorithm=algorithm,
+        stop=10 * H,
+    )
+    ex, trace = execution(system, {n: first_order() for n in "ABC"}, B=3 * H)
+    with pytest.raises(FmuError) as info, ex:
+        ex.initialize()
+        ex.run_until()
+    err = info.value
+    assert (err.instance, err.function, err.status) == ("B", "fmi2DoStep", "Error")
+    assert err.time == pytest.approx(3 * H, abs=1e-15)
+    assert any("injected failure" in line for line in err.log)
+    assert "B: fmi2DoStep returned Error at t=0.003 s" in str(err)
+    assert ex.step_count == 3 and ex.stats.status == "failed"
+    assert sorted(e[1] for e in trace if e[0] == "free") == ["A", "B", "C"]
+    assert sorted(e[1] for e in trace if e[0] == "terminate") == ["A", "C"]
+
+
+def test_failure_at_exit_initialization_frees_everything():
+    system = fake_system([("A", FIRST_ORDER), ("B", FIRST_ORDER)], [("A.y", "B.u")])
+    ex, trace = execution(system, {"A": first_order(), "B": first_order(T=-1.0)})
+    with pytest.raises(FmuError, match="fmi2ExitInitializationMode") as info, ex:
+        ex.initialize()
+    assert "invalid parameter T = -1 s" in "\n".join(info.value.log)
+    assert sorted(e[1] for e in trace if e[0] == "free") == ["A", "B"]
+
+
+class _StopAt:
+    def __init__(self, step):
+        self.step, self.ex, self.seen = step, None, []
+
+    def simulation_initialized(self, ex):
+        self.ex = ex
+
+    def step_complete(self, step, tick):
+        self.seen.append((step, tick))
+        if step == self.step:
+            self.ex.request_stop()
+
+
+def test_stop_request_ends_the_run_at_the_end_of_the_current_step():
+    system = fake_system([("A", FIRST_ORDER)], stop=10 * H)
+    obs = _StopAt(3)
+    ex = Execution(system, slave_factory=fake_factory({"A": first_order()}), observers=[obs])
+    with ex:
+        ex.initialize()
+        assert ex.run_until() is False
+    assert ex.step_count == 3 and ex.stats.status == "stopped"
+    assert obs.seen == [(n, round(n * H * TICKS_PER_SECOND)) for n in (1, 2, 3)]
+    assert ex.stats.simulated_time == pytest.approx(3 * H)
+
+
+def test_run_until_an_intermediate_tick_then_the_stop():
+    system = fake_system([("A", FIRST_ORDER)], stop=10 * H)
+    ex, _ = execution(system, {"A": first_order()})
+    with ex:
+        ex.initialize()
+        assert ex.run_until(system.start_tick + 4 * system.step_ticks)
+        assert ex.step_count == 4
+        assert ex.run_until()
+        assert ex.step_count == 10 and ex.stats.status == "completed"

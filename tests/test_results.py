@@ -1,0 +1,231 @@
+"""The results.h5 contract: layout and metadata, chunked writes from a buffer, time-based
+flushing, readability after SIGKILL and after an FMU failure, and the CSV export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from engine_helpers import FIRST_ORDER, Recorder, bundled, dual_mass_yaml, fake_system, load_yaml
+
+import cosim
+from cosim.execution import Execution
+from cosim.fmu.archive import read_model_description
+from cosim.fmu.fake import FirstOrderModel, fake_factory
+from cosim.plan import build_plan
+from cosim.results import ResultsWriter, export_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def run_with_writer(system, path, observers=(), **writer_kwargs):
+    plan = build_plan(system)
+    writer = ResultsWriter(path, system, plan, **writer_kwargs)
+    ex = Execution(system, plan=plan, observers=[writer, *observers])
+    try:
+        with ex:
+            ex.initialize()
+            ex.run_until()
+    finally:
+        writer.close(ex.stats)
+    return ex, writer
+
+
+def test_layout_and_metadata_contract(tmp_path):
+    text = dual_mass_yaml("2.0", stop=0.5, record_interval=1e-2)
+    system = load_yaml(tmp_path, text)
+    rec = Recorder()
+    ex, _ = run_with_writer(system, tmp_path / "out" / "results.h5", [rec])
+    with h5py.File(tmp_path / "out" / "results.h5", "r") as f:
+        t = f["time"]
+        assert t.ndim == 1 and t.dtype == np.float64 and t.attrs["unit"] == "s"
+        np.testing.assert_allclose(t[:], np.arange(51) * 1e-2, rtol=0, atol=1e-12)
+        units = {"mass1.x1": "m", "mass1.v1": "m/s", "mass2.x2": "m", "mass2.v2": "m/s"}
+        assert list(f["signals"]) == list(units)  # recording order
+        for label, unit in units.items():
+            ds = f["signals"][label]
+            assert ds.ndim == 1 and ds.shape == t.shape and ds.dtype == np.float64
+            assert ds.attrs["unit"] == unit
+            np.testing.assert_array_equal(ds[:], rec[label])
+        a = f.attrs
+        assert a["system_name"] == "dual_mass"
+        assert a["yaml"] == text
+        assert a["yaml_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+        assert a["cosim_version"] == cosim.__version__
+        guids = json.loads(a["fmu_guids"])
+        paths = json.loads(a["fmu_paths"])
+        for name, model in (("mass1", "Mass1"), ("mass2", "Mass2")):
+            assert guids[name] == read_model_description(bundled(model)).guid
+            assert Path(paths[name]) == bundled(model).resolve()
+        assert (a["start"], a["stop"], a["step"]) == (0.0, 0.5, 1e-3)
+        assert a["algorithm"] == "gauss-seidel"
+        assert a["status"] == "completed" and a["steps"] == 500
+        assert a["wall_time"] > 0 and a["real_time_factor"] > 0
+        stats = json.loads(a["statistics"])
+        assert set(stats["do_step_share"]) == {"mass1", "mass2"}
+        assert sum(stats["do_step_share"].values()) == pytest.approx(1.0)
+
+
+def test_rows_are_written_in_chunks_not_one_at_a_time(tmp_path, monkeypatch):
+    system = fake_system([("A", FIRST_ORDER)], stop=1.0, step=1e-3)  # 1001 rows
+    plan = build_plan(system)
+    writer = ResultsWriter(tmp_path / "r.h5", system, plan, buffer_rows=64, flush_interval=1e9)
+    writes = []
+    original = writer.flush
+
+    def counting_flush():
+        writes.append(writer._pending)
+        original()
+
+    monkeypatch.setattr(writer, "flush", counting_flush)
+    factory = fake_factory({"A": lambda: FirstOrderModel(T=0.5, u=1.0)})
+    ex = Execution(system, plan=plan, observers=[writer], slave_factory=factory)
+    with ex:
+        ex.initialize()
+        ex.run_until()
+    writer.close(ex.stats)
+    assert sum(writes) == 1001
+    assert writes[:-1] == [64] * (len(writes) - 1)  # full buffers, then the rest at close
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        ds = f["signals/A.y"]
+        assert ds.chunks is not None and ds.maxshape == (None,)
+        # exact solution of the fake lag with u = 1: y = 1 - exp(-t/T)
+        np.testing.assert_allclose(ds[:], 1 - np.exp(-f["time"][:] / 0.5), rtol=0, atol=1e-12)
+
+
+class _Slow:
+    """Observer that makes every step take ~2 ms of wall time and watches the writer."""
+
+    def __init__(self, writer):
+        self.writer, self.written = writer, []
+
+    def simulation_initialized(self, ex):
+        pass
+
+    def step_complete(self, step, tick):
+        time.sleep(0.002)
+        self.written.append(self.writer.rows_written)
+
+
+def test_buffer_is_flushed_every_flush_interval_of_wall_time(tmp_path):
+    system = fake_system([("A", FIRST_ORDER)], stop=0.3, step=1e-3)
+    plan = build_plan(system)
+    writer = ResultsWriter(tmp_path / "r.h5", system, plan, flush_interval=0.1)
+    slow = _Slow(writer)
+    factory = fake_factory({"A": lambda: FirstOrderModel()})
+    ex = Execution(system, plan=plan, observers=[writer, slow], slave_factory=factory)
+    with ex:
+        ex.initialize()
+        ex.run_until()
+    writer.close(ex.stats)
+    # ~0.6 s of stepping with a 0.1 s flush interval: rows reach the file several times while
+    # the buffer (far larger than 301 rows) is never full
+    assert len(writer._rows) > 301
+    assert len(set(slow.written)) >= 3 and slow.written[-1] > 0
+
+
+def _wait_for_rows(path: Path, proc, timeout: float = 30.0) -> None:
+    """Wait until the writer has flushed at least once (the file grows past its header)."""
+    t0 = time.monotonic()
+    size0 = None
+    while time.monotonic() - t0 < timeout:
+        assert proc.poll() is None, proc.communicate()
+        if path.exists():
+            size = path.stat().st_size
+            size0 = size if size0 is None else size0
+            if size > size0:
+                time.sleep(1.5)  # let at least one more flush happen
+                return
+        time.sleep(0.05)
+    raise AssertionError("no flush observed")
+
+
+def test_sigkill_leaves_a_readable_file(tmp_path):
+    yaml_path = tmp_path / "long.yaml"
+    yaml_path.write_text(dual_mass_yaml("2.0", stop=1.0e5, record_interval=1e-2))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cosim", "run", str(yaml_path), "--out", str(out), "--quiet"],
+        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_for_rows(out / "results.h5", proc)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    with h5py.File(out / "results.h5", "r") as f:
+        t = f["time"][:]
+        assert len(t) > 100
+        np.testing.assert_allclose(t, np.arange(len(t)) * 1e-2, rtol=0, atol=1e-9)
+        for label in ("mass1.x1", "mass1.v1", "mass2.x2", "mass2.v2"):
+            x = f["signals"][label][:]
+            assert x.shape == t.shape and np.isfinite(x).all()
+        assert f["signals/mass2.x2"][0] == 0.5  # the start value, row 0
+        assert f.attrs["status"] == "running"  # never closed
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_fmu_failure_names_everything_and_leaves_a_readable_file(tmp_path, fmi):
+    """An event sets a negative mass at t = 1 s: the next doStep of mass1 returns Error."""
+    events = "events:\n  - {at: 1.0, set: {mass1.m1: -1.0}}\n"
+    yaml_path = tmp_path / "fail.yaml"
+    yaml_path.write_text(dual_mass_yaml(fmi, stop=2.0, record_interval=1e-2, events=events))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cosim", "run", str(yaml_path), "--out", str(out)],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    function = "fmi3DoStep" if fmi == "3.0" else "fmi2DoStep"
+    assert f"mass1: {function} returned Error at t=1 s" in proc.stderr
+    assert "invalid parameter m1 = -1 kg: the mass must be > 0" in proc.stderr
+    with h5py.File(out / "results.h5", "r") as f:
+        t = f["time"][:]
+        # every communication point up to the failing step was recorded: 0, 0.01, ..., 1.0
+        np.testing.assert_allclose(t, np.arange(101) * 1e-2, rtol=0, atol=1e-9)
+        assert f["signals/mass1.x1"].shape == (101,)
+        assert f.attrs["status"] == "failed"
+        assert function in f.attrs["error"]
+
+
+def test_failure_in_initialization_still_closes_the_file(tmp_path):
+    yaml_path = tmp_path / "s.yaml"
+    yaml_path.write_text(dual_mass_yaml("2.0", stop=1.0))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cosim", "run", str(yaml_path), "--out", str(out),
+         "--set", "mass1.m1=-1", "--quiet"],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "mass1: fmi2ExitInitializationMode returned Error at t=0 s" in proc.stderr
+    with h5py.File(out / "results.h5", "r") as f:
+        assert f["time"].shape == (0,) and f.attrs["status"] == "failed"
+
+
+def test_export_csv_matches_the_results_file(tmp_path):
+    system = load_yaml(tmp_path, dual_mass_yaml("3.0", stop=0.2, record_interval=1e-3))
+    h5 = tmp_path / "results.h5"
+    run_with_writer(system, h5)
+    rows = export_csv(h5, tmp_path / "out.csv")
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "time,mass1.x1,mass1.v1,mass2.x2,mass2.v2"
+    assert rows == len(lines) - 1 == 201
+    data = np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1)
+    with h5py.File(h5, "r") as f:
+        np.testing.assert_array_equal(data[:, 0], f["time"][:])  # 17 digits: bit-exact
+        for j, label in enumerate(["mass1.x1", "mass1.v1", "mass2.x2", "mass2.v2"], start=1):
+            np.testing.assert_array_equal(data[:, j], f["signals"][label][:])
+    assert math.isclose(data[-1, 0], 0.2)
