@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -38,6 +40,8 @@ DEFAULT_ABS_TOL = 1e-6
 DEFAULT_REL_TOL = 1e-3
 # time_tol=None means this fraction of the reference's time span
 DEFAULT_TIME_TOL_FRACTION = 1e-3
+# below this many samples (result + reference) per signal, threads cost more than they save
+PARALLEL_MIN_SAMPLES = 200_000
 
 Source = SignalSet | str | os.PathLike[str]
 
@@ -182,6 +186,7 @@ def compare(
     rel_tol: float = DEFAULT_REL_TOL,
     time_tol: float | None = None,
     overrides: Mapping[str, Tolerance | Mapping[str, float]] | None = None,
+    workers: int | None = None,
 ) -> Report:
     """Compare result with reference (files or SignalSets) inside tolerance tubes.
 
@@ -189,6 +194,8 @@ def compare(
     time_tol: seconds; None means DEFAULT_TIME_TOL_FRACTION of the reference's time span.
     overrides: per-signal tolerances keyed by exact name or glob; exact names win, then the
     first matching glob in the given order; unset fields inherit the global tolerances.
+    workers: threads checking signals side by side; None picks min(cpu count, 4) for large
+    inputs and 1 for small ones (pass 1 when running several comparisons in parallel).
     Raises ConfigError for unreadable input or when the two share no selected signal.
     """
     base = Tolerance(abs_tol, rel_tol, time_tol)
@@ -221,7 +228,8 @@ def compare(
         notes.append(f"time_tol = {auto_time_tol:.6g} s ({DEFAULT_TIME_TOL_FRACTION:g} of span)")
 
     grids: dict[float, _Grid] = {}
-    verdicts: list[SignalVerdict] = []
+    verdicts: list[SignalVerdict | None] = []
+    jobs: list[tuple[int, str, Tolerance, _Grid]] = []
     for name in ref_names:
         tol = _tolerance_for(name, rules, base)
         dt = tol.time_tol if tol.time_tol is not None else auto_time_tol
@@ -232,7 +240,20 @@ def compare(
         grid = grids.get(dt)
         if grid is None:
             grid = grids[dt] = _Grid(ref.time, res.time, dt)
-        verdicts.append(_check_signal(name, res, ref, tol, grid))
+        jobs.append((len(verdicts), name, tol, grid))
+        verdicts.append(None)
+
+    def run(job: tuple[int, str, Tolerance, _Grid]) -> tuple[int, SignalVerdict]:
+        return job[0], _check_signal(job[1], res, ref, job[2], job[3])
+
+    n_workers = _workers(workers, len(jobs), len(ref) + len(res))
+    if n_workers > 1:  # numpy releases the GIL in the heavy loops: signals run side by side
+        with ThreadPoolExecutor(n_workers, thread_name_prefix="cosim-compare") as pool:
+            done = list(pool.map(run, jobs))
+    else:
+        done = [run(job) for job in jobs]
+    for i, verdict in done:
+        verdicts[i] = verdict
 
     extra: list[str] = []
     for name in res_names:
@@ -247,7 +268,8 @@ def compare(
         if not any(matches(n, p) for n in (*ref_names, *res_names)):
             what = "no signal matches" if is_glob(p) else "not found in result or reference"
             verdicts.append(_missing(p, "", what, base))
-    return Report(res.source, ref.source, tuple(verdicts), base, tuple(extra), tuple(notes))
+    checked = tuple(v for v in verdicts if v is not None)
+    return Report(res.source, ref.source, checked, base, tuple(extra), tuple(notes))
 
 
 def tube(
@@ -355,6 +377,14 @@ def _check_signal(
     )
 
 
+def _workers(requested: int | None, jobs: int, samples: int) -> int:
+    if requested is not None:
+        return max(1, min(int(requested), jobs))
+    if samples < PARALLEL_MIN_SAMPLES or jobs < 2:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4, jobs))
+
+
 def _missing(name: str, unit: str, reason: str, tol: Tolerance) -> SignalVerdict:
     return SignalVerdict(
         name,
@@ -451,31 +481,38 @@ class _Blocks:
         else:  # a window is one instant: a block is a run of equal times
             self.width = 0.0
             self.ids = np.concatenate(([0.0], np.cumsum(np.diff(t) != 0, dtype=np.float64)))
+        self._local = threading.local()  # scan buffers, one set per worker thread
+
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         # segmented running max via complex numbers: numpy orders them lexicographically, and
         # block ids never decrease, so max.accumulate(id + 1j*y).imag restarts at every block.
         # One extra element, its own block holding -inf, is the answer for "no samples here".
-        n = self.n
-        self._fwd = np.empty(n + 1, dtype=np.complex128)
-        self._fwd.real[:n] = self.ids
-        self._fwd[n] = complex(np.inf, -np.inf)
-        self._bwd = np.empty(n + 1, dtype=np.complex128)  # reversed, sentinel first
-        self._bwd.real[1:] = -self.ids[::-1]
-        self._bwd[0] = complex(-np.inf, -np.inf)
-        self._out = [np.empty(n + 1, dtype=np.complex128) for _ in range(4)]
+        buffers = getattr(self._local, "buffers", None)
+        if buffers is None:
+            n = self.n
+            fwd = np.empty(n + 1, dtype=np.complex128)
+            fwd.real[:n] = self.ids
+            fwd[n] = complex(np.inf, -np.inf)
+            bwd = np.empty(n + 1, dtype=np.complex128)  # reversed, sentinel first
+            bwd.real[1:] = -self.ids[::-1]
+            bwd[0] = complex(-np.inf, -np.inf)
+            buffers = self._local.buffers = (fwd, bwd, [np.empty_like(fwd) for _ in range(4)])
+        return buffers
 
     def scans(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Running max of y and of -y per block: from its start (prefix) and to its end (suffix).
 
         Returns views (prefix_max, suffix_max, prefix_max_neg, suffix_max_neg) of length n + 1
-        (index n holds -inf) into buffers that the next call overwrites.
+        (index n holds -inf) into this thread's buffers, which its next call overwrites.
         """
         n = self.n
+        fwd, bwd, bufs = self._buffers()
         out = []
         for k, sign in enumerate((1.0, -1.0)):
-            np.multiply(y, sign, out=self._fwd.imag[:n])
-            out.append(np.maximum.accumulate(self._fwd, out=self._out[2 * k]).imag)
-            np.multiply(y[::-1], sign, out=self._bwd.imag[1:])
-            out.append(np.maximum.accumulate(self._bwd, out=self._out[2 * k + 1]).imag[::-1])
+            np.multiply(y, sign, out=fwd.imag[:n])
+            out.append(np.maximum.accumulate(fwd, out=bufs[2 * k]).imag)
+            np.multiply(y[::-1], sign, out=bwd.imag[1:])
+            out.append(np.maximum.accumulate(bwd, out=bufs[2 * k + 1]).imag[::-1])
         return out[0], out[1], out[2], out[3]
 
 

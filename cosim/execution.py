@@ -8,7 +8,8 @@ Call order::
         ex.run_until(system.stop_tick)          # or step() repeatedly; request_stop() ends early
 
 One communication step n (time t = start + n*step):
-    1. timed events with tick <= t are applied (an event at t acts on the step starting at t);
+    1. timed events with tick <= t are applied (an event at t acts on the step starting at t;
+       on a connected input the connection's value overwrites it in the same step);
     2. every instance with n % decimation == 0 steps from t, in the plan's order:
        Gauss-Seidel: inputs from the latest outputs, set, doStep, get outputs (downstream
        instances see this step's upstream outputs);
@@ -17,7 +18,8 @@ One communication step n (time t = start + n*step):
 
 The per-step path runs over tuples of bound ctypes calls and preallocated ctypes buffers
 (views into one store per value type): one get and one set call per instance and type, no
-allocation of buffers, no file I/O. doStep wall time is sampled on every TIMING_SAMPLE-th step
+allocation of buffers, no file I/O (the results observer buffers rows and writes whole chunks
+about once a second). doStep wall time is sampled on every TIMING_SAMPLE-th step
 to estimate each instance's share without timing every call.
 """
 
@@ -198,6 +200,7 @@ class Execution:
         self.tick = self.plan.start_tick
         self.stats = RunStatistics(start_time=self.plan.start_tick / TICKS_PER_SECOND)
         self._stop_requested = False
+        self.stop_reason = ""  # why a run ended before its stop time
         self._closed = False
         self._next_event = 0
 
@@ -231,9 +234,10 @@ class Execution:
     def __exit__(self, *exc: Any) -> None:
         self.close(suppress=exc[0] is not None)
 
-    def request_stop(self) -> None:
+    def request_stop(self, reason: str = "stop requested") -> None:
         """Stop at the end of the current communication step (safe from a signal handler)."""
         self._stop_requested = True
+        self.stop_reason = self.stop_reason or reason
 
     @property
     def time(self) -> float:
@@ -498,6 +502,12 @@ class Execution:
         decimation = [int(d) for d in p.decimation]
         jacobi = p.algorithm == JACOBI
         observers = tuple(self.observers)
+        # FMI 3.0 instances may ask to end the simulation through fmi3DoStep's out-argument
+        end_flags = [
+            (s.name, s.terminate_simulation)
+            for s in self.slaves
+            if getattr(s, "terminate_simulation", None) is not None
+        ]
         start, step_ticks = p.start_tick, p.step_ticks
         ev_tick = p.ev_tick.tolist() + [None]
         n = self.step_count
@@ -560,6 +570,11 @@ class Execution:
                 self.tick = tick + step_ticks
                 for obs in observers:
                     obs.step_complete(n, tick + step_ticks)
+                if end_flags:
+                    for name, flag in end_flags:
+                        if flag.value:
+                            self.stop_reason = f"{name} asked to terminate the simulation"
+                            self._stop_requested = True
                 if self._stop_requested:
                     break
         except BaseException:

@@ -130,10 +130,7 @@ def plot_signals(
 
 
 def _all_names(sets: Sequence[SignalSet]) -> list[str]:
-    out: list[str] = []
-    for s in sets:
-        out += [n for n in (*s.available, *s.names) if n not in out]
-    return out
+    return list(dict.fromkeys(n for s in sets for n in (*s.available, *s.names)))
 
 
 __all__ = ["MAX_POINTS", "axis_label", "decimate", "file_labels", "plot_signals"]

@@ -104,8 +104,8 @@ def read_signals(path: str | os.PathLike[str], patterns: Sequence[str] | None = 
     if not p.exists():
         raise ConfigError(_problem(p, "no such file"))
     if p.is_dir():
-        hint = "pass the results.h5 file inside it" if (p / "results.h5").exists() else ""
-        raise ConfigError(_problem(p, "is a directory, expected a results.h5 or CSV file", hint))
+        inside = "; pass the results.h5 inside it" if (p / "results.h5").exists() else ""
+        raise ConfigError(_problem(p, f"is a directory, expected a results.h5 or CSV file{inside}"))
     try:
         size = p.stat().st_size
         with p.open("rb") as f:
@@ -130,13 +130,13 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
     try:
         with f:
             if "time" not in f or not isinstance(f["time"], h5py.Dataset):
-                raise ConfigError(_problem(path, "has no /time dataset", "expected a results.h5"))
+                raise ConfigError(_problem(path, "has no /time dataset (not a results.h5?)"))
             t = np.asarray(f["time"][()], dtype=np.float64)
             if t.ndim != 1:
                 raise ConfigError(_problem(path, f"/time has shape {t.shape}, expected 1-D"))
             group = f.get("signals")
             if group is None or not isinstance(group, h5py.Group):
-                raise ConfigError(_problem(path, "has no /signals group", "expected a results.h5"))
+                raise ConfigError(_problem(path, "has no /signals group (not a results.h5?)"))
             values: dict[str, np.ndarray] = {}
             units: dict[str, str] = {}
             skipped: dict[str, str] = {}
@@ -185,19 +185,19 @@ def _read_csv(path: Path, patterns: Sequence[str] | None) -> SignalSet:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise ConfigError(
-            _problem(path, "is neither HDF5 nor UTF-8 text", "expected results.h5 or CSV")
+            _problem(path, "is neither HDF5 nor UTF-8 text (expected results.h5 or CSV)")
         ) from err
     except OSError as err:
         raise ConfigError(_problem(path, f"cannot read: {err.strerror or err}")) from err
     first, _, body = text.partition("\n")
     if not first.strip():
-        raise ConfigError(_problem(path, "has no CSV header row", "expected 'time,<name>,...'"))
+        raise ConfigError(_problem(path, "has no CSV header row (expected 'time,<name>,...')"))
     delimiter = ";" if first.count(";") > first.count(",") else ","
     header = next(csv.reader([first.strip("\r")], delimiter=delimiter))
     header = [h.strip() for h in header]
     if len(header) < 2:
         raise ConfigError(
-            _problem(path, "CSV header has fewer than two columns", "expected 'time,<name>,...'")
+            _problem(path, "CSV header has fewer than two columns (expected 'time,<name>,...')")
         )
     names: list[str] = []
     units: dict[str, str] = {}
@@ -255,8 +255,8 @@ def _check_time(t: np.ndarray, source: str | Path) -> np.ndarray:
     return t
 
 
-def _problem(source: str | Path, message: str, hint: str = "") -> Problem:
-    return Problem(Location(str(source)), message, hint)
+def _problem(source: str | Path, message: str) -> Problem:
+    return Problem(Location(str(source)), message)
 
 
 def _short(err: BaseException) -> str:

@@ -218,3 +218,75 @@ def test_timed_event_applies_at_the_right_step(tmp_path, fmi):
     np.testing.assert_allclose(rec["mass1.x1"], step_response(t, te, force), rtol=0, atol=1e-8)
     late = step_response(t, te + 1e-3, force)
     assert np.abs(late - step_response(t, te, force)).max() > 100 * 1e-8
+
+
+# --------------------------------------------------------------------------- allocation
+def test_step_loop_allocates_nothing_per_step(tmp_path):
+    """tracemalloc over 500 and over 5,000 further steps (no observers): the net memory
+    allocated does not grow with the number of steps (only per-call bookkeeping remains)."""
+    import tracemalloc
+
+    from cosim.execution import Execution
+
+    system = load_yaml(tmp_path, dual_mass_yaml("2.0", stop=20.0))
+    with Execution(system) as ex:
+        ex.initialize()
+        ex.run_until(ex.plan.tick(1000))  # warm-up: caches, first-call allocations
+
+        def net(steps: int) -> int:
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+            ex.run_until(ex.plan.tick(ex.step_count + steps))
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            return sum(s.size_diff for s in after.compare_to(before, "filename"))
+
+        small, large = net(500), net(5_000)
+    # one byte per step would already be 4,500 B more for the larger run
+    assert large - small < 1024, (small, large)
+    assert large < 8192, large
+
+
+# --------------------------------------------------------------------------- adapters
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_adapter_fmu_state_roundtrip(tmp_path, fmi):
+    """get state at t = 0.1 s, step to 0.2 s, restore, step again: the same x1 bit for bit."""
+    import ctypes
+
+    from cosim.fmu.adapter import ValueType
+    from cosim.fmu.archive import extract, read_model_description
+    from cosim.fmu.fmi2 import Fmi2Slave
+    from cosim.fmu.fmi3 import Fmi3Slave
+
+    path = bundled(("fmi3/" if fmi == "3.0" else "") + "Mass1")
+    md = read_model_description(path)
+    cls = Fmi3Slave if fmi == "3.0" else Fmi2Slave
+    token = md.instantiationToken if fmi == "3.0" else md.guid
+    vr = {v.name: v.valueReference for v in md.modelVariables}
+    slave = cls("m", extract(path, tmp_path / "fmu"), md.coSimulation.modelIdentifier, token)
+    try:
+        slave.instantiate()
+        slave.set_values(ValueType.F64, [vr["F_ext"]], [10.0])
+        slave.enter_initialization(0.0)
+        slave.exit_initialization()
+        t, h = ctypes.c_double(0.0), ctypes.c_double(1e-3)
+        step = slave.bind_step(t, h)
+        x = (ctypes.c_double * 1)()
+        get = slave.bind_get(ValueType.F64, [vr["x1"]], x)
+
+        def advance(n0, n):
+            for k in range(n0, n0 + n):
+                t.value = k * 1e-3
+                assert step() == 0
+            assert get() == 0
+            return x[0]
+
+        advance(0, 100)
+        state = slave.get_state()
+        first = advance(100, 100)
+        slave.set_state(state)
+        assert advance(100, 100) == first
+        slave.free_state(state)
+        slave.terminate()
+    finally:
+        slave.free()

@@ -1,6 +1,7 @@
 """`cosim run SYSTEM.yaml`: run a system, write DIR/results.h5, print progress and a summary.
 
-Exit codes: 0 completed, 1 simulation failure (the results so far stay readable),
+Exit codes: 0 completed (or ended early by an FMU asking to terminate, status "stopped"),
+1 simulation failure (the results so far stay readable),
 2 bad input, 130 interrupted by Ctrl-C/SIGTERM (the run stops at the end of the current
 communication step, the results file is completed and closed).
 """
@@ -166,6 +167,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         f"t = {s['start'] + s['simulated_time']:.6g} s"
         f" in {s['wall_time']:.3g} s wall time (real-time factor {rtf_text})"
     )
+    if s.get("stop_reason"):
+        print(f"stopped early: {s['stop_reason']}")
     print(f"results: {s['results']}")
     width = max((len(n) for n in s["components"]), default=0)
     print("share of doStep time:")
@@ -208,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         if interrupted:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         interrupted = True
-        ex.request_stop()
+        ex.request_stop(f"interrupted by {signal.Signals(signum).name}")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     error: BaseException | None = None
@@ -224,8 +227,8 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         if error is not None:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        elif interrupted and ex.step_count < plan.n_steps:
-            status = "interrupted"
+        elif ex.step_count < plan.n_steps:
+            status = "interrupted" if interrupted else "stopped"
         else:
             status = "completed"
         writer.close(ex.stats, status, error)
@@ -235,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise error  # bad input -> 2 (in cli main); a bug -> traceback
     summary = _summary(system, ex.stats, results, status, error)
+    summary["stop_reason"] = ex.stop_reason if status in ("stopped", "interrupted") else ""
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:

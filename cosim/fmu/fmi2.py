@@ -28,6 +28,10 @@ def _dispatch(env: Any, instance_name: bytes, status: int, category: bytes, mess
             (category or b"").decode("utf-8", "replace"),
             (message or b"").decode("utf-8", "replace"),
         )
+    else:  # the proxy is process-global: lines of FMUs run by plain fmpy keep fmpy's behaviour
+        from fmpy.fmi2 import printLogMessage
+
+        printLogMessage(env, instance_name, status, category, message)
 
 
 def _callbacks_struct(key: int) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import logging
 import math
 import threading
@@ -99,6 +100,8 @@ def _status_name(code: int) -> str:
 def _describe_exc(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "timed out"
+    if isinstance(exc, ConnectionRefusedError) or getattr(exc, "errno", None) == errno.ECONNREFUSED:
+        return "connection refused: nothing listens at that address"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = str(exc) or type(exc).__name__
@@ -475,20 +478,39 @@ class InputBridge:
                     "certificate to the server's trusted clients"
                 ) from None
             if name in _POLICY:
-                hint = (
-                    "it requires a secure connection: add opcua.security (see docs/opcua.md)"
-                    if sec is None
-                    else "check opcua.security.policy and mode against the server's endpoints"
-                )
+                if sec is None:
+                    await self._require_unsecured_endpoint()
                 raise _Fatal(
                     f"the OPC UA server at {self.endpoint} rejected the security settings "
-                    f"({name}); {hint}"
+                    f"({name}); check opcua.security.policy and mode against its endpoints"
                 ) from None
             raise
         except ua.UaError as exc:
             if "certificate" in str(exc).lower():
                 raise _Fatal(f"OPC UA server at {self.endpoint}: {exc}") from None
+            if sec is None:
+                await self._require_unsecured_endpoint()
             raise
+        except (OSError, ConnectionError, TimeoutError):
+            if sec is None:
+                await self._require_unsecured_endpoint()
+            raise
+
+    async def _require_unsecured_endpoint(self) -> None:
+        """After a failed unsecured connect: _Fatal if the server offers no None endpoint."""
+        try:
+            probe = self._make_client()
+            endpoints = await asyncio.wait_for(
+                probe.connect_and_get_server_endpoints(), self._request_timeout
+            )
+        except Exception:
+            return  # the server is not answering at all: a transient failure
+        if endpoints and not any(e.SecurityPolicyUri.endswith("#None") for e in endpoints):
+            offered = ", ".join(sorted({_endpoint_name(e) for e in endpoints}))
+            raise _Fatal(
+                f"the OPC UA server at {self.endpoint} requires a secure connection "
+                f"(it offers: {offered}): add opcua.security (see docs/opcua.md)"
+            )
 
     async def _check_nodes(self, client: Any) -> dict[str, Any]:
         """Read class, type, rank and access of every node in one call; _Fatal listing all

@@ -184,7 +184,7 @@ class ValueServer:
         status: np.ndarray | None = None,
         timestamp: float | None = None,
     ) -> None:
-        """Copy new values (and optional OPC UA status codes, 0 = Good) for every variable.
+        """Copy new values and their OPC UA status codes (None = all Good) for every variable.
 
         Never blocks on the network: the server thread picks them up within update_interval.
         `timestamp` (wall-clock seconds, default now) becomes the nodes' SourceTimestamp.
@@ -192,8 +192,10 @@ class ValueServer:
         stamp = time.time() if timestamp is None else timestamp
         with self._lock:
             np.copyto(self._values, values)
-            if status is not None:
-                np.copyto(self._status, status)
+            if status is None:
+                self._status.fill(0)
+            else:
+                np.copyto(self._status, status, casting="unsafe")
             self._stamp = stamp
             self._seq += 1
 
