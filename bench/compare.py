@@ -13,9 +13,9 @@ prints the median of the repetitions:
 It also checks the verdicts: every signal passes, and a copy with one signal pushed out of the
 tube fails exactly that signal, so the timing is of a comparison that works.
 
-Each size runs single-threaded (workers=1) and with compare()'s default thread count.
+Each size runs single-threaded (workers=1, compare()'s default) and with 2 threads.
 
-    python bench/compare.py [--signals 100] [--sizes 100000 1000000] [--repeat 3] [--workers 1 0]
+    python bench/compare.py [--signals 100] [--sizes 100000 1000000] [--repeat 3] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def make_pair(n: int, signals: int, seed: int = 0) -> tuple[SignalSet, SignalSet
 
 
 def time_compare(
-    result: SignalSet, reference: SignalSet, repeat: int, workers: int | None
+    result: SignalSet, reference: SignalSet, repeat: int, workers: int
 ) -> tuple[float, Report]:
     times, report = [], None
     for _ in range(repeat):
@@ -100,8 +100,8 @@ def main() -> int:
         "--workers",
         type=int,
         nargs="+",
-        default=[1, 0],
-        help="threads per comparison; 0 = compare()'s default (min(cpu count, 4))",
+        default=[1, 2],
+        help="threads per comparison (compare(..., workers=N)); the default is 1",
     )
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
@@ -111,14 +111,14 @@ def main() -> int:
         n = int(size)
         result, reference = make_pair(n, args.signals)
         for workers in args.workers:
-            median, report = time_compare(result, reference, args.repeat, workers or None)
+            median, report = time_compare(result, reference, args.repeat, workers)
             problem = check_verdicts(result, reference, report)
             if problem:
                 print(f"n={n}: {problem}", file=sys.stderr)
                 return 1
             n_ref = n * args.signals
             n_all = (n + len(result.time)) * args.signals
-            label = str(workers) if workers else f"auto ({report_workers(n, len(result))})"
+            label = str(workers)
             rows.append((n, args.signals, label, median, n_ref / median, n_all / median, workers))
         del result, reference
 
@@ -136,16 +136,10 @@ def main() -> int:
         if len(mine) > 1:
             ratio = mine[0][4] / mine[-1][4]
             print(
-                f"workers {workers or 'auto'}: cost per sample at {mine[-1][0]:,} vs "
+                f"workers {workers}: cost per sample at {mine[-1][0]:,} vs "
                 f"{mine[0][0]:,} samples/signal: {ratio:.2f}x (1.00 = linear)"
             )
     return 0
-
-
-def report_workers(n_ref: int, n_res: int) -> int:
-    from cosim.compare import _workers
-
-    return _workers(None, 2, n_ref + n_res)
 
 
 if __name__ == "__main__":

@@ -173,6 +173,7 @@ def bench_throughput(n_nodes: int, rate: float, duration: float) -> dict:
         if proc.is_alive():
             proc.kill()
     samples = np.concatenate(chunks)
+    globals()["_last_samples"] = samples
     ticks = len(stamps)
     tick_of = np.round(samples["value"] / 10_000.0).astype(int)
     node_of = samples["input"]

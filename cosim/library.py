@@ -92,6 +92,9 @@ UNITS: dict[str, tuple[dict[str, int], float, float]] = {
     "1/rad": ({"rad": -1}, 1.0, 0.0),
 }
 
+# names the generated accessors or the C layer use themselves
+_RESERVED = {"M", "s", "time", "time_", "real_", "int_", "bool_", "initialized"}
+
 _TYPES = {"Real": ("Float64", "real_"), "Integer": ("Int32", "int_"), "Boolean": ("Boolean", "bool_")}
 
 
@@ -157,6 +160,8 @@ def _load_spec(directory: Path) -> ModelSpec:
     variables: list[Var] = []
     states: list[Var] = []
     for name, d in data["variables"].items():
+        if name in _RESERVED:
+            raise ValueError(f"{directory.name}: variable name {name!r} is reserved in model.c")
         type_ = d.get("type", "Real")
         causality = d["causality"]
         state = bool(d.get("state", False))

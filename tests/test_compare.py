@@ -100,6 +100,7 @@ def test_offset_inside_tolerance_passes_and_beyond_fails(
     assert report.verdict("mass1.v1").passed
     assert report.passed is passes
     assert x1.band == pytest.approx(band, rel=1e-12)
+    assert x1.n_checked == T.size  # one shared grid: each point checked once
     # the largest deviation is the injected offset, somewhere inside the window
     assert x1.max_deviation == pytest.approx(factor * band, rel=1e-9)
     assert 4.0 <= x1.max_deviation_time <= 6.0
