@@ -483,7 +483,7 @@ class _Blocks:
             self.ids = np.concatenate(([0.0], np.cumsum(np.diff(t) != 0, dtype=np.float64)))
         self._local = threading.local()  # scan buffers, one set per worker thread
 
-    def _buffers(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
         # segmented running max via complex numbers: numpy orders them lexicographically, and
         # block ids never decrease, so max.accumulate(id + 1j*y).imag restarts at every block.
         # One extra element, its own block holding -inf, is the answer for "no samples here".
@@ -496,24 +496,27 @@ class _Blocks:
             bwd = np.empty(n + 1, dtype=np.complex128)  # reversed, sentinel first
             bwd.real[1:] = -self.ids[::-1]
             bwd[0] = complex(-np.inf, -np.inf)
-            buffers = self._local.buffers = (fwd, bwd, [np.empty_like(fwd) for _ in range(4)])
+            bufs = [np.empty_like(fwd) for _ in range(4)]
+            buffers = self._local.buffers = (fwd, bwd, bufs, np.zeros(n))
         return buffers
 
-    def scans(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def scans(self, y: np.ndarray) -> tuple[np.ndarray, ...]:
         """Running max of y and of -y per block: from its start (prefix) and to its end (suffix).
 
         Returns views (prefix_max, suffix_max, prefix_max_neg, suffix_max_neg) of length n + 1
-        (index n holds -inf) into this thread's buffers, which its next call overwrites.
+        (index n holds -inf), and the steps dy[i] = y[i+1] - y[i], all in this thread's
+        buffers, which its next call overwrites.
         """
         n = self.n
-        fwd, bwd, bufs = self._buffers()
+        fwd, bwd, bufs, dy = self._buffers()
+        np.subtract(y[1:], y[:-1], out=dy[:-1])
         out = []
         for k, sign in enumerate((1.0, -1.0)):
             np.multiply(y, sign, out=fwd.imag[:n])
             out.append(np.maximum.accumulate(fwd, out=bufs[2 * k]).imag)
             np.multiply(y[::-1], sign, out=bwd.imag[1:])
             out.append(np.maximum.accumulate(bwd, out=bufs[2 * k + 1]).imag[::-1])
-        return out[0], out[1], out[2], out[3]
+        return out[0], out[1], out[2], out[3], dy
 
 
 class _Windows:
@@ -569,21 +572,18 @@ class _Windows:
 
         scans: self.blocks.scans(y), when the caller already has them for another query set.
         """
-        pmax, smax, pneg, sneg = scans if scans is not None else self.blocks.scans(y)
+        pmax, smax, pneg, sneg, dy = scans if scans is not None else self.blocks.scans(y)
         hi = smax.take(self.i_left)
         np.maximum(hi, pmax.take(self.i_right), out=hi)
         neg = sneg.take(self.i_left)  # -min
         np.maximum(neg, pneg.take(self.i_right), out=neg)
-        ye = np.empty_like(hi)
-        for j, j1, w in self.ends:
-            y0 = y.take(j)
-            np.subtract(y.take(j1), y0, out=ye)
-            ye *= w
-            ye += y0
-            np.maximum(hi, ye, out=hi)
-            np.negative(ye, out=ye)
-            np.maximum(neg, ye, out=neg)
         lo = np.negative(neg, out=neg)
+        for j, _, w in self.ends:  # y[j] + w * (y[j+1] - y[j]); w = 0 where j+1 does not exist
+            ye = dy.take(j)
+            ye *= w
+            ye += y.take(j)
+            np.maximum(hi, ye, out=hi)
+            np.minimum(lo, ye, out=lo)
         if self.slow.size:  # reduceat over [lo, hi + 1) pairs; y gets one dummy element at the end
             s = self.slow
             pairs = np.stack((self.slow_lo, self.slow_hi + 1), axis=1).ravel()

@@ -321,8 +321,9 @@ def test_plant_late_at_start_then_restarted_mid_run() -> None:
 
 def test_server_down_at_start_retries_until_connect_timeout() -> None:
     endpoint = f"opc.tcp://127.0.0.1:{free_port()}"  # nothing listens here
-    spec = OpcuaSpec(endpoint=endpoint, inputs=(InputSpec("ns=2;s=X", VarRef("m", "x")),),
-                     connect_timeout=1.0)
+    spec = OpcuaSpec(
+        endpoint=endpoint, inputs=(InputSpec("ns=2;s=X", VarRef("m", "x")),), connect_timeout=1.0
+    )
     t0 = time.monotonic()
     with pytest.raises(BridgeError) as info:
         InputBridge(spec).start()

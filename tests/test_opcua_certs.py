@@ -56,9 +56,7 @@ def test_helpers_read_back_uri_der_and_thumbprint(tmp_path: Path) -> None:
     der = cert_path.read_bytes()
     assert certificate_der(cert_path) == der
     pem = tmp_path / "c.crt"
-    pem.write_bytes(
-        x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
-    )
+    pem.write_bytes(x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM))
     assert certificate_der(pem) == der  # PEM files work too
     assert thumbprint(der) == hashlib.sha1(der).hexdigest().upper()
 

@@ -132,7 +132,9 @@ def test_a_plain_password_is_refused_and_password_env_suggested(certdir: Path) -
         ("  connect_timeout: 3", "  conect_timeout: 3", "connect_timeout"),
     ],
 )
-def test_unknown_keys_get_a_did_you_mean(certdir: Path, old: str, new: str, suggestion: str) -> None:
+def test_unknown_keys_get_a_did_you_mean(
+    certdir: Path, old: str, new: str, suggestion: str
+) -> None:
     text = TWIN_YAML.replace(old, new)
     assert text != TWIN_YAML
     _, problems = check_opcua(_data(text), certdir, file="twin.yaml", text=text)
@@ -185,8 +187,9 @@ def test_username_needs_password_env_and_components_are_checked(certdir: Path) -
     _, problems = check_opcua(_data(text), certdir, components=["motr", "controller"])
     messages = [str(p) for p in _errors(problems)]
     assert any("has a username but no password_env" in m for m in messages)
-    assert any("no component named 'motor'" in m and "did you mean 'motr.i_meas'" in m
-               for m in messages)
+    assert any(
+        "no component named 'motor'" in m and "did you mean 'motr.i_meas'" in m for m in messages
+    )
 
 
 def test_two_writers_to_one_node_and_two_feeds_into_one_input_are_refused(tmp_path: Path) -> None:

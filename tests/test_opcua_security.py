@@ -132,8 +132,9 @@ def test_client_certificate_the_server_does_not_trust_is_refused(
     secure_plant: ValueServer, certs
 ) -> None:
     text = refused(
-        twin_spec(secure_plant, certs, certificate=certs / "rogue.der",
-                  private_key=certs / "rogue.pem")
+        twin_spec(
+            secure_plant, certs, certificate=certs / "rogue.der", private_key=certs / "rogue.pem"
+        )
     )
     assert "BadCertificateUntrusted" in text and str(certs / "rogue.der") in text
 

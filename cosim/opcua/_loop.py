@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -34,7 +35,9 @@ class LoopThread:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise BridgeError(f"the OPC UA thread did not finish {what} within {timeout:g} s") from None
+            raise BridgeError(
+                f"the OPC UA thread did not finish {what} within {timeout:g} s"
+            ) from None
 
     def wake(self, callback: Callable[[], Any]) -> None:
         if not self.closed:
@@ -44,10 +47,9 @@ class LoopThread:
         if self.closed:
             return
         self.closed = True
-        try:
+        # closing must go on even if a task refuses to die
+        with contextlib.suppress(BaseException):
             self.submit(_cancel_pending()).result(timeout)
-        except BaseException:  # closing must go on even if a task refuses to die
-            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import logging
 import math
@@ -143,7 +144,9 @@ class InputBridge:
         self.endpoint = spec.endpoint
         self.nodes: tuple[str, ...] = tuple(i.node for i in spec.inputs)
         self.targets = tuple(i.to for i in spec.inputs)
-        self.output_nodes: tuple[str, ...] = tuple(o.node for o in spec.outputs) if spec.write else ()
+        self.output_nodes: tuple[str, ...] = (
+            tuple(o.node for o in spec.outputs) if spec.write else ()
+        )
         n = len(self.nodes)
         self._queue_size = queue_size
         self._request_timeout = request_timeout
@@ -277,7 +280,9 @@ class InputBridge:
             self._ready.result(budget)
         except concurrent.futures.TimeoutError:
             self.close()
-            raise BridgeError(f"no OPC UA session to {self.endpoint} after {budget:.0f} s") from None
+            raise BridgeError(
+                f"no OPC UA session to {self.endpoint} after {budget:.0f} s"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -349,7 +354,9 @@ class InputBridge:
                 _log.error("OPC UA: %s", exc)
             except Exception as exc:  # transient: refused, timed out, dropped...
                 last = _describe_exc(exc)
-                _log.debug("OPC UA connect attempt %d to %s failed: %r", attempts, self.endpoint, exc)
+                _log.debug(
+                    "OPC UA connect attempt %d to %s failed: %r", attempts, self.endpoint, exc
+                )
             if self._stopping:
                 break
             if not self._ready.done():
@@ -368,10 +375,8 @@ class InputBridge:
             else:
                 wait = delay
             self._signal.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._signal.wait(), wait)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, self._max_backoff)
         if not self._ready.done():
             self._ready.set_exception(BridgeError("the OPC UA bridge was closed while connecting"))
@@ -422,11 +427,7 @@ class InputBridge:
             if e.SecurityPolicyUri == SecurityPolicyBasic256Sha256.URI and e.SecurityMode == mode
         ]
         if not wanted:
-            offered = ", ".join(
-                sorted(
-                    {_endpoint_name(e) for e in endpoints}
-                )
-            )
+            offered = ", ".join(sorted({_endpoint_name(e) for e in endpoints}))
             raise _Fatal(
                 f"the OPC UA server at {self.endpoint} does not offer Basic256Sha256 "
                 f"{sec.mode}; it offers: {offered or 'nothing'}. Change opcua.security.mode "
@@ -524,7 +525,9 @@ class InputBridge:
         entries += [(f"opcua.outputs[{i}]", n, True) for i, n in enumerate(self.output_nodes)]
         ids = [ua.NodeId.from_string(node) for _, node, _ in entries]
         params = ua.ReadParameters()
-        params.NodesToRead = [ua.ReadValueId(NodeId=nid, AttributeId=a) for nid in ids for a in attrs]
+        params.NodesToRead = [
+            ua.ReadValueId(NodeId=nid, AttributeId=a) for nid in ids for a in attrs
+        ]
         results = await client.uaclient.read(params) if params.NodesToRead else []
         problems: list[str] = []
         vtypes: dict[str, Any] = {}
@@ -534,7 +537,8 @@ class InputBridge:
             if not cls.StatusCode.is_good():
                 reason = (
                     "no such node"
-                    if _status_name(cls.StatusCode.value) in ("BadNodeIdUnknown", "BadNodeIdInvalid")
+                    if _status_name(cls.StatusCode.value)
+                    in ("BadNodeIdUnknown", "BadNodeIdInvalid")
                     else "cannot be read"
                 )
                 problems.append(f"{say}: {reason} ({_status_name(cls.StatusCode.value)})")
@@ -597,6 +601,13 @@ class InputBridge:
         result = await client.uaclient.create_subscription(params, self._on_publish)
         revised = result.RevisedPublishingInterval * result.RevisedMaxKeepAliveCount / 1000.0
         self._keepalive_timeout = max(1.0, 3.0 * revised)
+        _log.debug(
+            "subscription %s: publishing %.1f ms, keep-alive %.2f s, loss after %.2f s",
+            result.SubscriptionId,
+            result.RevisedPublishingInterval,
+            revised,
+            self._keepalive_timeout,
+        )
         items = []
         for i, node in enumerate(self.nodes):
             mp = ua.MonitoringParameters()
@@ -618,12 +629,15 @@ class InputBridge:
         mparams.ItemsToCreate = items
         created = await client.uaclient.create_monitored_items(mparams)
         bad = [
-            f"opcua.inputs[{i}] {self.nodes[i]}: cannot be monitored ({_status_name(r.StatusCode.value)})"
+            f"opcua.inputs[{i}] {self.nodes[i]}: cannot be monitored "
+            f"({_status_name(r.StatusCode.value)})"
             for i, r in enumerate(created)
             if not r.StatusCode.is_good()
         ]
         if bad:
-            raise _Fatal(f"OPC UA subscription problem(s) at {self.endpoint}:\n  - " + "\n  - ".join(bad))
+            raise _Fatal(
+                f"OPC UA subscription problem(s) at {self.endpoint}:\n  - " + "\n  - ".join(bad)
+            )
 
     def _on_publish(self, result: Any) -> None:
         """asyncua publish callback (client thread): one PublishResult, many notifications."""
@@ -734,7 +748,10 @@ class InputBridge:
 
         assert self._signal is not None
         last_sent = np.full(len(self.output_nodes), np.nan)
-        resend = True
+        resend = True  # a (re)connected plant gets every output again
+        with self._lock:
+            if self._writes_enabled and not np.isnan(self._out_values).all():
+                self._out_pending = True
         while True:
             if self._stopping:
                 return
@@ -752,10 +769,8 @@ class InputBridge:
                 await self._send_writes(client, vtypes, last_sent, resend)
                 resend = False
             self._signal.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._signal.wait(), 0.05)
-            except TimeoutError:
-                pass
 
     async def _send_writes(
         self, client: Any, vtypes: dict[str, Any], last_sent: np.ndarray, resend: bool
@@ -796,10 +811,8 @@ class InputBridge:
         except BaseException as exc:  # the transport may already be gone
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            try:
+            with contextlib.suppress(Exception):
                 client.disconnect_socket()
-            except Exception:
-                pass
 
 
 class OutputBridge:

@@ -184,9 +184,7 @@ def _close(name: str, candidates: Collection[str]) -> str | None:
     return found[0] if found else None
 
 
-def _check_keys(
-    ctx: _Ctx, data: Mapping[str, Any], path: tuple, allowed: Sequence[str]
-) -> None:
+def _check_keys(ctx: _Ctx, data: Mapping[str, Any], path: tuple, allowed: Sequence[str]) -> None:
     """Unknown keys (with did-you-mean); a `password` key gets its own message."""
     for key in data:
         if key in allowed:
@@ -270,9 +268,7 @@ def _node_id(ctx: _Ctx, value: Any, path: tuple) -> str | None:
     return value.strip()
 
 
-def _ref(
-    ctx: _Ctx, value: Any, path: tuple, components: Collection[str] | None
-) -> VarRef | None:
+def _ref(ctx: _Ctx, value: Any, path: tuple, components: Collection[str] | None) -> VarRef | None:
     component, _, variable = value.partition(".") if isinstance(value, str) else ("", "", "")
     if not component or not variable or any(c.isspace() for c in value):
         ctx.error(
@@ -424,9 +420,7 @@ def _security(
         )
     if password_env is not None and username is None:
         ctx.error(path, f"{ctx.where(path)} has password_env but no username", "add `username:`")
-    if len(ctx.problems) != before and any(
-        p.severity == "error" for p in ctx.problems[before:]
-    ):
+    if len(ctx.problems) != before and any(p.severity == "error" for p in ctx.problems[before:]):
         return None
     return SecuritySpec(
         policy=policy,
@@ -453,13 +447,14 @@ def _stale_after(ctx: _Ctx, value: Any, path: tuple) -> float | None:
     return float(value)
 
 
-def _inputs(
-    ctx: _Ctx, data: Any, components: Collection[str] | None
-) -> tuple[InputSpec, ...]:
+def _inputs(ctx: _Ctx, data: Any, components: Collection[str] | None) -> tuple[InputSpec, ...]:
     path = ("inputs",)
     if not isinstance(data, list):
-        ctx.error(path, f"{ctx.where(path)} must be a list, got {_describe(data)}",
-                  'for example - {node: "ns=2;s=Plant.X", to: motor.x, stale_after: 0.5}')
+        ctx.error(
+            path,
+            f"{ctx.where(path)} must be a list, got {_describe(data)}",
+            'for example - {node: "ns=2;s=Plant.X", to: motor.x, stale_after: 0.5}',
+        )
         return ()
     found: list[InputSpec] = []
     seen: dict[str, int] = {}
@@ -478,7 +473,8 @@ def _inputs(
         if to is not None and str(to) in seen:
             ctx.error(
                 (*ipath, "to"),
-                f"{ctx.where((*ipath, 'to'))}: {to} is already fed by opcua.inputs[{seen[str(to)]}]",
+                f"{ctx.where((*ipath, 'to'))}: {to} is already fed by "
+                f"opcua.inputs[{seen[str(to)]}]",
                 "an FMU input takes one plant signal; remove one of the two",
             )
         elif to is not None:
@@ -488,13 +484,14 @@ def _inputs(
     return tuple(found)
 
 
-def _outputs(
-    ctx: _Ctx, data: Any, components: Collection[str] | None
-) -> tuple[OutputSpec, ...]:
+def _outputs(ctx: _Ctx, data: Any, components: Collection[str] | None) -> tuple[OutputSpec, ...]:
     path = ("outputs",)
     if not isinstance(data, list):
-        ctx.error(path, f"{ctx.where(path)} must be a list, got {_describe(data)}",
-                  'for example - {from: controller.command, node: "ns=2;s=Plant.Setpoint"}')
+        ctx.error(
+            path,
+            f"{ctx.where(path)} must be a list, got {_describe(data)}",
+            'for example - {from: controller.command, node: "ns=2;s=Plant.Setpoint"}',
+        )
         return ()
     found: list[OutputSpec] = []
     seen: dict[str, int] = {}
@@ -530,8 +527,11 @@ def _serve(ctx: _Ctx, data: Any, base_dir: Path) -> ServeSpec | None:
         return None
     _check_keys(ctx, data, path, ("endpoint", "security", "namespace", "prefix"))
     if "endpoint" not in data:
-        ctx.error(path, f"{ctx.where(path)} is missing 'endpoint'",
-                  "for example endpoint: opc.tcp://127.0.0.1:4841")
+        ctx.error(
+            path,
+            f"{ctx.where(path)} is missing 'endpoint'",
+            "for example endpoint: opc.tcp://127.0.0.1:4841",
+        )
         return None
     endpoint = _endpoint(ctx, data["endpoint"], (*path, "endpoint"))
     security = None
@@ -540,7 +540,9 @@ def _serve(ctx: _Ctx, data: Any, base_dir: Path) -> ServeSpec | None:
     for key, default in (("namespace", "urn:cosim"), ("prefix", "Twin")):
         value = data.get(key, default)
         if not isinstance(value, str) or not value:
-            ctx.error((*path, key), f"{ctx.where((*path, key))} must be text, got {_describe(value)}")
+            ctx.error(
+                (*path, key), f"{ctx.where((*path, key))} must be text, got {_describe(value)}"
+            )
     if endpoint is None:
         return None
     return ServeSpec(
@@ -597,9 +599,7 @@ def check_opcua(
     _check_keys(ctx, data, (), _TOP_KEYS)
 
     inputs = _inputs(ctx, data["inputs"], components) if data.get("inputs") is not None else ()
-    outputs = (
-        _outputs(ctx, data["outputs"], components) if data.get("outputs") is not None else ()
-    )
+    outputs = _outputs(ctx, data["outputs"], components) if data.get("outputs") is not None else ()
     has_outputs = bool(data.get("outputs"))
 
     write = data.get("write", False)
@@ -617,8 +617,11 @@ def check_opcua(
             "otherwise remove `outputs:`",
         )
     elif write and not has_outputs:
-        ctx.warn(("write",), "opcua.write is true but there are no outputs to write",
-                 "remove `write: true` or add `outputs:`")
+        ctx.warn(
+            ("write",),
+            "opcua.write is true but there are no outputs to write",
+            "remove `write: true` or add `outputs:`",
+        )
 
     endpoint = None
     if "endpoint" in data:
@@ -641,8 +644,9 @@ def check_opcua(
             ("on_disconnect",),
             f"opcua.on_disconnect must be one of {', '.join(ON_DISCONNECT)}, "
             f"got {_describe(on_disconnect)}",
-            f"did you mean '{close}'?" if close else
-            "hold: keep stepping on the last values; pause: wait for the plant; abort: stop",
+            f"did you mean '{close}'?"
+            if close
+            else "hold: keep stepping on the last values; pause: wait for the plant; abort: stop",
         )
 
     numbers: dict[str, float] = {}
@@ -728,7 +732,10 @@ def check_security(
 
 
 def check_endpoint(
-    value: Any, *, path: Sequence[str | int] = ("plant", "endpoint"), file: str = "",
+    value: Any,
+    *,
+    path: Sequence[str | int] = ("plant", "endpoint"),
+    file: str = "",
     text: str | None = None,
 ) -> tuple[str | None, list[Problem]]:
     """Validate one opc.tcp:// endpoint URL found at `path`."""

@@ -1,8 +1,9 @@
-"""ValueServer: an asyncua server in its own thread that serves a numpy buffer of values as nodes."""
+"""ValueServer: an asyncua server in its own thread serving a numpy buffer of values as nodes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import math
@@ -10,7 +11,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -113,8 +114,12 @@ class ValueServer:
         start_timeout: float = 30.0,
     ) -> None:
         self.endpoint = endpoint
-        self.variables = tuple(v if isinstance(v, ServedVariable) else ServedVariable(v) for v in variables)
-        self.commands = tuple(v if isinstance(v, ServedVariable) else ServedVariable(v) for v in commands)
+        self.variables = tuple(
+            v if isinstance(v, ServedVariable) else ServedVariable(v) for v in variables
+        )
+        self.commands = tuple(
+            v if isinstance(v, ServedVariable) else ServedVariable(v) for v in commands
+        )
         all_nodes = [v.node for v in (*self.variables, *self.commands)]
         if len(set(all_nodes)) != len(all_nodes):
             dup = sorted({n for n in all_nodes if all_nodes.count(n) > 1})
@@ -125,7 +130,7 @@ class ValueServer:
         self.update_interval = update_interval
         self.refresh_interval = refresh_interval
         self.start_timeout = start_timeout
-        n, m = len(self.variables), len(self.commands)
+        n = len(self.variables)
         self._lock = threading.Lock()
         self._values = np.array([v.initial for v in self.variables], dtype=np.float64)
         self._status = np.zeros(n, dtype=np.uint32)
@@ -140,6 +145,7 @@ class ValueServer:
         self._snap_status = np.empty(n, dtype=np.uint32)
         self._pushed_seq = -1
         self._refresh_seq = -1
+        self.coalesced = 0  # publish() calls overwritten by a later one before being served
         self._last_refresh = 0.0
         self._command_seen = np.array([v.initial for v in self.commands], dtype=np.float64)
         self.node_ids: tuple[str, ...] = ()  # fully qualified, set once started
@@ -265,10 +271,8 @@ class ValueServer:
         self._listening = False
         if self._updater is not None:
             self._updater.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._updater
-            except asyncio.CancelledError:
-                pass
             self._updater = None
         await self._server.stop()
         # asyncua appends endpoints/policies on every start(); start clean next time
@@ -333,7 +337,9 @@ class ValueServer:
             try:
                 nodeid = ua.NodeId.from_string(text)
             except Exception as exc:
-                raise BridgeError(f"ValueServer: '{v.node}' is not a valid node id ({exc})") from None
+                raise BridgeError(
+                    f"ValueServer: '{v.node}' is not a valid node id ({exc})"
+                ) from None
             if nodeid.NamespaceIndex < 2 and "ns=" in text:
                 raise BridgeError(
                     f"ValueServer: node '{v.node}' is in reserved namespace "
@@ -346,11 +352,15 @@ class ValueServer:
                 await server.register_namespace(f"{self.namespace}:{count}")
         else:
             nodeid = ua.NodeId(text, own)
-        vtype = {"real": ua.VariantType.Double, "integer": ua.VariantType.Int64,
-                 "boolean": ua.VariantType.Boolean}[v.kind]
+        vtype = {
+            "real": ua.VariantType.Double,
+            "integer": ua.VariantType.Int64,
+            "boolean": ua.VariantType.Boolean,
+        }[v.kind]
         browse = str(nodeid.Identifier)
         node = await folder.add_variable(
-            nodeid, ua.QualifiedName(browse, nodeid.NamespaceIndex),
+            nodeid,
+            ua.QualifiedName(browse, nodeid.NamespaceIndex),
             ua.Variant(_convert(v.initial, vtype), vtype),
         )
         if v.description:
@@ -392,6 +402,8 @@ class ValueServer:
             np.copyto(self._snap_values, self._values)
             np.copyto(self._snap_status, self._status)
             stamp, seq = self._stamp, self._seq
+        if self._pushed_seq >= 0 and seq > self._pushed_seq + 1:
+            self.coalesced += seq - self._pushed_seq - 1
         if due:
             self._last_refresh = now
         if self._pushed_seq < 0 or (due and seq != self._refresh_seq):
@@ -407,8 +419,8 @@ class ValueServer:
             )
             diff |= self._snap_status != self._pushed_status
             changed = np.flatnonzero(diff)
-        source = datetime.fromtimestamp(stamp, timezone.utc)
-        server_time = datetime.now(timezone.utc)
+        source = datetime.fromtimestamp(stamp, UTC)
+        server_time = datetime.now(UTC)
         write = self._server.write_attribute_value
         for i in changed:
             i = int(i)

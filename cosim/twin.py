@@ -1,0 +1,1084 @@
+"""The live-twin run: one Execution coupled to a plant over OPC UA, paced against the wall clock.
+
+A run is the engine's loop with a few observers around it (libcosim style: observers read,
+manipulators write; the engine knows neither OPC UA nor the wall clock)::
+
+    communication step n ─► ResultsWriter      records /signals (results.h5)
+                         ─► LiveOutputs        queues mapped FMU outputs to the plant (write: true)
+                         ─► TwinServer         publishes every recorded signal + run state
+                         ─► Pacing             sleeps until the step's wall-clock deadline
+                         ─► LiveInputs         reads the latest plant values (never blocks),
+                                               sets driven FMU inputs for step n + 1, computes
+                                               residuals of watched outputs, flags stale values
+
+`opcua.inputs[*].to` names either an FMU *input* (or tunable parameter), which the plant value
+then drives, or an FMU *output/local*, which the twin then *watches*: it records the measured
+value and the residual measured - predicted (a rising residual is a maintenance hint).
+Mapping is by name and unit-free: the plant value is taken to be in the variable's unit.
+
+Everything the twin adds to results.h5 is written when the run ends, next to /signals::
+
+    /twin/time, /twin/wall_time, /twin/lateness     per recorded step
+    /twin/inputs/<comp.var>/{value,age,stale}        the live value used (driven) or measured
+    /twin/residuals/<comp.var>                       measured - predicted (watched)
+    /twin/pauses/{start,end,sim_time}                on_disconnect: pause
+    /opcua/<node>/{value,source_time,server_time,receive_time,status}   raw samples
+    /opcua/gaps/{start,end,duration,sim_start,sim_end,reason}          connection gaps
+    attributes: overruns, max_lateness, p50_lateness, p99_lateness, realtime_target,
+                realtime_factor_measured, stale_steps, gaps, reconnects, on_disconnect, twin (JSON)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cosim.errors import BridgeError, ConfigError, CosimError, Location, Problem, SimulationError
+from cosim.fmu.adapter import BOOLEAN, CTYPES, DTYPES, NUMERIC_FLOAT, ValueType
+from cosim.pacing import Pacer, PacingStats
+from cosim.spec import (
+    TICKS_PER_SECOND,
+    ResolvedSystem,
+    SystemSpec,
+    VariableInfo,
+    VarRef,
+)
+
+if TYPE_CHECKING:
+    from cosim.execution import Execution, RunStatistics
+    from cosim.opcua import InputBridge, OpcuaSpec, OutputBridge, ValueServer
+
+_log = logging.getLogger(__name__)
+
+SAMPLE_DRAIN_PERIOD = 0.2  # seconds of simulated time between drains of the raw-sample ring
+_BLOCK = 4096  # rows per in-memory block of the twin recorder
+
+
+# ============================================================================ value access
+def _value_type(system: ResolvedSystem, component: int, var: VariableInfo) -> ValueType:
+    from cosim.plan import default_value_type
+
+    return default_value_type(system.components[component], var)
+
+
+class SignalReader:
+    """Copies chosen got variables ("comp.var") out of the execution's value stores.
+
+    Every label must be gotten by the plan (recorded or a connection source); the slots are
+    looked up once, each read is one np.take per value type.
+    """
+
+    def __init__(self, execution: Execution, labels: Sequence[str]) -> None:
+        plan = execution.plan
+        by_type: dict[int, tuple[list[int], list[int]]] = {}
+        for k, label in enumerate(labels):
+            for t, got in enumerate(plan.get_labels):
+                if label in got:
+                    cols, slots = by_type.setdefault(t, ([], []))
+                    cols.append(k)
+                    slots.append(got.index(label))
+                    break
+            else:
+                raise KeyError(f"{label} is not read from its FMU in this run")
+        self._groups = [
+            (execution.views[t], np.array(slots), np.array(cols), np.zeros(len(cols)))
+            for t, (cols, slots) in by_type.items()
+        ]
+        single = len(self._groups) == 1 and self._groups[0][0].dtype == np.float64
+        self._fast = single and np.array_equal(self._groups[0][2], np.arange(len(labels)))
+
+    def read(self, out: np.ndarray) -> None:
+        if self._fast:
+            view, slots, _, _ = self._groups[0]
+            np.take(view, slots, out=out)
+            return
+        for view, slots, cols, tmp in self._groups:
+            tmp[:] = view[slots]
+            out[cols] = tmp
+
+
+class InputSetter:
+    """Sets chosen FMU inputs or tunable parameters from a float64 array, between steps.
+
+    One bound set call per (instance, value type), over ctypes buffers built once; integers
+    are rounded half away from zero, booleans are value != 0.
+    """
+
+    def __init__(self, execution: Execution, targets: Sequence[tuple[int, VariableInfo]]) -> None:
+        self._ex = execution
+        groups: dict[tuple[int, ValueType], list[tuple[int, VariableInfo]]] = {}
+        for k, (component, var) in enumerate(targets):
+            vtype = _value_type(execution.system, component, var)
+            groups.setdefault((component, vtype), []).append((k, var))
+        self._groups = []
+        for (component, vtype), items in groups.items():
+            slave = execution.slaves[component]
+            buf = (CTYPES[vtype] * len(items))()
+            view = np.frombuffer(buf, dtype=DTYPES[vtype])
+            vrs = [var.value_reference for _, var in items]
+            call = slave.bind_set(vtype, vrs, buf)
+            idx = np.array([k for k, _ in items])
+            if vtype in NUMERIC_FLOAT:
+                kind = 0
+            elif vtype in BOOLEAN:
+                kind = 2
+            else:
+                kind = 1
+            self._groups.append((slave, call, view, idx, kind))
+
+    def apply(self, values: np.ndarray) -> None:
+        t = self._ex.time
+        for slave, call, view, idx, kind in self._groups:
+            if kind == 0:
+                view[:] = values[idx]
+            elif kind == 1:
+                x = values[idx]
+                view[:] = np.where(x >= 0, np.floor(x + 0.5), -np.floor(-x + 0.5))
+            else:
+                view[:] = values[idx] != 0
+            slave.time = t
+            status = call()
+            if status > 1:
+                slave.failed = True
+                raise slave.error(call, status, t)
+
+
+def current_values(
+    execution: Execution, targets: Sequence[tuple[int, VariableInfo]]
+) -> np.ndarray:
+    """The targets' present values, read from the FMUs (outside the hot path)."""
+    out = np.zeros(len(targets))
+    for k, (component, var) in enumerate(targets):
+        vtype = _value_type(execution.system, component, var)
+        try:
+            value = execution.slaves[component].get_values(vtype, [var.value_reference])[0]
+        except CosimError:
+            value = var.start if isinstance(var.start, int | float) else math.nan
+        out[k] = float(value)
+    return out
+
+
+def ensure_recorded(spec: SystemSpec, system: ResolvedSystem, labels: Sequence[str]) -> SystemSpec:
+    """`spec` with `labels` added to its record list (so the engine gets them every step).
+
+    Returns `spec` itself when every label is already recorded.
+    """
+    have = [r.label for r in system.records]
+    missing = [label for label in dict.fromkeys(labels) if label not in have]
+    if not missing:
+        return spec
+    refs = [VarRef(*label.split(".", 1)) for label in have + missing]
+    return replace(spec, record=replace(spec.record, variables=tuple(refs)))
+
+
+def with_records(spec: SystemSpec, labels: Sequence[str]) -> SystemSpec:
+    """`spec` recording exactly `labels` (the plant records nothing else)."""
+    refs = tuple(VarRef(*label.split(".", 1)) for label in dict.fromkeys(labels))
+    return replace(spec, record=replace(spec.record, variables=refs))
+
+
+# ============================================================================ links
+@dataclass(frozen=True)
+class LiveLink:
+    """One opcua.inputs entry, resolved: drive an input, or watch an output."""
+
+    index: int  # position in opcua.inputs (and in the InputBridge's buffers)
+    node: str
+    label: str  # "comp.var"
+    component: int
+    variable: VariableInfo
+    role: str  # "drive" | "watch"
+
+
+_SETTABLE = "an input or a tunable parameter (driven by the plant value)"
+_WATCHABLE = "an output or a local variable (watched: residual = measured - predicted)"
+
+
+def _lookup(
+    system: ResolvedSystem, ref: VarRef, where: str, loc: Location | None
+) -> tuple[int, VariableInfo] | Problem:
+    import difflib
+
+    names = {c.name: c for c in system.components}
+    comp = names.get(ref.component)
+    if comp is None:
+        return Problem(loc, f"{where}: no component named '{ref.component}'")
+    var = comp.variables.get(ref.variable)
+    if var is None:
+        close = difflib.get_close_matches(ref.variable, list(comp.variables), n=1)
+        hint = f"did you mean '{ref.component}.{close[0]}'?" if close else ""
+        return Problem(loc, f"{where}: {comp.fmu_path.name} has no variable '{ref.variable}'", hint)
+    if var.kind == "string":
+        return Problem(loc, f"{where}: {ref} is a String variable; live values must be numbers")
+    return comp.index, var
+
+
+def resolve_links(
+    system: ResolvedSystem, opcua: OpcuaSpec
+) -> tuple[tuple[LiveLink, ...], list[Problem]]:
+    """Check every opcua input and output against the FMUs' variables."""
+    problems: list[Problem] = []
+    links: list[LiveLink] = []
+    driven = {
+        f"{system.components[c.target_component].name}.{c.target.name}": c
+        for c in system.connections
+    }
+    for i, item in enumerate(opcua.inputs):
+        where = f"opcua.inputs[{i}].to"
+        found = _lookup(system, item.to, where, item.loc)
+        if isinstance(found, Problem):
+            problems.append(found)
+            continue
+        component, var = found
+        label = str(item.to)
+        tunable = var.causality == "parameter" and var.variability == "tunable"
+        if var.causality == "input" or tunable:
+            if label in driven:
+                problems.append(
+                    Problem(
+                        item.loc,
+                        f"{where}: {label} is already driven by a connection from "
+                        f"{system.components[driven[label].source_component].name}."
+                        f"{driven[label].source.name}",
+                        "an input takes one source: remove the connection or the live input",
+                    )
+                )
+                continue
+            role = "drive"
+        elif var.causality in ("output", "local"):
+            role = "watch"
+        else:
+            what = var.causality if var.causality != "parameter" else f"{var.variability} parameter"
+            problems.append(
+                Problem(
+                    item.loc,
+                    f"{where}: {label} is a {what}; a live input must go to {_SETTABLE} or to "
+                    f"{_WATCHABLE}",
+                )
+            )
+            continue
+        links.append(LiveLink(i, item.node, label, component, var, role))
+    for i, out in enumerate(opcua.outputs):
+        found = _lookup(system, out.source, f"opcua.outputs[{i}].from", out.loc)
+        if isinstance(found, Problem):
+            problems.append(found)
+    return tuple(links), problems
+
+
+# ============================================================================ shared run state
+@dataclass
+class Health:
+    """What the observers share: run state for the twin server and the summary."""
+
+    sim_time: float = 0.0
+    realtime_factor: float = math.nan
+    overruns: int = 0
+    max_lateness: float = 0.0
+    stale_inputs: int = 0
+    connected: bool = True
+    paused_wall: float = 0.0  # seconds spent paused (on_disconnect: pause)
+    wall_start: float = 0.0  # perf_counter at the first step
+    sim_start: float = 0.0
+    error: BaseException | None = None
+    pauses: list[tuple[float, float, float]] = field(default_factory=list)  # wall, wall, sim
+
+    def update_rate(self, sim_time: float) -> None:
+        self.sim_time = sim_time
+        wall = time.perf_counter() - self.wall_start - self.paused_wall
+        self.realtime_factor = (sim_time - self.sim_start) / wall if wall > 0 else math.nan
+
+
+class _Rows:
+    """A growable float64 table kept in fixed-size blocks (no reallocation of earlier rows)."""
+
+    def __init__(self, n_cols: int) -> None:
+        self.n_cols = n_cols
+        self._blocks: list[np.ndarray] = []
+        self._n = _BLOCK  # rows used in the last block
+
+    def next_row(self) -> np.ndarray:
+        if self._n == _BLOCK:
+            self._blocks.append(np.zeros((_BLOCK, self.n_cols)))
+            self._n = 0
+        row = self._blocks[-1][self._n]
+        self._n += 1
+        return row
+
+    def array(self) -> np.ndarray:
+        if not self._blocks:
+            return np.zeros((0, self.n_cols))
+        full = self._blocks[:-1] + [self._blocks[-1][: self._n]]
+        return np.concatenate(full)
+
+
+# ============================================================================ observers
+class Pacing:
+    """Observer: waits after every communication step until its wall-clock deadline."""
+
+    def __init__(self, step: float, factor: float, health: Health) -> None:
+        self.pacer = Pacer(step, factor)
+        self.factor = factor
+        self.health = health
+        self.last_lateness = 0.0
+
+    def start(self) -> None:
+        self.pacer.start()
+
+    def simulation_initialized(self, execution: Execution) -> None:
+        pass
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self.last_lateness = self.pacer.wait()
+        # Pacer keeps these counts private; read them for the live run state (cheap, no sort)
+        self.health.overruns = int(getattr(self.pacer, "_overruns", 0))
+        self.health.max_lateness = float(getattr(self.pacer, "_max", 0.0))
+
+    def stats(self) -> PacingStats:
+        return self.pacer.stats()
+
+
+class TwinRecorder:
+    """Keeps the twin's own per-step rows and raw OPC UA samples until the run ends."""
+
+    def __init__(self, links: Sequence[LiveLink], decimation: int) -> None:
+        self.links = tuple(links)
+        self.decimation = max(1, decimation)
+        n = len(links)
+        self.watch = [k for k, link in enumerate(links) if link.role == "watch"]
+        # time, wall, lateness | value, age, stale per input | residual per watched input
+        self.rows = _Rows(3 + 3 * n + len(self.watch))
+        self.samples: list[np.ndarray] = []
+        self._stale_since_row = np.zeros(n, dtype=bool)
+        self.stale_steps = np.zeros(n, dtype=np.int64)
+        self.steps = 0
+        self.residual_sum = np.zeros(len(self.watch))
+        self.residual_sq = np.zeros(len(self.watch))
+        self.residual_max = np.zeros(len(self.watch))
+        self.residual_n = np.zeros(len(self.watch), dtype=np.int64)
+
+    def step(
+        self,
+        step: int,
+        tick: int,
+        lateness: float,
+        values: np.ndarray,
+        age: np.ndarray,
+        stale: np.ndarray,
+        residual: np.ndarray,
+        final: bool = False,
+    ) -> None:
+        self.steps += 1
+        self.stale_steps += stale
+        np.logical_or(self._stale_since_row, stale, out=self._stale_since_row)
+        ok = np.isfinite(residual)
+        if ok.any():
+            r = np.where(ok, residual, 0.0)
+            self.residual_sum += r
+            self.residual_sq += r * r
+            np.maximum(self.residual_max, np.abs(r), out=self.residual_max)
+            self.residual_n += ok
+        if step % self.decimation and not final:
+            return
+        row = self.rows.next_row()
+        n = len(values)
+        row[0] = tick / TICKS_PER_SECOND
+        row[1] = time.time()
+        row[2] = lateness
+        row[3 : 3 + n] = values
+        row[3 + n : 3 + 2 * n] = age
+        row[3 + 2 * n : 3 + 3 * n] = self._stale_since_row
+        row[3 + 3 * n :] = residual
+        self._stale_since_row.fill(False)
+
+
+class LiveInputs:
+    """Manipulator: after each step (and once before the first), hands the latest plant values
+    to the FMUs. Driven inputs are set through bound set calls, so they act on the next step;
+    watched outputs get a residual measured - predicted. Applies opcua.on_disconnect."""
+
+    def __init__(
+        self,
+        bridge: InputBridge,
+        links: Sequence[LiveLink],
+        on_disconnect: str,
+        health: Health,
+        recorder: TwinRecorder,
+        pacing: Pacing | None,
+        stop_requested: Callable[[], bool],
+    ) -> None:
+        self.bridge = bridge
+        self.links = tuple(links)
+        self.on_disconnect = on_disconnect
+        self.health = health
+        self.recorder = recorder
+        self.pacing = pacing
+        self._stop_requested = stop_requested
+        n = bridge.n_inputs
+        self.values = np.zeros(n)
+        self.age = np.zeros(n)
+        self.stale = np.zeros(n, dtype=bool)
+        self._drive = np.array([k for k, x in enumerate(links) if x.role == "drive"], dtype=int)
+        self._watch = np.array([k for k, x in enumerate(links) if x.role == "watch"], dtype=int)
+        self._drive_values = np.zeros(len(self._drive))
+        self._drive_seen = np.zeros(len(self._drive), dtype=bool)
+        self._measured = np.zeros(len(self._watch))
+        self._predicted = np.zeros(len(self._watch))
+        self.residual = np.zeros(len(self._watch))
+        self._watch_seen = np.zeros(len(self._watch), dtype=bool)
+        self._ex: Execution | None = None
+        self._setter: InputSetter | None = None
+        self._reader: SignalReader | None = None
+        self._drain_every = 1
+        self.aborted = False
+
+    def simulation_initialized(self, execution: Execution) -> None:
+        self._ex = execution
+        drive = [(self.links[k].component, self.links[k].variable) for k in self._drive]
+        if drive:
+            self._setter = InputSetter(execution, drive)
+            self._drive_values[:] = current_values(execution, drive)  # until a value arrives
+        if len(self._watch):
+            self._reader = SignalReader(execution, [self.links[k].label for k in self._watch])
+        step = execution.plan.step_ticks / TICKS_PER_SECOND
+        self._drain_every = max(1, round(SAMPLE_DRAIN_PERIOD / step))
+        self._update(execution.step_count, execution.tick)
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self._update(step, tick)
+
+    def _update(self, step: int, tick: int) -> None:
+        bridge = self.bridge
+        n_stale = bridge.read_latest(self.values, self.age, self.stale)
+        if not bridge.connected and self.on_disconnect != "hold":
+            if self.on_disconnect == "abort":
+                self._abort(tick)
+            else:
+                self._pause(tick)
+                n_stale = bridge.read_latest(self.values, self.age, self.stale)
+        self.health.stale_inputs = n_stale
+        self.health.connected = bridge.connected
+        if self._setter is not None:
+            # a value that never arrived keeps the FMU's start value
+            np.isfinite(self.age[self._drive], out=self._drive_seen)
+            np.copyto(self._drive_values, self.values[self._drive], where=self._drive_seen)
+            self._setter.apply(self._drive_values)
+        if self._reader is not None:
+            self._reader.read(self._predicted)
+            np.take(self.values, self._watch, out=self._measured)
+            np.isfinite(self.age[self._watch], out=self._watch_seen)
+            np.subtract(self._measured, self._predicted, out=self.residual)
+            self.residual[~self._watch_seen] = np.nan
+        lateness = self.pacing.last_lateness if self.pacing is not None else 0.0
+        self.recorder.step(step, tick, lateness, self.values, self.age, self.stale, self.residual)
+        if step % self._drain_every == 0:
+            self.drain()
+
+    def drain(self) -> None:
+        samples = self.bridge.drain_samples()
+        if len(samples):
+            self.recorder.samples.append(samples)
+
+    def _abort(self, tick: int) -> None:
+        if self.aborted:
+            return
+        self.aborted = True
+        t = tick / TICKS_PER_SECOND
+        self.health.error = BridgeError(
+            f"the connection to the plant at {self.bridge.endpoint} was lost at t = {t:g} s "
+            "and opcua.on_disconnect is abort: the run stopped; results up to here are kept"
+        )
+        if self._ex is not None:
+            self._ex.request_stop(f"plant connection lost at t = {t:g} s (on_disconnect: abort)")
+
+    def _pause(self, tick: int) -> None:
+        """Stop stepping until the plant is back; pacing restarts from a new fixed instant."""
+        t = tick / TICKS_PER_SECOND
+        w0, p0 = time.time(), time.perf_counter()
+        _log.warning("plant connection lost at t = %g s: pausing until it is back", t)
+        while not self.bridge.wait_connected(0.1):
+            if self._stop_requested():
+                break
+        if self.bridge.connected:  # give the new subscription a moment to deliver fresh values
+            seen = self.bridge.notifications
+            deadline = time.monotonic() + 1.0
+            while self.bridge.notifications == seen and time.monotonic() < deadline:
+                time.sleep(0.002)
+        self.health.paused_wall += time.perf_counter() - p0
+        self.health.pauses.append((w0, time.time(), t))
+        if self.pacing is not None:
+            self.pacing.start()
+
+
+class LiveOutputs:
+    """Observer: after each step, queues the mapped FMU outputs to the plant (write: true)."""
+
+    def __init__(self, outputs: OutputBridge) -> None:
+        self.outputs = outputs
+        self.values = np.zeros(outputs.n_outputs)
+        self._reader: SignalReader | None = None
+
+    def simulation_initialized(self, execution: Execution) -> None:
+        self._reader = SignalReader(execution, [str(s) for s in self.outputs.sources])
+        self._send()
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self._send()
+
+    def _send(self) -> None:
+        assert self._reader is not None
+        self._reader.read(self.values)
+        self.outputs.queue(self.values)
+
+
+RUN_STATE_NAMES = ("SimulationTime", "RealTimeFactor", "Overruns", "MaxLateness", "StaleInputs",
+                   "PlantConnected")  # fmt: skip
+
+
+class TwinServer:
+    """Observer: publishes every recorded signal, the residuals and the run state on the
+    twin's own OPC UA server (ValueServer: the copy is taken here, the network work happens in
+    the server's thread)."""
+
+    def __init__(self, server: ValueServer, n_signals: int, live: LiveInputs | None,
+                 health: Health) -> None:  # fmt: skip
+        self.server = server
+        self.n_signals = n_signals
+        self.live = live
+        self.health = health
+        self.n_residuals = len(live.residual) if live is not None else 0
+        self.values = np.zeros(server.n_variables)
+        self._ex: Execution | None = None
+        self._rows: np.ndarray = self.values[:n_signals]
+
+    def simulation_initialized(self, execution: Execution) -> None:
+        self._ex = execution
+        self._publish(execution.tick)
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self._publish(tick)
+
+    def _publish(self, tick: int) -> None:
+        assert self._ex is not None
+        v = self.values
+        n = self.n_signals
+        self._ex.gather_records(self._rows)
+        if self.live is not None and self.n_residuals:
+            v[n : n + self.n_residuals] = self.live.residual
+        h = self.health
+        k = n + self.n_residuals
+        v[k] = tick / TICKS_PER_SECOND
+        v[k + 1] = h.realtime_factor
+        v[k + 2] = h.overruns
+        v[k + 3] = h.max_lateness
+        v[k + 4] = h.stale_inputs
+        v[k + 5] = 1.0 if h.connected else 0.0
+        self.server.publish(v)
+
+
+class _HealthClock:
+    """Observer (first in the list): keeps the simulated time and real-time factor current."""
+
+    def __init__(self, health: Health) -> None:
+        self.health = health
+
+    def simulation_initialized(self, execution: Execution) -> None:
+        self.health.sim_time = execution.time
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self.health.update_rate(tick / TICKS_PER_SECOND)
+
+
+# ============================================================================ the run
+@dataclass
+class TwinResult:
+    """What a live-twin run did; `summary()` is what the CLI prints."""
+
+    system: ResolvedSystem
+    results: Path
+    status: str
+    error: BaseException | None
+    stats: RunStatistics
+    stop_reason: str = ""
+    realtime: float | None = None
+    pacing: PacingStats | None = None
+    realtime_factor: float | None = None  # measured over stepping time (pauses excluded)
+    links: tuple[LiveLink, ...] = ()
+    stale_steps: tuple[int, ...] = ()
+    samples: tuple[int, ...] = ()
+    residuals: dict[str, dict[str, float]] = field(default_factory=dict)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    pauses: list[dict[str, float]] = field(default_factory=list)
+    reconnects: int = 0
+    writes_sent: int = 0
+    write_errors: int = 0
+    endpoint: str | None = None
+    served: dict[str, Any] | None = None
+    bridge_error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        st = self.stats
+        steps = max(st.steps + 1, 1)
+        return {
+            "system": self.system.spec.name,
+            "status": self.status,
+            "results": str(self.results),
+            "stop_reason": self.stop_reason,
+            "start": self.system.start_tick / TICKS_PER_SECOND,
+            "step": self.system.step_ticks / TICKS_PER_SECOND,
+            "steps": st.steps,
+            "simulated_time": st.simulated_time,
+            "wall_time": st.wall_time,
+            "realtime_target": self.realtime,
+            "realtime_factor": self.realtime_factor,
+            "pacing": self.pacing.as_dict() if self.pacing is not None else None,
+            "plant": self.endpoint,
+            "inputs": [
+                {
+                    "node": link.node,
+                    "to": link.label,
+                    "role": link.role,
+                    "samples": self.samples[k] if k < len(self.samples) else 0,
+                    "stale_steps": self.stale_steps[k] if k < len(self.stale_steps) else 0,
+                    "stale_fraction": (self.stale_steps[k] / steps)
+                    if k < len(self.stale_steps)
+                    else 0.0,
+                }
+                for k, link in enumerate(self.links)
+            ],
+            "residuals": self.residuals,
+            "gaps": self.gaps,
+            "pauses": self.pauses,
+            "reconnects": self.reconnects,
+            "writes_sent": self.writes_sent,
+            "write_errors": self.write_errors,
+            "served": self.served,
+            "bridge_error": self.bridge_error,
+            "error": None if self.error is None else str(self.error),
+        }
+
+
+def _residual_stats(times: np.ndarray, r: np.ndarray) -> dict[str, float]:
+    ok = np.isfinite(r)
+    t, r = times[ok], r[ok]
+    if len(r) == 0:
+        return {"n": 0}
+    third = max(1, len(r) // 3)
+    first, last = r[:third], r[-third:]
+    rms_first = float(np.sqrt(np.mean(first**2)))
+    rms_last = float(np.sqrt(np.mean(last**2)))
+    return {
+        "n": int(len(r)),
+        "mean": float(np.mean(r)),
+        "rms": float(np.sqrt(np.mean(r**2))),
+        "max_abs": float(np.max(np.abs(r))),
+        "rms_first_third": rms_first,
+        "rms_last_third": rms_last,
+        "t_first_third": [float(t[0]), float(t[third - 1])],
+        "t_last_third": [float(t[-third]), float(t[-1])],
+        "rising": bool(len(r) >= 3 and rms_last > 2.0 * rms_first and rms_last > 0),
+    }
+
+
+def _sim_at(wall: float, walls: np.ndarray, sims: np.ndarray) -> float:
+    if len(walls) == 0 or not math.isfinite(wall):
+        return math.nan
+    return float(np.interp(wall, walls, sims))
+
+
+def _h5_name(node: str) -> str:
+    """A node id as an HDF5 group name ('/' is the only character HDF5 names cannot hold)."""
+    return node.replace("/", "%2F")
+
+
+class TwinRun:
+    """A system run against the wall clock and (if it has `opcua:`) a live plant.
+
+    Call order: construct (loads nothing) -> run() (blocking; request_stop() from a signal
+    handler or another thread ends it at the end of the current communication step).
+    """
+
+    def __init__(
+        self,
+        spec: SystemSpec,
+        results: str | Path,
+        *,
+        realtime: float | None = None,
+        endpoint: str | None = None,
+        serve_endpoint: str | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        from cosim.opcua import opcua_from_system
+        from cosim.resolve import resolve_system
+
+        if realtime is not None and not (math.isfinite(realtime) and realtime > 0):
+            raise ConfigError(
+                Problem(Location("--realtime"), f"--realtime must be > 0, got {realtime:g}")
+            )
+        spec = _with_endpoints(spec, endpoint, serve_endpoint)
+        self.opcua: OpcuaSpec | None = opcua_from_system(spec)
+        self.realtime = realtime if realtime is not None else spec.simulation.realtime
+        system = resolve_system(spec)
+        links: tuple[LiveLink, ...] = ()
+        if self.opcua is not None:
+            links, problems = resolve_links(system, self.opcua)
+            if problems:
+                raise ConfigError(problems)
+            needed = [x.label for x in links if x.role == "watch"]
+            needed += [str(o.source) for o in self.opcua.outputs]
+            spec2 = ensure_recorded(spec, system, needed)
+            if spec2 is not spec:
+                spec, system = spec2, resolve_system(spec2)
+                links, _ = resolve_links(system, self.opcua)
+        self.spec = spec
+        self.system = system
+        self.links = links
+        self.results = Path(results)
+        self.attrs = dict(attrs or {})
+        self.health = Health()
+        self._stop = False
+        self._ex: Execution | None = None
+        self.prefix = _serve_prefix(spec)
+
+    @property
+    def has_plant(self) -> bool:
+        o = self.opcua
+        return o is not None and o.endpoint is not None and bool(o.inputs or o.outputs)
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        self._stop = True
+        if self._ex is not None:
+            self._ex.request_stop(reason)
+
+    def run(self, on_ready: Callable[[dict[str, Any]], None] | None = None) -> TwinResult:
+        """Connect, serve, initialize, step to the stop time (or a stop request); always closes
+        the bridge, the server and every FMU, and completes results.h5."""
+        from cosim.execution import Execution
+        from cosim.opcua import InputBridge, OutputBridge
+        from cosim.plan import build_plan
+        from cosim.results import ResultsWriter
+
+        system, opcua, health = self.system, self.opcua, self.health
+        plan = build_plan(system)
+        step = plan.step_ticks / TICKS_PER_SECOND
+        bridge: InputBridge | None = None
+        server: ValueServer | None = None
+        writer: ResultsWriter | None = None
+        live: LiveInputs | None = None
+        outputs: OutputBridge | None = None
+        pacing = Pacing(step, self.realtime, health) if self.realtime else None
+        recorder = TwinRecorder(self.links, plan.record_decimation)
+        served_info: dict[str, Any] | None = None
+        error: BaseException | None = None
+        ex: Execution | None = None
+        try:
+            if self.has_plant:
+                assert opcua is not None
+                bridge = InputBridge(opcua)
+                if opcua.write and opcua.outputs:
+                    outputs = OutputBridge(bridge)
+                bridge.start()
+                live = LiveInputs(
+                    bridge, self.links, opcua.on_disconnect, health, recorder, pacing,
+                    lambda: self._stop,
+                )  # fmt: skip
+            if opcua is not None and opcua.serve is not None:
+                server, served_info = self._make_server(plan, live)
+                server.start()
+                served_info["nodes"] = list(server.node_ids)
+            try:
+                writer = ResultsWriter(self.results, system, plan, attrs=self.attrs)
+            except OSError as exc:
+                raise ConfigError(
+                    Problem(Location(str(self.results)), f"cannot write results: {exc}")
+                ) from None
+            observers: list[Any] = [_HealthClock(health), writer]
+            if outputs is not None:
+                observers.append(LiveOutputs(outputs))
+            if server is not None:
+                observers.append(TwinServer(server, len(plan.rec_labels), live, health))
+            if pacing is not None:
+                observers.append(pacing)
+            if live is not None:
+                observers.append(live)
+            ex = Execution(system, observers=observers, plan=plan)
+            self._ex = ex
+            if self._stop:
+                ex.request_stop("stop requested")
+            with ex:
+                ex.initialize()
+                if on_ready is not None:
+                    on_ready({"served": served_info, "plant": opcua.endpoint if opcua else None})
+                health.wall_start = time.perf_counter()
+                health.sim_start = ex.time
+                if pacing is not None:
+                    pacing.start()
+                if not self._stop:
+                    ex.run_until(system.stop_tick)
+        except BaseException as exc:
+            error = exc
+        finally:
+            if live is not None:
+                with contextlib.suppress(Exception):  # the bridge may be half closed
+                    live.drain()
+            for closer in (bridge, server):
+                if closer is not None:
+                    try:
+                        closer.close()
+                    except Exception as exc:  # closing must not hide the run's own error
+                        _log.warning("closing %s: %r", type(closer).__name__, exc)
+        if error is None and health.error is not None:
+            error = health.error
+        stats = ex.stats if ex is not None else _empty_stats()
+        if isinstance(error, KeyboardInterrupt):
+            status = "interrupted"
+        elif live is not None and live.aborted:
+            status = "aborted"
+        elif error is not None:
+            status = "failed"
+        elif ex is not None and ex.step_count < plan.n_steps:
+            status = "interrupted" if self._stop else "stopped"
+        else:
+            status = "completed"
+        if writer is None:
+            if error is not None:
+                raise error
+            raise SimulationError("results.h5 was not created")
+        writer.close(stats, status if status != "aborted" else "stopped", error)
+        result = TwinResult(
+            system=system,
+            results=self.results,
+            status=status,
+            error=error,
+            stats=stats,
+            stop_reason=ex.stop_reason if ex is not None else "",
+            realtime=self.realtime,
+            pacing=pacing.stats() if pacing is not None and stats.steps else None,
+            links=self.links,
+            endpoint=opcua.endpoint if self.has_plant and opcua is not None else None,
+            served=served_info,
+        )
+        wall = stats.wall_time - health.paused_wall
+        result.realtime_factor = stats.simulated_time / wall if wall > 0 else None
+        if bridge is not None:
+            result.reconnects = bridge.reconnects
+            result.bridge_error = str(bridge.error) if bridge.error is not None else None
+        if outputs is not None:
+            result.writes_sent = outputs.writes_sent
+            result.write_errors = outputs.write_errors
+        self._write_twin_data(result, recorder, bridge)
+        if isinstance(error, ConfigError):
+            raise error
+        return result
+
+    # ------------------------------------------------------------------ server
+    def _make_server(self, plan: Any, live: LiveInputs | None) -> tuple[ValueServer, dict]:
+        from cosim.opcua import ServedVariable, ValueServer
+
+        assert self.opcua is not None and self.opcua.serve is not None
+        serve = self.opcua.serve
+        p = self.prefix
+        variables = [
+            ServedVariable(f"{p}.{label}", plan.rec_kinds[k] if plan.rec_kinds[k] in
+                           ("real", "integer", "boolean") else "real",
+                           0.0, f"{label} [{plan.rec_units[k]}]".replace(" []", ""))
+            for k, label in enumerate(plan.rec_labels)
+        ]  # fmt: skip
+        if live is not None:
+            for k in live._watch:
+                label = self.links[k].label
+                variables.append(
+                    ServedVariable(f"{p}.Residual.{label}", "real", math.nan,
+                                   f"measured - predicted {label}")  # fmt: skip
+                )
+        from cosim.opcua import RUN_STATE
+
+        for name, kind, text in RUN_STATE:
+            variables.append(ServedVariable(f"{p}.Run.{name}", kind, 0.0, text))
+        names = [v.node for v in variables]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ConfigError(
+                Problem(
+                    serve.loc,
+                    f"opcua.serve: node name(s) used twice: {', '.join(dup)}",
+                    "rename the component that is called Run or Residual",
+                )
+            )
+        server = ValueServer(
+            serve.endpoint,
+            variables,
+            security=serve.security,
+            namespace=serve.namespace,
+            name=self.spec.name,
+        )
+        info = {"endpoint": serve.endpoint, "namespace": serve.namespace, "prefix": p,
+                "variables": len(variables)}  # fmt: skip
+        return server, info
+
+    # ------------------------------------------------------------------ results.h5
+    def _write_twin_data(
+        self, result: TwinResult, recorder: TwinRecorder, bridge: InputBridge | None
+    ) -> None:
+        import h5py
+
+        links = self.links
+        n = len(links)
+        rows = recorder.rows.array()
+        times = rows[:, 0]
+        walls = rows[:, 1]
+        samples = (
+            np.concatenate(recorder.samples)
+            if recorder.samples
+            else np.zeros(0, dtype=_sample_dtype())
+        )
+        result.stale_steps = tuple(int(x) for x in recorder.stale_steps)
+        result.samples = tuple(int(np.count_nonzero(samples["input"] == k)) for k in range(n))
+        for j, k in enumerate(recorder.watch):
+            result.residuals[links[k].label] = _residual_stats(times, rows[:, 3 + 3 * n + j])
+        gaps = bridge.gaps if bridge is not None else ()
+        result.gaps = [
+            {
+                "start": g.start,
+                "end": g.end,
+                "duration": g.duration,
+                "sim_start": _sim_at(g.start, walls, times),
+                "sim_end": _sim_at(g.end, walls, times) if g.end is not None else math.nan,
+                "reason": g.reason,
+            }
+            for g in gaps
+        ]
+        result.pauses = [
+            {"start": a, "end": b, "sim_time": t} for a, b, t in self.health.pauses
+        ]
+        pacing = result.pacing
+        with h5py.File(self.results, "a") as f:
+            tw = f.create_group("twin")
+            tw.create_dataset("time", data=times).attrs["unit"] = "s"
+            tw.create_dataset("wall_time", data=walls).attrs["unit"] = "s since 1970 (UTC)"
+            tw.create_dataset("lateness", data=rows[:, 2]).attrs["unit"] = "s"
+            inputs = tw.create_group("inputs", track_order=True)
+            for k, link in enumerate(links):
+                g = inputs.create_group(link.label)
+                g.attrs.update(node=link.node, role=link.role, unit=link.variable.unit or "")
+                g.create_dataset("value", data=rows[:, 3 + k])
+                g.create_dataset("age", data=rows[:, 3 + n + k]).attrs["unit"] = "s"
+                g.create_dataset("stale", data=rows[:, 3 + 2 * n + k].astype(np.uint8))
+            res = tw.create_group("residuals", track_order=True)
+            for j, k in enumerate(recorder.watch):
+                ds = res.create_dataset(links[k].label, data=rows[:, 3 + 3 * n + j])
+                ds.attrs.update(unit=links[k].variable.unit or "", node=links[k].node,
+                                definition="measured - predicted")  # fmt: skip
+            pz = tw.create_group("pauses")
+            pz.create_dataset("start", data=[p["start"] for p in result.pauses], dtype="f8")
+            pz.create_dataset("end", data=[p["end"] for p in result.pauses], dtype="f8")
+            pz.create_dataset("sim_time", data=[p["sim_time"] for p in result.pauses], dtype="f8")
+            if self.opcua is not None and self.has_plant:
+                op = f.create_group("opcua")
+                for k, link in enumerate(links):
+                    g = op.create_group(_h5_name(link.node))
+                    g.attrs.update(node=link.node, to=link.label)
+                    mine = samples[samples["input"] == k]
+                    for name in ("value", "source_time", "server_time", "receive_time", "status"):
+                        g.create_dataset(name, data=mine[name])
+                gg = op.create_group("gaps")
+                for key in ("start", "end", "duration", "sim_start", "sim_end"):
+                    data = [math.nan if g[key] is None else g[key] for g in result.gaps]
+                    gg.create_dataset(key, data=np.array(data, dtype="f8"))
+                gg.create_dataset(
+                    "reason", data=[g["reason"] for g in result.gaps], dtype=h5py.string_dtype()
+                )
+                f.attrs["gaps"] = len(result.gaps)
+                f.attrs["reconnects"] = result.reconnects
+                f.attrs["on_disconnect"] = self.opcua.on_disconnect
+                f.attrs["plant_endpoint"] = self.opcua.endpoint or ""
+            a = f.attrs
+            a["realtime_target"] = self.realtime if self.realtime else np.nan
+            a["realtime_factor_measured"] = (
+                result.realtime_factor if result.realtime_factor is not None else np.nan
+            )
+            if pacing is not None:
+                a["overruns"] = pacing.overruns
+                a["max_lateness"] = pacing.max_lateness
+                a["p50_lateness"] = pacing.p50_lateness
+                a["p99_lateness"] = pacing.p99_lateness
+            a["stale_steps"] = int(recorder.stale_steps.sum())
+            a["twin"] = json.dumps(result.summary(), default=_json_default)
+            if result.status == "aborted":
+                a["status"] = "aborted"
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    return str(x)
+
+
+def _sample_dtype() -> np.dtype:
+    from cosim.opcua import SAMPLE_DTYPE
+
+    return SAMPLE_DTYPE
+
+
+def _empty_stats() -> RunStatistics:
+    from cosim.execution import RunStatistics
+
+    return RunStatistics(status="failed")
+
+
+def _with_endpoints(spec: SystemSpec, endpoint: str | None, serve: str | None) -> SystemSpec:
+    """`spec` with opcua.endpoint / opcua.serve.endpoint replaced (e.g. by `cosim demo`)."""
+    if endpoint is None and serve is None:
+        return spec
+    data = dict(spec.extra.get("opcua") or {})
+    if endpoint is not None:
+        data["endpoint"] = endpoint
+    if serve is not None:
+        data["serve"] = {**dict(data.get("serve") or {}), "endpoint": serve}
+    return replace(spec, extra={**spec.extra, "opcua": data})
+
+
+def _serve_prefix(spec: SystemSpec) -> str:
+    """opcua.serve.prefix if written, else the system's name (nodes read <system>.<comp>.<var>)."""
+    serve = (spec.extra.get("opcua") or {}).get("serve") or {}
+    prefix = serve.get("prefix") if isinstance(serve, dict) else None
+    return str(prefix) if prefix else spec.name
+
+
+def realtime_for(spec: SystemSpec, override: float | None) -> float | None:
+    """The real-time factor a run uses: --realtime, else simulation.realtime, else None."""
+    return override if override is not None else spec.simulation.realtime
+
+
+def needs_twin(spec: SystemSpec, realtime: float | None = None) -> bool:
+    """Whether `cosim run` must go through TwinRun (opcua section or real-time pacing)."""
+    return "opcua" in spec.extra or realtime_for(spec, realtime) is not None
+
+
+__all__ = [
+    "Health",
+    "InputSetter",
+    "LiveInputs",
+    "LiveLink",
+    "LiveOutputs",
+    "Pacing",
+    "SignalReader",
+    "TwinRecorder",
+    "TwinResult",
+    "TwinRun",
+    "TwinServer",
+    "current_values",
+    "ensure_recorded",
+    "needs_twin",
+    "realtime_for",
+    "resolve_links",
+    "with_records",
+]
