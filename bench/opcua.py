@@ -73,7 +73,6 @@ def _plant(endpoint: str, n_nodes: int, conn) -> None:
                 ticks = int(round(duration * rate))
                 base = np.arange(n_nodes, dtype=float)
                 stamps = []
-                hist = []
                 t0 = time.time() + 0.1
                 for k in range(1, ticks + 1):
                     delay = t0 + k * period - time.time()  # paced against one fixed start
@@ -81,9 +80,7 @@ def _plant(endpoint: str, n_nodes: int, conn) -> None:
                         time.sleep(delay)
                     stamps.append(time.time())
                     server.publish(k * 10_000.0 + base)
-                    hist.append((k, server.coalesced, round(time.time() - t0 - k * period, 4)))
                 time.sleep(0.5)
-                print([h for i, h in enumerate(hist) if i == 0 or h[1] != hist[i - 1][1] or h[2] > 0.01])
                 conn.send(("done", stamps, server.coalesced))
             else:
                 return

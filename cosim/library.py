@@ -1,4 +1,4 @@
-"""The bundled FMU library: find a bundled FMU by name, building it from fmus/ when missing or stale.
+"""The bundled FMU library: find a bundled FMU by name; build it from fmus/ when missing or stale.
 
 Each model lives in ``fmus/models/<Name>/`` as ``model.yaml`` (variables, units, defaults) and
 ``model.c`` (the equations). ``fmus/common/`` implements FMI 2.0 and 3.0 once over the per-model
@@ -95,7 +95,11 @@ UNITS: dict[str, tuple[dict[str, int], float, float]] = {
 # names the generated accessors or the C layer use themselves
 _RESERVED = {"M", "s", "time", "time_", "real_", "int_", "bool_", "initialized"}
 
-_TYPES = {"Real": ("Float64", "real_"), "Integer": ("Int32", "int_"), "Boolean": ("Boolean", "bool_")}
+_TYPES = {
+    "Real": ("Float64", "real_"),
+    "Integer": ("Int32", "int_"),
+    "Boolean": ("Boolean", "bool_"),
+}
 
 
 @dataclass(frozen=True)
@@ -165,8 +169,12 @@ def _load_spec(directory: Path) -> ModelSpec:
         type_ = d.get("type", "Real")
         causality = d["causality"]
         state = bool(d.get("state", False))
-        default_var = {"parameter": "fixed", "input": "continuous", "output": "continuous",
-                       "local": "continuous"}[causality]
+        default_var = {
+            "parameter": "fixed",
+            "input": "continuous",
+            "output": "continuous",
+            "local": "continuous",
+        }[causality]
         if type_ != "Real" and default_var == "continuous":
             default_var = "discrete"
         variability = d.get("variability", default_var)
@@ -183,38 +191,71 @@ def _load_spec(directory: Path) -> ModelSpec:
         if causality == "output" and not state and depends is None:
             raise ValueError(f"{directory.name}: output {name} needs `depends:` (inputs/states)")
         var = Var(
-            name=name, type=type_, causality=causality, variability=variability, initial=initial,
-            start=d.get("start", 0 if type_ != "Boolean" else False) if initial != "calculated"
+            name=name,
+            type=type_,
+            causality=causality,
+            variability=variability,
+            initial=initial,
+            start=d.get("start", 0 if type_ != "Boolean" else False)
+            if initial != "calculated"
             else None,
-            unit=unit, description=d.get("description", ""), state=state,
+            unit=unit,
+            description=d.get("description", ""),
+            state=state,
             depends=tuple(depends) if depends is not None else ((name,) if state else None),
-            min=d.get("min"), max=d.get("max"), index=counters[type_],
+            min=d.get("min"),
+            max=d.get("max"),
+            index=counters[type_],
         )
         counters[type_] += 1
         variables.append(var)
         if state:
             states.append(var)
     for s in states:  # der(x) locals after all declared variables
-        variables.append(Var(
-            name=f"der({s.name})", type="Real", causality="local", variability="continuous",
-            initial="calculated", start=None, unit=_der_unit(s.unit), description=f"d/dt {s.name}",
-            state=False, depends=None, min=None, max=None, index=counters["Real"],
-            derivative_of=s.name,
-        ))
+        variables.append(
+            Var(
+                name=f"der({s.name})",
+                type="Real",
+                causality="local",
+                variability="continuous",
+                initial="calculated",
+                start=None,
+                unit=_der_unit(s.unit),
+                description=f"d/dt {s.name}",
+                state=False,
+                depends=None,
+                min=None,
+                max=None,
+                index=counters["Real"],
+                derivative_of=s.name,
+            )
+        )
         counters["Real"] += 1
     return ModelSpec(
-        name=data["name"], description=data.get("description", ""), directory=directory,
+        name=data["name"],
+        description=data.get("description", ""),
+        directory=directory,
         model_exchange=bool(data.get("model_exchange", True)),
         max_step=float(data.get("max_step", 1e-3)),
-        default_experiment=data.get("default_experiment", {"startTime": 0, "stopTime": 10,
-                                                           "stepSize": 1e-3}),
+        default_experiment=data.get(
+            "default_experiment", {"startTime": 0, "stopTime": 10, "stepSize": 1e-3}
+        ),
         variables=tuple(variables),
     )
 
 
 def _der_unit(unit: str | None) -> str | None:
-    return {"m": "m/s", "m/s": "m/s2", "rad": "rad/s", "1": None, "K": None, "V": None, "A": None,
-            "rad/s": None, "N.m": None}.get(unit or "", None)
+    return {
+        "m": "m/s",
+        "m/s": "m/s2",
+        "rad": "rad/s",
+        "1": None,
+        "K": None,
+        "V": None,
+        "A": None,
+        "rad/s": None,
+        "N.m": None,
+    }.get(unit or "")
 
 
 # --------------------------------------------------------------------------- generators
@@ -238,12 +279,12 @@ def _unit_definitions(spec: ModelSpec) -> str:
             attrs += f' factor="{factor!r}"'
         if offset:
             attrs += f' offset="{offset!r}"'
-        rows.append(f'    <Unit name={quoteattr(name)}>\n      <BaseUnit{attrs}/>\n    </Unit>')
+        rows.append(f"    <Unit name={quoteattr(name)}>\n      <BaseUnit{attrs}/>\n    </Unit>")
     return "  <UnitDefinitions>\n" + "\n".join(rows) + "\n  </UnitDefinitions>\n"
 
 
 def _common_attrs(v: Var) -> str:
-    a = f"name={quoteattr(v.name)} valueReference=\"{v.vr}\""
+    a = f'name={quoteattr(v.name)} valueReference="{v.vr}"'
     if v.description:
         a += f" description={quoteattr(v.description)}"
     a += f' causality="{v.causality}" variability="{v.variability}"'
@@ -271,7 +312,6 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
     """The modelDescription.xml text for FMI `version` (2 or 3)."""
     de = spec.default_experiment
     experiment = "".join(f' {k}="{_fmt(v)}"' for k, v in de.items())
-    states = spec.states
     outputs = [v for v in spec.variables if v.causality == "output"]
     ders = [v for v in spec.variables if v.derivative_of]
     by_name = {v.name: v for v in spec.variables}
@@ -282,8 +322,10 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
         for v in order:
             deriv = str(index[v.derivative_of]) if v.derivative_of else None
             tag = v.type
-            rows.append(f"    <ScalarVariable {_common_attrs(v)}>\n"
-                        f"      <{tag}{_type_attrs(v, deriv)}/>\n    </ScalarVariable>")
+            rows.append(
+                f"    <ScalarVariable {_common_attrs(v)}>\n"
+                f"      <{tag}{_type_attrs(v, deriv)}/>\n    </ScalarVariable>"
+            )
 
         def deps(v: Var) -> str:
             if v.depends is None:
@@ -295,38 +337,54 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
         initial_unknowns.sort(key=lambda v: index[v.name])
         structure = "  <ModelStructure>\n"
         if outputs:
-            structure += "    <Outputs>\n" + "".join(
-                f'      <Unknown index="{index[v.name]}"{deps(v)}/>\n' for v in outputs
-            ) + "    </Outputs>\n"
+            structure += (
+                "    <Outputs>\n"
+                + "".join(f'      <Unknown index="{index[v.name]}"{deps(v)}/>\n' for v in outputs)
+                + "    </Outputs>\n"
+            )
         if ders:
-            structure += "    <Derivatives>\n" + "".join(
-                f'      <Unknown index="{index[v.name]}"/>\n' for v in ders
-            ) + "    </Derivatives>\n"
+            structure += (
+                "    <Derivatives>\n"
+                + "".join(f'      <Unknown index="{index[v.name]}"/>\n' for v in ders)
+                + "    </Derivatives>\n"
+            )
         if initial_unknowns:
-            structure += "    <InitialUnknowns>\n" + "".join(
-                f'      <Unknown index="{index[v.name]}"/>\n' for v in initial_unknowns
-            ) + "    </InitialUnknowns>\n"
+            structure += (
+                "    <InitialUnknowns>\n"
+                + "".join(f'      <Unknown index="{index[v.name]}"/>\n' for v in initial_unknowns)
+                + "    </InitialUnknowns>\n"
+            )
         structure += "  </ModelStructure>\n"
-        me = (f'  <ModelExchange modelIdentifier="{spec.name}" canGetAndSetFMUstate="true" '
-              f'canSerializeFMUstate="true" completedIntegratorStepNotNeeded="true"/>\n'
-              if spec.model_exchange else "")
+        me = (
+            f'  <ModelExchange modelIdentifier="{spec.name}" canGetAndSetFMUstate="true" '
+            f'canSerializeFMUstate="true" completedIntegratorStepNotNeeded="true"/>\n'
+            if spec.model_exchange
+            else ""
+        )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<fmiModelDescription fmiVersion="2.0" modelName="{spec.name}" guid="{guid}"'
             f' description={quoteattr(spec.description)} generationTool="cosim fmus"'
             f' variableNamingConvention="structured" numberOfEventIndicators="0">\n'
-            f'  <CoSimulation modelIdentifier="{spec.name}" canHandleVariableCommunicationStepSize="true"'
+            f'  <CoSimulation modelIdentifier="{spec.name}"'
+            ' canHandleVariableCommunicationStepSize="true"'
             f' canGetAndSetFMUstate="true" canSerializeFMUstate="true"/>\n'
-            + me + _unit_definitions(spec)
+            + me
+            + _unit_definitions(spec)
             + '  <LogCategories>\n    <Category name="logEvents"/>\n'
             '    <Category name="logStatusError"/>\n  </LogCategories>\n'
             f"  <DefaultExperiment{experiment}/>\n"
-            "  <ModelVariables>\n" + "\n".join(rows) + "\n  </ModelVariables>\n"
-            + structure + "</fmiModelDescription>\n"
+            "  <ModelVariables>\n"
+            + "\n".join(rows)
+            + "\n  </ModelVariables>\n"
+            + structure
+            + "</fmiModelDescription>\n"
         )
     # FMI 3.0
-    rows = ['    <Float64 name="time" valueReference="0" causality="independent"'
-            ' variability="continuous" description="Simulation time" unit="s"/>']
+    rows = [
+        '    <Float64 name="time" valueReference="0" causality="independent"'
+        ' variability="continuous" description="Simulation time" unit="s"/>'
+    ]
     for v in spec.variables:
         tag = _TYPES[v.type][0]
         deriv = str(by_name[v.derivative_of].vr) if v.derivative_of else None
@@ -339,48 +397,69 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
 
     structure = "  <ModelStructure>\n"
     structure += "".join(f'    <Output valueReference="{v.vr}"{deps3(v)}/>\n' for v in outputs)
-    structure += "".join(f'    <ContinuousStateDerivative valueReference="{v.vr}"/>\n' for v in ders)
+    structure += "".join(
+        f'    <ContinuousStateDerivative valueReference="{v.vr}"/>\n' for v in ders
+    )
     initial_unknowns = [v for v in outputs if v.initial in ("approx", "calculated")] + ders
-    structure += "".join(f'    <InitialUnknown valueReference="{v.vr}"/>\n'
-                         for v in sorted(initial_unknowns, key=lambda v: v.vr))
+    structure += "".join(
+        f'    <InitialUnknown valueReference="{v.vr}"/>\n'
+        for v in sorted(initial_unknowns, key=lambda v: v.vr)
+    )
     structure += "  </ModelStructure>\n"
-    me = (f'  <ModelExchange modelIdentifier="{spec.name}" canGetAndSetFMUState="true"'
-          f' canSerializeFMUState="true"/>\n' if spec.model_exchange else "")
-    units = _unit_definitions(spec)
-    if "unit=\"s\"" not in units and units:
-        pass
+    me = (
+        f'  <ModelExchange modelIdentifier="{spec.name}" canGetAndSetFMUState="true"'
+        f' canSerializeFMUState="true"/>\n'
+        if spec.model_exchange
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<fmiModelDescription fmiVersion="3.0" modelName="{spec.name}" instantiationToken="{guid}"'
         f' description={quoteattr(spec.description)} generationTool="cosim fmus"'
         f' variableNamingConvention="structured">\n'
         + me
-        + f'  <CoSimulation modelIdentifier="{spec.name}" canHandleVariableCommunicationStepSize="true"'
+        + f'  <CoSimulation modelIdentifier="{spec.name}"'
+        ' canHandleVariableCommunicationStepSize="true"'
         f' canGetAndSetFMUState="true" canSerializeFMUState="true"'
         f' providesIntermediateUpdate="false" hasEventMode="false"/>\n'
         + _unit_definitions_with_seconds(spec)
         + '  <LogCategories>\n    <Category name="logEvents"/>\n'
         '    <Category name="logStatusError"/>\n  </LogCategories>\n'
         f"  <DefaultExperiment{experiment}/>\n"
-        "  <ModelVariables>\n" + "\n".join(rows) + "\n  </ModelVariables>\n"
-        + structure + "</fmiModelDescription>\n"
+        "  <ModelVariables>\n"
+        + "\n".join(rows)
+        + "\n  </ModelVariables>\n"
+        + structure
+        + "</fmiModelDescription>\n"
     )
 
 
 def _unit_definitions_with_seconds(spec: ModelSpec) -> str:
     """FMI 3 declares `time` with unit s, so s must be defined even if no variable uses it."""
-    extra = Var("time", "Real", "independent", "continuous", None, None, "s", "", False, None,
-                None, None)
+    extra = Var(
+        "time", "Real", "independent", "continuous", None, None, "s", "", False, None, None, None
+    )
     return _unit_definitions(
-        ModelSpec(spec.name, spec.description, spec.directory, spec.model_exchange,
-                  spec.max_step, spec.default_experiment, spec.variables + (extra,))
+        ModelSpec(
+            spec.name,
+            spec.description,
+            spec.directory,
+            spec.model_exchange,
+            spec.max_step,
+            spec.default_experiment,
+            spec.variables + (extra,),
+        )
     )
 
 
 def accessors_header(spec: ModelSpec) -> str:
     """Named accessors (`#define m1 (M->s.r[1])`) for the model's own C file only."""
-    lines = ["/* generated by cosim.library from model.yaml - do not edit */",
-             "#ifndef COSIM_ACCESSORS_H", "#define COSIM_ACCESSORS_H", "#include <math.h>"]
+    lines = [
+        "/* generated by cosim.library from model.yaml - do not edit */",
+        "#ifndef COSIM_ACCESSORS_H",
+        "#define COSIM_ACCESSORS_H",
+        "#include <math.h>",
+    ]
     for v in spec.variables:
         slot = _TYPES[v.type][1]
         lines.append(f"#define {v.c_name} (M->s.{slot}[{v.index}])")
@@ -396,13 +475,20 @@ def vars_header(spec: ModelSpec, guid: str) -> str:
     n_real = 1 + len(reals)
     lines = [
         "/* generated by cosim.library from model.yaml - do not edit */",
-        "#ifndef COSIM_VARS_H", "#define COSIM_VARS_H", "",
-        f'#define MODEL_NAME "{spec.name}"', f'#define MODEL_GUID "{guid}"',
-        f"#define N_REAL {n_real}", f"#define N_INTEGER {len(ints)}",
-        f"#define N_BOOLEAN {len(bools)}", f"#define N_STATES {len(spec.states)}",
+        "#ifndef COSIM_VARS_H",
+        "#define COSIM_VARS_H",
+        "",
+        f'#define MODEL_NAME "{spec.name}"',
+        f'#define MODEL_GUID "{guid}"',
+        f"#define N_REAL {n_real}",
+        f"#define N_INTEGER {len(ints)}",
+        f"#define N_BOOLEAN {len(bools)}",
+        f"#define N_STATES {len(spec.states)}",
         f"#define MAX_STEP {spec.max_step!r}",
-        f"#define VR_INTEGER_BASE {VR_INTEGER_BASE}u", f"#define VR_BOOLEAN_BASE {VR_BOOLEAN_BASE}u",
-        f"#define A_INIT {A_INIT}", f"#define A_STEP {A_STEP}",
+        f"#define VR_INTEGER_BASE {VR_INTEGER_BASE}u",
+        f"#define VR_BOOLEAN_BASE {VR_BOOLEAN_BASE}u",
+        f"#define A_INIT {A_INIT}",
+        f"#define A_STEP {A_STEP}",
     ]
     if spec.model_exchange:
         lines.append("#define MODEL_EXCHANGE 1")
@@ -414,8 +500,9 @@ def vars_header(spec: ModelSpec, guid: str) -> str:
 
     by_name = {v.name: v for v in spec.variables}
     lines.append(arr("unsigned", "STATE_INDEX", [str(v.index) for v in spec.states]))
-    lines.append(arr("unsigned", "DER_INDEX",
-                     [str(by_name[f"der({v.name})"].index) for v in spec.states]))
+    lines.append(
+        arr("unsigned", "DER_INDEX", [str(by_name[f"der({v.name})"].index) for v in spec.states])
+    )
     lines.append(arr("unsigned char", "REAL_ACCESS", ["0"] + [str(v.access) for v in reals]))
     lines.append(arr("unsigned char", "INTEGER_ACCESS", [str(v.access) for v in ints]))
     lines.append(arr("unsigned char", "BOOLEAN_ACCESS", [str(v.access) for v in bools]))
@@ -423,8 +510,10 @@ def vars_header(spec: ModelSpec, guid: str) -> str:
     lines.append(arr("char *", "INTEGER_NAMES", [f'"{v.name}"' for v in ints]))
     lines.append(arr("char *", "BOOLEAN_NAMES", [f'"{v.name}"' for v in bools]))
     lines.append("struct ModelState;")
-    lines.append("__attribute__((unused)) static void set_start_values_impl(double *real_,"
-                 " int *int_, _Bool *bool_) {")
+    lines.append(
+        "__attribute__((unused)) static void set_start_values_impl(double *real_,"
+        " int *int_, _Bool *bool_) {"
+    )
     lines.append("    (void)real_; (void)int_; (void)bool_;")
     for v in spec.variables:
         if v.start is None:
@@ -433,7 +522,9 @@ def vars_header(spec: ModelSpec, guid: str) -> str:
         value = ("1" if v.start else "0") if v.type == "Boolean" else _fmt(v.start)
         lines.append(f"    {slot}[{v.index}] = {value};")
     lines.append("}")
-    lines.append("#define set_start_values(S) set_start_values_impl((S)->real_, (S)->int_, (S)->bool_)")
+    lines.append(
+        "#define set_start_values(S) set_start_values_impl((S)->real_, (S)->int_, (S)->bool_)"
+    )
     lines.append("")
     lines.append("#endif")
     return "\n".join(lines) + "\n"
@@ -525,16 +616,32 @@ def build(name: str, force: bool = False) -> Path:
             binary = tmpdir / "binaries" / platform / f"{spec.name}.so"
             binary.parent.mkdir(parents=True)
             cmd = [
-                os.environ.get("CC", "gcc"), "-shared", "-fPIC", "-O2", "-std=gnu11", "-Wall",
-                "-fvisibility=default", f"-I{tmpdir}", f"-I{COMMON_DIR}", f"-I{_fmi_headers()}",
-                str(model_dir / "model.c"), str(COMMON_DIR / "core.c"),
-                str(COMMON_DIR / f"fmi{version}.c"), "-o", str(binary), "-lm",
+                os.environ.get("CC", "gcc"),
+                "-shared",
+                "-fPIC",
+                "-O2",
+                "-std=gnu11",
+                "-Wall",
+                "-fvisibility=default",
+                f"-I{tmpdir}",
+                f"-I{COMMON_DIR}",
+                f"-I{_fmi_headers()}",
+                str(model_dir / "model.c"),
+                str(COMMON_DIR / "core.c"),
+                str(COMMON_DIR / f"fmi{version}.c"),
+                "-o",
+                str(binary),
+                "-lm",
             ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
-                raise ConfigError(Problem(Location(str(model_dir / "model.c")),
-                                          f"building bundled FMU {name} failed:\n{proc.stderr}",
-                                          "is gcc installed?"))
+                raise ConfigError(
+                    Problem(
+                        Location(str(model_dir / "model.c")),
+                        f"building bundled FMU {name} failed:\n{proc.stderr}",
+                        "is gcc installed?",
+                    )
+                )
             xml = model_description(spec, version, guid)
             out.parent.mkdir(parents=True, exist_ok=True)
             partial = out.with_suffix(".fmu.partial")
@@ -576,9 +683,8 @@ def resolve_fmu(text: str, base_dir: Path) -> Path:
     A path that points at a bundled FMU's output location (e.g. ``../fmus/Mass1.fmu``) is
     built on first use, so systems can name bundled FMUs by path on a fresh clone.
     """
-    if not text.endswith(".fmu") and not os.sep in text.replace("fmi3/", "", 1):
-        if text in bundled_names():
-            return bundled_fmu(text)
+    if not text.endswith(".fmu") and text in bundled_names():
+        return bundled_fmu(text)
     path = (Path(base_dir) / text).resolve()
     for name in bundled_names():
         if output_path(name).resolve() == path:

@@ -1,4 +1,4 @@
-"""Data types that describe a system: as written in YAML (SystemSpec) and as resolved against FMUs (ResolvedSystem).
+"""Data types of a system: as written in YAML (SystemSpec) and as resolved (ResolvedSystem).
 
 Both are frozen and hold no open resources. config.py builds a SystemSpec without touching any
 FMU; resolve.py turns it into a ResolvedSystem using the FMUs' model descriptions; the engine
