@@ -61,6 +61,8 @@ _log = logging.getLogger(__name__)
 
 SAMPLE_DRAIN_PERIOD = 0.2  # seconds of simulated time between drains of the raw-sample ring
 _BLOCK = 4096  # rows per in-memory block of the twin recorder
+RISING_RATIO = 1.5  # a residual is "rising" when its RMS over the last third of the run is
+# at least this many times its RMS over the first third
 
 
 # ============================================================================ value access
@@ -684,7 +686,8 @@ def _residual_stats(times: np.ndarray, r: np.ndarray) -> dict[str, float]:
         "rms_last_third": rms_last,
         "t_first_third": [float(t[0]), float(t[third - 1])],
         "t_last_third": [float(t[-third]), float(t[-1])],
-        "rising": bool(len(r) >= 3 and rms_last > 2.0 * rms_first and rms_last > 0),
+        "ratio": rms_last / rms_first if rms_first > 0 else math.inf,
+        "rising": bool(len(r) >= 3 and rms_last > RISING_RATIO * rms_first and rms_last > 0),
     }
 
 
@@ -943,7 +946,9 @@ class TwinRun:
         result.stale_steps = tuple(int(x) for x in recorder.stale_steps)
         result.samples = tuple(int(np.count_nonzero(samples["input"] == k)) for k in range(n))
         for j, k in enumerate(recorder.watch):
-            result.residuals[links[k].label] = _residual_stats(times, rows[:, 3 + 3 * n + j])
+            stats = _residual_stats(times, rows[:, 3 + 3 * n + j])
+            stats["unit"] = links[k].variable.unit or ""
+            result.residuals[links[k].label] = stats
         gaps = bridge.gaps if bridge is not None else ()
         result.gaps = [
             {

@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="C.V=X",
         help="override a parameter or start value, e.g. --set mass1.m1=2.0 (repeatable)",
     )
+    parser.add_argument(
+        "--realtime",
+        type=float,
+        metavar="X",
+        help="pace against the wall clock: 1 = real time, 2 = twice as fast "
+        "(overrides simulation.realtime)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -187,6 +194,18 @@ def run(args: argparse.Namespace) -> int:
     from cosim.results import ResultsWriter
 
     spec = _with_stop(load_system(args.system, args.overrides), args.stop)
+    realtime = getattr(args, "realtime", None)
+    if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
+        from cosim.cli.demo import run_live  # live twin / real-time pacing: cosim/twin.py
+
+        return run_live(
+            spec,
+            _out_dir(spec.name, args.out),
+            realtime=realtime,
+            overrides=args.overrides,
+            quiet=args.quiet,
+            as_json=args.json,
+        )
     system = resolve_system(spec)
     plan = build_plan(system)
     out_dir = _out_dir(spec.name, args.out)

@@ -85,10 +85,6 @@ class _Fatal(BridgeError):
     """A connection problem that retrying will not fix (credentials, trust, nodes)."""
 
 
-class _Lost(Exception):
-    """The session to the plant ended."""
-
-
 def _status_name(code: int) -> str:
     from asyncua import ua
 
