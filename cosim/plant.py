@@ -10,7 +10,7 @@ The stand-in for real hardware that demos, tests and users without hardware run 
       noise:    {seed: 1, signals: {act.i_motor: 0.05}}          # Gaussian, sigma per signal
       faults:
         - {at: 10, set: {act.wear: 0.5}}                          # step change
-        - {at: 5, ramp: {act.wear: {to: 1.0, over: 30}}}          # linear ramp from the value at 5 s
+        - {at: 5, ramp: {act.wear: {to: 1.0, over: 30}}}          # linear, from the value at 5 s
         - {at: 20, freeze: act.T_winding}                         # the served value sticks
       security: {...}                                             # as opcua.serve.security
 
@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,8 +145,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
             Problem(
                 Location(str(spec.path)),
                 f"{spec.path.name} has no `plant:` section: nothing to serve",
-                "add plant: {serve: [{from: comp.var, node: \"ns=2;s=Plant.X\"}]} "
-                "(see docs/twin.md)",
+                'add plant: {serve: [{from: comp.var, node: "ns=2;s=Plant.X"}]} (see docs/twin.md)',
             )
         )
     if not isinstance(data, dict):
@@ -196,16 +195,23 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     serve: list[ServedSignal] = []
     items = data.get("serve")
     if not isinstance(items, list) or not items:
-        err(("serve",), "plant.serve must be a non-empty list of {from: comp.var, node: ...}",
-            'for example serve: [{from: act.i_motor, node: "ns=2;s=Plant.MotorCurrent"}]')  # fmt: skip
+        err(
+            ("serve",),
+            "plant.serve must be a non-empty list of {from: comp.var, node: ...}",
+            'for example serve: [{from: act.i_motor, node: "ns=2;s=Plant.MotorCurrent"}]',
+        )
         items = []
     nodes: dict[str, str] = {}
     for i, item in enumerate(items):
         path = ("serve", i)
-        if not isinstance(item, dict) or set(item) - {"from", "node"} or not {"from", "node"} <= set(
-            item
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"from", "node"}
+            or not {"from", "node"} <= set(item)
         ):
-            err(path, f"{_where(path)} must be {{from: comp.var, node: \"ns=2;s=...\"}}, got {item!r}")
+            err(
+                path, f'{_where(path)} must be {{from: comp.var, node: "ns=2;s=..."}}, got {item!r}'
+            )
             continue
         source = ref(item["from"], (*path, "from"))
         node = node_id(item["node"], (*path, "node"))
@@ -223,10 +229,15 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
         items = []
     for i, item in enumerate(items):
         path = ("commands", i)
-        if not isinstance(item, dict) or set(item) - {"node", "to", "start"} or not {
-            "node",
-            "to",
-        } <= set(item):
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"node", "to", "start"}
+            or not {
+                "node",
+                "to",
+            }
+            <= set(item)
+        ):
             err(path, f"{_where(path)} must be {{node: \"ns=2;s=...\", to: comp.var, start: x}}, "
                 f"got {item!r}")  # fmt: skip
             continue
@@ -320,8 +331,11 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
                 faults.append(Fault(float(at), "set", r, float(value), loc=fl))
             else:
                 ok = isinstance(value, dict) and set(value) == {"to", "over"}
-                if not ok or not _number(value["to"]) or not _number(value["over"]) or (
-                    value["over"] <= 0
+                if (
+                    not ok
+                    or not _number(value["to"])
+                    or not _number(value["over"])
+                    or (value["over"] <= 0)
                 ):
                     err((*path, action, name),
                         f"{_where(path)}.ramp.{name} must be {{to: value, over: seconds > 0}}, "
@@ -456,6 +470,12 @@ class PlantIO:
         self._reader.read(self.raw)
         self._apply(execution.tick)
         self._publish()
+
+    def attach(self, server: ValueServer) -> None:
+        """Serve through `server` from now on (same variables and commands)."""
+        self.server = server
+        self._command_seq = server.read_commands(self.commands)
+        server.publish(self.served)
 
     def step_complete(self, step: int, tick: int) -> None:
         self._reader.read(self.raw)
@@ -607,6 +627,7 @@ class Plant:
 
         served = [ServedVariable(s.node, kind(s.source), 0.0, text(s.source))
                   for s in self.plant.serve]  # fmt: skip
+
         def start(c: Command) -> float:
             if c.start is not None:
                 return c.start
@@ -651,6 +672,17 @@ class Plant:
         try:
             with ex:
                 ex.initialize()
+                # serve from the first instant with the initialized values (not the nodes'
+                # placeholders): a client subscribing at once must never see a value the
+                # plant did not have
+                served = [
+                    replace(v, initial=float(x)) for v, x in zip(served, io.served, strict=True)
+                ]
+                server = ValueServer(
+                    self.endpoint, served, commands, security=self.plant.security,
+                    namespace=self.plant.namespace, name=system.spec.name,
+                )  # fmt: skip
+                io.attach(server)
                 server.start()
                 if on_ready is not None:
                     on_ready(self)

@@ -62,7 +62,9 @@ _log = logging.getLogger(__name__)
 SAMPLE_DRAIN_PERIOD = 0.2  # seconds of simulated time between drains of the raw-sample ring
 _BLOCK = 4096  # rows per in-memory block of the twin recorder
 RISING_RATIO = 1.5  # a residual is "rising" when its RMS over the last third of the run is
-# at least this many times its RMS over the first third
+# at least this many times its RMS over the first third, and larger than SIGNIFICANT times the
+# RMS of the measured signal itself (so a millikelvin drift of a 20 degC signal is not a hint)
+SIGNIFICANT = 1e-3
 
 
 # ============================================================================ value access
@@ -154,9 +156,7 @@ class InputSetter:
                 raise slave.error(call, status, t)
 
 
-def current_values(
-    execution: Execution, targets: Sequence[tuple[int, VariableInfo]]
-) -> np.ndarray:
+def current_values(execution: Execution, targets: Sequence[tuple[int, VariableInfo]]) -> np.ndarray:
     """The targets' present values, read from the FMUs (outside the hot path)."""
     out = np.zeros(len(targets))
     for k, (component, var) in enumerate(targets):
@@ -548,27 +548,46 @@ RUN_STATE_NAMES = ("SimulationTime", "RealTimeFactor", "Overruns", "MaxLateness"
 class TwinServer:
     """Observer: publishes every recorded signal, the residuals and the run state on the
     twin's own OPC UA server (ValueServer: the copy is taken here, the network work happens in
-    the server's thread)."""
+    the server's thread).
 
-    def __init__(self, server: ValueServer, n_signals: int, live: LiveInputs | None,
-                 health: Health) -> None:  # fmt: skip
-        self.server = server
+    The server is built and started when the simulation is initialized, with the initialized
+    values as the nodes' first values, so no client ever reads a placeholder.
+    """
+
+    def __init__(
+        self,
+        variables: Sequence[Any],
+        make: Callable[[list[Any]], ValueServer],
+        n_signals: int,
+        live: LiveInputs | None,
+        health: Health,
+    ) -> None:
+        self.variables = list(variables)
+        self._make = make
+        self.server: ValueServer | None = None
         self.n_signals = n_signals
         self.live = live
         self.health = health
         self.n_residuals = len(live.residual) if live is not None else 0
-        self.values = np.zeros(server.n_variables)
+        self.values = np.zeros(len(self.variables))
         self._ex: Execution | None = None
         self._rows: np.ndarray = self.values[:n_signals]
 
     def simulation_initialized(self, execution: Execution) -> None:
         self._ex = execution
-        self._publish(execution.tick)
+        self._fill(execution.tick)
+        first = [
+            replace(v, initial=float(x)) for v, x in zip(self.variables, self.values, strict=True)
+        ]
+        self.server = self._make(first)
+        self.server.start()
+        self.server.publish(self.values)
 
     def step_complete(self, step: int, tick: int) -> None:
-        self._publish(tick)
+        self._fill(tick)
+        self.server.publish(self.values)  # type: ignore[union-attr]
 
-    def _publish(self, tick: int) -> None:
+    def _fill(self, tick: int) -> None:
         assert self._ex is not None
         v = self.values
         n = self.n_signals
@@ -583,7 +602,6 @@ class TwinServer:
         v[k + 3] = h.max_lateness
         v[k + 4] = h.stale_inputs
         v[k + 5] = 1.0 if h.connected else 0.0
-        self.server.publish(v)
 
 
 class _HealthClock:
@@ -668,9 +686,9 @@ class TwinResult:
         }
 
 
-def _residual_stats(times: np.ndarray, r: np.ndarray) -> dict[str, float]:
+def _residual_stats(times: np.ndarray, r: np.ndarray, measured: np.ndarray) -> dict[str, Any]:
     ok = np.isfinite(r)
-    t, r = times[ok], r[ok]
+    t, r, level = times[ok], r[ok], measured[ok]
     if len(r) == 0:
         return {"n": 0}
     third = max(1, len(r) // 3)
@@ -687,7 +705,11 @@ def _residual_stats(times: np.ndarray, r: np.ndarray) -> dict[str, float]:
         "t_first_third": [float(t[0]), float(t[third - 1])],
         "t_last_third": [float(t[-third]), float(t[-1])],
         "ratio": rms_last / rms_first if rms_first > 0 else math.inf,
-        "rising": bool(len(r) >= 3 and rms_last > RISING_RATIO * rms_first and rms_last > 0),
+        "rising": bool(
+            len(r) >= 3
+            and rms_last > RISING_RATIO * rms_first
+            and rms_last > SIGNIFICANT * float(np.sqrt(np.mean(level**2)))
+        ),
     }
 
 
@@ -793,10 +815,10 @@ class TwinRun:
                     bridge, self.links, opcua.on_disconnect, health, recorder, pacing,
                     lambda: self._stop,
                 )  # fmt: skip
+            twin_server: TwinServer | None = None
             if opcua is not None and opcua.serve is not None:
-                server, served_info = self._make_server(plan, live)
-                server.start()
-                served_info["nodes"] = list(server.node_ids)
+                variables, make, served_info = self._served(plan, live)
+                twin_server = TwinServer(variables, make, len(plan.rec_labels), live, health)
             try:
                 writer = ResultsWriter(self.results, system, plan, attrs=self.attrs)
             except OSError as exc:
@@ -806,8 +828,8 @@ class TwinRun:
             observers: list[Any] = [_HealthClock(health), writer]
             if outputs is not None:
                 observers.append(LiveOutputs(outputs))
-            if server is not None:
-                observers.append(TwinServer(server, len(plan.rec_labels), live, health))
+            if twin_server is not None:
+                observers.append(twin_server)
             if pacing is not None:
                 observers.append(pacing)
             if live is not None:
@@ -817,7 +839,12 @@ class TwinRun:
             if self._stop:
                 ex.request_stop("stop requested")
             with ex:
-                ex.initialize()
+                try:
+                    ex.initialize()
+                finally:
+                    server = twin_server.server if twin_server is not None else None
+                if server is not None and served_info is not None:
+                    served_info["nodes"] = list(server.node_ids)
                 if on_ready is not None:
                     on_ready({"served": served_info, "plant": opcua.endpoint if opcua else None})
                 health.wall_start = time.perf_counter()
@@ -883,7 +910,10 @@ class TwinRun:
         return result
 
     # ------------------------------------------------------------------ server
-    def _make_server(self, plan: Any, live: LiveInputs | None) -> tuple[ValueServer, dict]:
+    def _served(
+        self, plan: Any, live: LiveInputs | None
+    ) -> tuple[list[Any], Callable[[list[Any]], ValueServer], dict[str, Any]]:
+        """The twin server's variables, a factory for the server, and what the summary says."""
         from cosim.opcua import ServedVariable, ValueServer
 
         assert self.opcua is not None and self.opcua.serve is not None
@@ -899,8 +929,9 @@ class TwinRun:
             for k in live._watch:
                 label = self.links[k].label
                 variables.append(
-                    ServedVariable(f"{p}.Residual.{label}", "real", math.nan,
-                                   f"measured - predicted {label}")  # fmt: skip
+                    ServedVariable(
+                        f"{p}.Residual.{label}", "real", math.nan, f"measured - predicted {label}"
+                    )  # fmt: skip
                 )
         from cosim.opcua import RUN_STATE
 
@@ -916,16 +947,19 @@ class TwinRun:
                     "rename the component that is called Run or Residual",
                 )
             )
-        server = ValueServer(
-            serve.endpoint,
-            variables,
-            security=serve.security,
-            namespace=serve.namespace,
-            name=self.spec.name,
-        )
+
+        def make(first: list[Any]) -> ValueServer:
+            return ValueServer(
+                serve.endpoint,
+                first,
+                security=serve.security,
+                namespace=serve.namespace,
+                name=self.spec.name,
+            )
+
         info = {"endpoint": serve.endpoint, "namespace": serve.namespace, "prefix": p,
                 "variables": len(variables)}  # fmt: skip
-        return server, info
+        return variables, make, info
 
     # ------------------------------------------------------------------ results.h5
     def _write_twin_data(
@@ -946,7 +980,7 @@ class TwinRun:
         result.stale_steps = tuple(int(x) for x in recorder.stale_steps)
         result.samples = tuple(int(np.count_nonzero(samples["input"] == k)) for k in range(n))
         for j, k in enumerate(recorder.watch):
-            stats = _residual_stats(times, rows[:, 3 + 3 * n + j])
+            stats = _residual_stats(times, rows[:, 3 + 3 * n + j], rows[:, 3 + k])
             stats["unit"] = links[k].variable.unit or ""
             result.residuals[links[k].label] = stats
         gaps = bridge.gaps if bridge is not None else ()
@@ -961,9 +995,7 @@ class TwinRun:
             }
             for g in gaps
         ]
-        result.pauses = [
-            {"start": a, "end": b, "sim_time": t} for a, b, t in self.health.pauses
-        ]
+        result.pauses = [{"start": a, "end": b, "sim_time": t} for a, b, t in self.health.pauses]
         pacing = result.pacing
         with h5py.File(self.results, "a") as f:
             tw = f.create_group("twin")

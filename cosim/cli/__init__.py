@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "export": "export results.h5 to CSV",
     "compare": "compare a result with a reference inside a tolerance tube",
     "plot": "plot signals from one or more results",
+    "test": "run regression suites of systems with a regression: section",
     "plant": "run a plant simulator: a system in real time behind an OPC UA server",
     "demo": "live digital-twin demo: plant simulator + twin over OPC UA (ema or ev)",
 }

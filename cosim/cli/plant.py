@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     for name in ("duration", "realtime"):
         value = getattr(args, name)
         if value is not None and not (math.isfinite(value) and value > 0):
-            raise ConfigError(Problem(Location(f"--{name}"), f"--{name} must be > 0, got {value:g}"))
+            raise ConfigError(
+                Problem(Location(f"--{name}"), f"--{name} must be > 0, got {value:g}")
+            )
     plant = Plant(load_system(args.system), endpoint=args.endpoint, realtime=args.realtime)
     seen_faults = 0
 

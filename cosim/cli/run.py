@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--plot", action="store_true", help="also save plot.png of the recorded signals next to "
+        "results.h5"
+    )
 
 
 def _out_dir(name: str, out: str | None) -> Path:
@@ -198,14 +202,18 @@ def run(args: argparse.Namespace) -> int:
     if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
         from cosim.cli.demo import run_live  # live twin / real-time pacing: cosim/twin.py
 
-        return run_live(
+        live_out = _out_dir(spec.name, args.out)
+        code = run_live(
             spec,
-            _out_dir(spec.name, args.out),
+            live_out,
             realtime=realtime,
             overrides=args.overrides,
             quiet=args.quiet,
             as_json=args.json,
         )
+        if getattr(args, "plot", False):
+            _save_plot(live_out / "results.h5", spec.name, args.quiet or args.json)
+        return code
     system = resolve_system(spec)
     plan = build_plan(system)
     out_dir = _out_dir(spec.name, args.out)
@@ -258,10 +266,15 @@ def run(args: argparse.Namespace) -> int:
         raise error  # bad input -> 2 (in cli main); a bug -> traceback
     summary = _summary(system, ex.stats, results, status, error)
     summary["stop_reason"] = ex.stop_reason if status in ("stopped", "interrupted") else ""
+    if getattr(args, "plot", False):
+        plot = _save_plot(results, spec.name, quiet=True)
+        summary["plot"] = str(plot) if plot else None
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
         _print_summary(summary)
+        if summary.get("plot"):
+            print(f"plot: {summary['plot']}")
     if error is not None and not isinstance(error, KeyboardInterrupt):
         print(f"cosim: error: {error}", file=sys.stderr)
         print(f"cosim: results up to the failure are in {results}", file=sys.stderr)
@@ -270,3 +283,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"cosim: interrupted; results so far are in {results}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _save_plot(results: Path, title: str, quiet: bool = False) -> Path | None:
+    """Save plot.png of every recorded signal next to results.h5 (--plot); None if impossible."""
+    from cosim.plot import plot_signals
+    from cosim.signals import read_signals
+
+    out = results.with_name("plot.png")
+    try:
+        plot_signals([read_signals(results)], None, out, title=title)
+    except ConfigError as err:  # e.g. no rows or no signals recorded: the run itself stands
+        print(f"cosim: warning: no plot: {err}", file=sys.stderr)
+        return None
+    if not quiet:
+        print(f"plot: {out}")
+    return out
