@@ -3,7 +3,7 @@
 The layout is the common denominator CI servers read (Jenkins, GitLab, GitHub actions)::
 
     <testsuites>
-      <testsuite name="cosim" tests=N failures=F errors=E skipped=0 time=S timestamp=... hostname=...>
+      <testsuite name="cosim" tests=N failures=F errors=E skipped=0 time=S timestamp hostname>
         <testcase name="<system>" classname="cosim.<yaml path, dotted>" file="<yaml>" time=S>
           <failure message="2 signals failed: mass1.x1 (max |dev| 0.05 m), ..." type="regression">
             one line per failing signal: name, max deviation, unit, reason
@@ -90,7 +90,9 @@ def _summary(case: CaseResult) -> str:
 
 
 def to_xml(
-    suite: SuiteResult | Sequence[CaseResult], name: str = "cosim", timestamp: datetime | None = None
+    suite: SuiteResult | Sequence[CaseResult],
+    name: str = "cosim",
+    timestamp: datetime | None = None,
 ) -> ET.ElementTree:
     """The JUnit XML tree for a suite (or a list of case results)."""
     cases = list(suite.cases if isinstance(suite, SuiteResult) else suite)

@@ -391,6 +391,18 @@ def _settable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, Vari
     return comp.index, var
 
 
+def _with_command_starts(spec: SystemSpec, commands: Sequence[Command]) -> SystemSpec:
+    """Command start values become the inputs' start values, so they hold from initialization."""
+    components = dict(spec.components)
+    for c in commands:
+        if c.start is None:
+            continue
+        comp = components[c.target.component]
+        params = {**comp.parameters, c.target.variable: c.start}
+        components[comp.name] = replace(comp, parameters=params)
+    return replace(spec, components=components)
+
+
 # ============================================================================ runtime
 @dataclass
 class PlantStatus:
@@ -586,7 +598,7 @@ class Plant:
 
         self.plant = parse_plant(spec, endpoint)
         labels = [str(s.source) for s in self.plant.serve]
-        self.spec = with_records(spec, labels)
+        self.spec = _with_command_starts(with_records(spec, labels), self.plant.commands)
         self.system = resolve_system(self.spec)
         problems: list[Problem] = []
         for k, c in enumerate(self.plant.commands):

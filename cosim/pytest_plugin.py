@@ -67,7 +67,11 @@ def describe_result(result: CaseResult) -> str:
     if result.changes:
         lines = [f"{result.id}: reference {result.status}"]
         for c in result.changes:
-            dev = f", max |dev| {c.max_deviation:.4g} {c.unit}".rstrip() if c.status == "changed" else ""
+            dev = (
+                f", max |dev| {c.max_deviation:.4g} {c.unit}".rstrip()
+                if c.status == "changed"
+                else ""
+            )
             lines.append(f"  {c.name}: {c.status}{dev}")
         return "\n".join(lines)
     return f"{result.id}: {result.status}"

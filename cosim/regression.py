@@ -299,7 +299,7 @@ def load_case(path: str | os.PathLike[str], *, update: bool = False) -> Regressi
 
 
 class _Locations:
-    """Where each key and value of the YAML document is (paths like ("regression", "signals", 0))."""
+    """Where each key and value of the regression section is, by path like ("regression", 0)."""
 
     def __init__(self, text: str, file: str) -> None:
         self.file = file
@@ -595,7 +595,9 @@ def _parse_override(
 
 
 # --------------------------------------------------------------------------- one case
-def run_case(case: RegressionCase, work_dir: str | os.PathLike[str], update: bool = False) -> CaseResult:
+def run_case(
+    case: RegressionCase, work_dir: str | os.PathLike[str], update: bool = False
+) -> CaseResult:
     """Run one case in this process: simulate into work_dir/results.h5, then compare or update.
 
     Never raises for a problem of the case itself: errors become a CaseResult with status
@@ -895,6 +897,8 @@ def run_suite(
     """Run every case, each in a worker process (at most `jobs`, default os.cpu_count()).
 
     on_result is called in this process as each case finishes. Results come back in case order.
+    Workers are spawned (fresh interpreters), so a script calling this needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     if jobs is not None and jobs < 1:
         raise ConfigError(Problem(Location("--jobs"), f"--jobs must be >= 1, got {jobs}"))

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 from scipy.linalg import expm
 
 from cosim.regression import decimation_mask, write_reference_file
@@ -67,7 +66,7 @@ def cosim(*args, cwd=ROOT, timeout=120):
 
 
 def system_copy(folder: Path, name: str, *, m1_value: float = 1.0, reference: Path = REFERENCE,
-                ref_name: str = "dual_mass_oscillator.h5", extra: str = "") -> Path:  # fmt: skip
+                ref_name: str = "dual_mass_oscillator.h5") -> Path:  # fmt: skip
     """The repository's dual-mass system as folder/<name>.yaml: FMU paths made absolute, the
     system renamed, mass 1 optionally changed and its reference copied next to it."""
     text = SYSTEM.read_text()
@@ -76,7 +75,7 @@ def system_copy(folder: Path, name: str, *, m1_value: float = 1.0, reference: Pa
     text = text.replace("parameters: {m1: 1.0}", f"parameters: {{m1: {m1_value}}}", 1)
     text = text.replace("references/dual_mass_oscillator.h5", f"references/{ref_name}")
     path = folder / f"{name}.yaml"
-    path.write_text(text + extra)
+    path.write_text(text)
     if reference is not None:
         (folder / "references").mkdir(exist_ok=True)
         shutil.copy(reference, folder / "references" / ref_name)

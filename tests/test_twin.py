@@ -181,8 +181,8 @@ def test_live_values_reach_fmu_inputs_and_twin_values_reach_plant_and_server(
     with Publisher(plant) as pub:
         thread, box, ready = run_in_thread(twin)
         assert ready.wait(30)
-        names = ["live.g.y", "live.Residual.f.y", "live.Run.SimulationTime",
-                 "live.Run.PlantConnected", "live.Run.StaleInputs", "live.Run.RealTimeFactor"]  # fmt: skip
+        run = ["SimulationTime", "PlantConnected", "StaleInputs", "RealTimeFactor"]
+        names = ["live.g.y", "live.Residual.f.y"] + [f"live.Run.{n}" for n in run]
         reads = asyncio.run(_read_twin_server(serve, names))
         out = np.zeros(1)
         while thread.is_alive():

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
-        "--plot", action="store_true", help="also save plot.png of the recorded signals next to "
-        "results.h5"
+        "--plot",
+        action="store_true",
+        help="also save plot.png of the recorded signals next to results.h5",
     )
 
 

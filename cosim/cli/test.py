@@ -113,8 +113,10 @@ def _changes(case) -> str:  # noqa: ANN001 - CaseResult
     for c in case.changes:
         if c.status == "changed":
             unit = f" {c.unit}" if c.unit else ""
-            inside = "" if c.within_tolerance is None else (
-                ", inside tolerance" if c.within_tolerance else ", OUTSIDE tolerance"
+            inside = (
+                ""
+                if c.within_tolerance is None
+                else (", inside tolerance" if c.within_tolerance else ", OUTSIDE tolerance")
             )
             parts.append(f"{c.name} changed (max |dev| {_g(c.max_deviation)}{unit}{inside})")
         else:
