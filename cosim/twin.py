@@ -142,7 +142,9 @@ class InputSetter:
     def apply(self, values: np.ndarray) -> None:
         t = self._ex.time
         for slave, call, view, idx, kind in self._groups:
-            if kind == 0:
+            if kind == 0 and view.dtype == np.float64:
+                np.take(values, idx, out=view)
+            elif kind == 0:
                 view[:] = values[idx]
             elif kind == 1:
                 x = values[idx]
@@ -362,10 +364,6 @@ class TwinRecorder:
         self._stale_since_row = np.zeros(n, dtype=bool)
         self.stale_steps = np.zeros(n, dtype=np.int64)
         self.steps = 0
-        self.residual_sum = np.zeros(len(self.watch))
-        self.residual_sq = np.zeros(len(self.watch))
-        self.residual_max = np.zeros(len(self.watch))
-        self.residual_n = np.zeros(len(self.watch), dtype=np.int64)
 
     def step(
         self,
@@ -378,18 +376,15 @@ class TwinRecorder:
         residual: np.ndarray,
         final: bool = False,
     ) -> None:
-        self.steps += 1
-        self.stale_steps += stale
-        np.logical_or(self._stale_since_row, stale, out=self._stale_since_row)
-        ok = np.isfinite(residual)
-        if ok.any():
-            r = np.where(ok, residual, 0.0)
-            self.residual_sum += r
-            self.residual_sq += r * r
-            np.maximum(self.residual_max, np.abs(r), out=self.residual_max)
-            self.residual_n += ok
-        if step % self.decimation and not final:
-            return
+        if final:  # the last state, off the record grid (like ResultsWriter): a row, no count
+            if step % self.decimation == 0:
+                return
+        else:
+            self.steps += 1
+            self.stale_steps += stale
+            np.logical_or(self._stale_since_row, stale, out=self._stale_since_row)
+            if step % self.decimation:
+                return
         row = self.rows.next_row()
         n = len(values)
         row[0] = tick / TICKS_PER_SECOND
@@ -432,10 +427,12 @@ class LiveInputs:
         self._watch = np.array([k for k, x in enumerate(links) if x.role == "watch"], dtype=int)
         self._drive_values = np.zeros(len(self._drive))
         self._drive_seen = np.zeros(len(self._drive), dtype=bool)
+        self._drive_age = np.zeros(len(self._drive))
+        self._drive_latest = np.zeros(len(self._drive))
         self._measured = np.zeros(len(self._watch))
         self._predicted = np.zeros(len(self._watch))
         self.residual = np.zeros(len(self._watch))
-        self._watch_seen = np.zeros(len(self._watch), dtype=bool)
+        self._watch_stale = np.zeros(len(self._watch), dtype=bool)
         self._ex: Execution | None = None
         self._setter: InputSetter | None = None
         self._reader: SignalReader | None = None
@@ -470,19 +467,29 @@ class LiveInputs:
         self.health.connected = bridge.connected
         if self._setter is not None:
             # a value that never arrived keeps the FMU's start value
-            np.isfinite(self.age[self._drive], out=self._drive_seen)
-            np.copyto(self._drive_values, self.values[self._drive], where=self._drive_seen)
+            np.take(self.age, self._drive, out=self._drive_age)
+            np.isfinite(self._drive_age, out=self._drive_seen)
+            np.take(self.values, self._drive, out=self._drive_latest)
+            np.copyto(self._drive_values, self._drive_latest, where=self._drive_seen)
             self._setter.apply(self._drive_values)
         if self._reader is not None:
             self._reader.read(self._predicted)
             np.take(self.values, self._watch, out=self._measured)
-            np.isfinite(self.age[self._watch], out=self._watch_seen)
             np.subtract(self._measured, self._predicted, out=self.residual)
-            self.residual[~self._watch_seen] = np.nan
+            # no residual without a valid measurement (stale, bad status, or none yet)
+            np.take(self.stale, self._watch, out=self._watch_stale)
+            np.copyto(self.residual, np.nan, where=self._watch_stale)
         lateness = self.pacing.last_lateness if self.pacing is not None else 0.0
         self.recorder.step(step, tick, lateness, self.values, self.age, self.stale, self.residual)
         if step % self._drain_every == 0:
             self.drain()
+
+    def final_row(self, step: int, tick: int) -> None:
+        """Record the last state when the run ended off the record grid."""
+        lateness = self.pacing.last_lateness if self.pacing is not None else 0.0
+        self.recorder.step(
+            step, tick, lateness, self.values, self.age, self.stale, self.residual, final=True
+        )
 
     def drain(self) -> None:
         samples = self.bridge.drain_samples()
@@ -602,6 +609,30 @@ class TwinServer:
         v[k + 3] = h.max_lateness
         v[k + 4] = h.stale_inputs
         v[k + 5] = 1.0 if h.connected else 0.0
+
+
+class _StepLog:
+    """Observer (last) for runs without a plant: feeds the twin recorder time and lateness."""
+
+    def __init__(self, recorder: TwinRecorder, pacing: Pacing | None) -> None:
+        self.recorder = recorder
+        self.pacing = pacing
+        self._empty = np.zeros(0)
+        self._none = np.zeros(0, dtype=bool)
+
+    def simulation_initialized(self, execution: Execution) -> None:
+        self.step_complete(execution.step_count, execution.tick)
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self._row(step, tick, False)
+
+    def final_row(self, step: int, tick: int) -> None:
+        self._row(step, tick, True)
+
+    def _row(self, step: int, tick: int, final: bool) -> None:
+        late = self.pacing.last_lateness if self.pacing is not None else 0.0
+        e, b = self._empty, self._none
+        self.recorder.step(step, tick, late, e, e, b, e, final=final)
 
 
 class _HealthClock:
@@ -834,6 +865,9 @@ class TwinRun:
                 observers.append(pacing)
             if live is not None:
                 observers.append(live)
+            else:  # no plant: still record time, wall time and lateness per step
+                observers.append(_StepLog(recorder, pacing))
+            last = observers[-1]
             ex = Execution(system, observers=observers, plan=plan)
             self._ex = ex
             if self._stop:
@@ -851,8 +885,12 @@ class TwinRun:
                 health.sim_start = ex.time
                 if pacing is not None:
                     pacing.start()
-                if not self._stop:
-                    ex.run_until(system.stop_tick)
+                try:
+                    if not self._stop:
+                        ex.run_until(system.stop_tick)
+                finally:
+                    if ex.stats.status in ("completed", "stopped"):
+                        last.final_row(ex.step_count, ex.tick)
         except BaseException as exc:
             error = exc
         finally:

@@ -279,6 +279,8 @@ def test_plant_restart_mid_run_keeps_a_complete_run_and_records_the_gap(
         t = f["time"][:]
         stale = f["twin/inputs/g.u/stale"][:].astype(bool)
         u = f["twin/inputs/g.u/value"][:]
+        watched_stale = f["twin/inputs/f.y/stale"][:].astype(bool)
+        residual = f["twin/residuals/f.y"][:]
         gaps = {k: f["opcua/gaps"][k][:] for k in ("start", "end", "duration", "sim_start")}
         assert f.attrs["gaps"] == 1 and f.attrs["status"] == "completed"
     # complete: every communication step from start to stop is in the file
@@ -292,6 +294,9 @@ def test_plant_restart_mid_run_keeps_a_complete_run_and_records_the_gap(
     after = u[~stale][-1]
     assert after in published and after > u[stale][0]  # new values arrived after the gap
     assert result.reconnects == 1
+    # no residual without a valid measurement
+    assert watched_stale.any()
+    assert np.isnan(residual[watched_stale]).all() and np.isfinite(residual[~watched_stale]).all()
 
 
 def test_on_disconnect_pause_stops_stepping_until_the_plant_is_back(

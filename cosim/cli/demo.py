@@ -167,6 +167,14 @@ def print_twin_summary(s: dict[str, Any]) -> None:
 
 
 # ============================================================================ live runs
+def quiet_asyncua() -> None:
+    """asyncua logs every connection loss with a traceback; cosim reports each in one line."""
+    import logging
+
+    if not os.environ.get("COSIM_DEBUG_OPCUA"):
+        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
+
+
 def run_live(
     spec: Any,
     out_dir: Path,
@@ -181,6 +189,7 @@ def run_live(
     """Run `spec` through TwinRun (live OPC UA and/or real-time pacing); print; exit code."""
     from cosim.twin import TwinRun
 
+    quiet_asyncua()
     results = out_dir / "results.h5"
     twin = TwinRun(
         spec, results, realtime=realtime, endpoint=endpoint, serve_endpoint=serve_endpoint,

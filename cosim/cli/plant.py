@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cosim.cli.demo import quiet_asyncua
     from cosim.config import load_system
     from cosim.plant import Plant, PlantStatus
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 Problem(Location(f"--{name}"), f"--{name} must be > 0, got {value:g}")
             )
+    quiet_asyncua()
     plant = Plant(load_system(args.system), endpoint=args.endpoint, realtime=args.realtime)
     seen_faults = 0
 
