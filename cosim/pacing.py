@@ -57,11 +57,12 @@ class Pacer:
         self._overruns = 0
         self._max = 0.0
         self._t0 = 0.0
+        self._last = 0.0
         self._k = 0
         self.now = time.perf_counter
 
     def start(self) -> None:
-        self._t0 = self.now()
+        self._t0 = self._last = self.now()
         self._k = 0
 
     def wait(self) -> float:
@@ -75,6 +76,7 @@ class Pacer:
         woke = self.now()
         while woke < deadline:
             woke = self.now()
+        self._last = woke
         late = woke - deadline  # when the next step really starts vs. when it should
         self._lateness[self._count % self._lateness.size] = late
         self._count += 1
@@ -85,13 +87,23 @@ class Pacer:
         return late
 
     @property
+    def overruns(self) -> int:
+        """Steps that finished after their deadline so far."""
+        return self._overruns
+
+    @property
+    def max_lateness(self) -> float:
+        """The largest lateness so far, seconds."""
+        return self._max
+
+    @property
     def elapsed(self) -> float:
         return self.now() - self._t0
 
     def stats(self) -> PacingStats:
         n = min(self._count, self._lateness.size)
         sample = self._lateness[:n]
-        wall = self.elapsed
+        wall = self._last - self._t0  # up to the end of the last paced step
         return PacingStats(
             steps=self._count,
             overruns=self._overruns,

@@ -509,7 +509,7 @@ class PlantIO:
             sim_time=t,
             wall_time=wall,
             realtime_factor=sim / wall if wall > 0 else math.nan,
-            overruns=int(getattr(h, "_overruns", 0)) if h is not None else 0,
+            overruns=h.overruns if h is not None else 0,
             commands_received=self.commands_received,
             active_faults=list(self.active),
         )

@@ -608,11 +608,35 @@ def check(
     spec, problems = read_system(path, overrides)
     if spec is None:
         return None, problems
+    problems = problems + _live_problems(spec, str(path))
     system, more = resolve_problems(spec)
     if any(p.severity == "error" for p in problems):
         # the spec is partial: keep only errors from resolving (warnings may be artifacts)
         return None, sort_problems(problems + [p for p in more if p.severity == "error"])
     return system, sort_problems(problems + more)
+
+
+def _live_problems(spec: SystemSpec, file: str) -> list[Problem]:
+    """Problems of the live sections (`opcua:` of a twin, `plant:` of a plant simulator)."""
+    problems: list[Problem] = []
+    if "opcua" in spec.extra:
+        from cosim.opcua.config import check_opcua
+
+        problems += check_opcua(
+            spec.extra["opcua"],
+            spec.path.parent,
+            file=file,
+            text=spec.text,
+            components=list(spec.components),
+        )[1]
+    if "plant" in spec.extra:
+        from cosim.plant import parse_plant
+
+        try:
+            parse_plant(spec)
+        except ConfigError as err:
+            problems += err.problems
+    return problems
 
 
 def validate(path: str | Path, overrides: Sequence[str] = ()) -> list[Problem]:

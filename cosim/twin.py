@@ -342,9 +342,8 @@ class Pacing:
 
     def step_complete(self, step: int, tick: int) -> None:
         self.last_lateness = self.pacer.wait()
-        # Pacer keeps these counts private; read them for the live run state (cheap, no sort)
-        self.health.overruns = int(getattr(self.pacer, "_overruns", 0))
-        self.health.max_lateness = float(getattr(self.pacer, "_max", 0.0))
+        self.health.overruns = self.pacer.overruns
+        self.health.max_lateness = self.pacer.max_lateness
 
     def stats(self) -> PacingStats:
         return self.pacer.stats()
