@@ -4,8 +4,9 @@ The tube (as in the CSV-compare tool of the Modelica/FMI cross-check) is built a
 reference curve y_ref(t), the straight-line interpolation through the reference samples:
 
 * each reference point gets a rectangle of half-width ``time_tol`` (seconds) and half-height
-  ``band = max(abs_tol, rel_tol * max|y_ref|)`` (the relative tolerance scales with the
-  signal's largest magnitude over the whole reference, so one band height holds per signal);
+  ``band = max(abs_tol, rel_tol * range(y_ref))`` (the relative tolerance scales with the
+  signal's range max - min over the whole reference, or with max|y_ref| for a flat signal, so
+  one band height holds per signal);
 * the upper envelope is ``U(t) = band + max{y_ref(s) : |s - t| <= time_tol}`` and the lower
   ``L(t) = min{...} - band``, the max/min taken over the interpolated curve (samples inside the
   window and the curve at the window's two ends), so a reference on a coarse grid still gets
@@ -49,7 +50,7 @@ class Tolerance:
     """Tube tolerances; a None field inherits from the defaults it is layered over."""
 
     abs_tol: float | None = None  # in the signal's unit
-    rel_tol: float | None = None  # fraction of max|y_ref| of the signal
+    rel_tol: float | None = None  # fraction of the range max - min of y_ref (max|y_ref| if flat)
     time_tol: float | None = None  # seconds
 
     def over(self, base: Tolerance) -> Tolerance:
@@ -102,7 +103,7 @@ class SignalVerdict:
     abs_tol: float = math.nan
     rel_tol: float = math.nan
     time_tol: float = math.nan
-    band: float = math.nan  # tube half-height: max(abs_tol, rel_tol * max|y_ref|)
+    band: float = math.nan  # tube half-height: max(abs_tol, rel_tol * range(y_ref))
     max_deviation: float = math.nan  # largest |result - reference|
     max_deviation_time: float = math.nan
     max_excess: float = math.nan  # largest distance outside the tube (<= 0: inside)
@@ -400,7 +401,13 @@ def _nan(x: float | None) -> float:
 
 
 def _band(y: np.ndarray, abs_tol: float | None, rel_tol: float | None) -> float:
-    scale = max(float(y.max()), -float(y.min())) if y.size else 0.0  # max|y|
+    """Tube half-height: rel_tol scales the reference's range (max - min), as the Modelica/FMI
+    cross-check compare tools do, so an offset signal is judged by how much it varies; a flat
+    signal (range 0) falls back to its magnitude max|y|."""
+    if not y.size:
+        return abs_tol or 0.0
+    hi, lo = float(y.max()), float(y.min())
+    scale = (hi - lo) or max(hi, -lo)
     return max(abs_tol or 0.0, (rel_tol or 0.0) * scale)
 
 

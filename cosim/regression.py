@@ -5,7 +5,7 @@ A system opts in with a top-level section (paths relative to the YAML file)::
     regression:
       reference: references/dual_mass_oscillator.h5   # .h5/.hdf5 (results.h5 layout) or .csv
       abs_tol: 1.0e-6        # band floor, in each signal's unit    (default 1e-6)
-      rel_tol: 1.0e-2        # band = max(abs_tol, rel_tol*max|y_ref|) (default 1e-3)
+      rel_tol: 1.0e-2        # band = max(abs_tol, rel_tol*range(y_ref)) (default 1e-3)
       time_tol: 0.0          # seconds events may move (default: 1e-3 of the reference's span)
       signals: [mass1.x1, mass2.*]                     # names or globs (default: every recorded)
       tolerances:                                      # per-signal overrides, name or glob

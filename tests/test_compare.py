@@ -87,7 +87,7 @@ def test_offset_inside_tolerance_passes_and_beyond_fails(
     # factor * band on x1 over t in [4, 6] s passes exactly when factor < 1; v1 is untouched
     ref = oscillator(T)
     res = oscillator(T)
-    band = 1e-3 * np.max(np.abs(ref["mass1.x1"]))
+    band = 1e-3 * np.ptp(ref["mass1.x1"])  # rel_tol scales the reference's range max - min
     window = (T >= 4.0) & (T <= 6.0)
     res["mass1.x1"] = res["mass1.x1"] + factor * band * window
     r = write(tmp_path / f"result{fmt}", T, res, UNITS)
@@ -110,15 +110,35 @@ def test_offset_inside_tolerance_passes_and_beyond_fails(
         assert "outside the tube" in x1.reason
 
 
-def test_relative_tolerance_scales_with_largest_magnitude() -> None:
-    # v1 has max|v| = 2, so rel_tol 1e-3 gives a band of 2e-3: an offset of 1.5e-3 passes on v1
-    # while the same offset on x1 (band 1e-3) fails
+def test_relative_tolerance_scales_with_the_range() -> None:
+    # v1 spans about [-2, 2] (range ~4), x1 about [-1, 1] (range ~2): rel_tol 1e-3 gives bands of
+    # ~4e-3 and ~2e-3, so an offset of 3e-3 passes on v1 but fails on x1
     ref = from_arrays(T, oscillator(T), UNITS)
-    res_values = {k: v + 1.5e-3 for k, v in oscillator(T).items()}
+    res_values = {k: v + 3e-3 for k, v in oscillator(T).items()}
     report = compare(from_arrays(T, res_values, UNITS), ref, abs_tol=0.0, rel_tol=1e-3, time_tol=0)
+    v1 = oscillator(T)["mass1.v1"]
+    assert report.verdict("mass1.v1").band == pytest.approx(1e-3 * np.ptp(v1), rel=1e-12)
     assert report.verdict("mass1.v1").passed
-    assert report.verdict("mass1.v1").band == pytest.approx(2e-3, rel=1e-5)
     assert not report.verdict("mass1.x1").passed
+
+
+def test_relative_tolerance_of_an_offset_signal_uses_its_range_not_its_magnitude() -> None:
+    # a temperature of 300 K varying by +-1 K: a 20 % larger swing must fail at rel_tol 1e-3
+    # (range 2 K -> band 2 mK), although it is tiny against the 300 K magnitude
+    t = np.linspace(0.0, 10.0, 1001)
+    ref = from_arrays(t, {"T": 300.0 + np.sin(t)}, {"T": "K"})
+    res = from_arrays(t, {"T": 300.0 + 1.2 * np.sin(t)}, {"T": "K"})
+    verdict = compare(res, ref, abs_tol=0.0, rel_tol=1e-3, time_tol=0).verdict("T")
+    assert verdict.band == pytest.approx(1e-3 * np.ptp(300.0 + np.sin(t)), rel=1e-12)
+    assert not verdict.passed
+
+
+def test_flat_signal_band_falls_back_to_its_magnitude() -> None:
+    t = np.linspace(0.0, 1.0, 11)
+    ref = from_arrays(t, {"p": np.full(t.size, 5.0)}, {"p": "1"})
+    verdict = compare(ref, ref, abs_tol=0.0, rel_tol=1e-3, time_tol=0).verdict("p")
+    assert verdict.band == pytest.approx(5e-3)
+    assert verdict.passed
 
 
 # --------------------------------------------------------------------------- events
