@@ -468,3 +468,27 @@ def test_mass2_with_fixed_inputs_matches_matrix_exponential(version: str, interf
     np.testing.assert_allclose(res["v2"], z[:, 1], rtol=0, atol=tol * 6)  # |v| ~ w |x|, w ~ 5.5
     force = kc * (z[:, 0] - x1) + cc * (z[:, 1] - v1)
     np.testing.assert_allclose(res["F"], force, rtol=0, atol=tol * 30)  # kc + cc*w ~ 22
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_non_finite_input_is_an_error_not_a_nan_trajectory(version: str, capfd) -> None:
+    with pytest.raises(FMICallException):
+        simulate_fmu(
+            str(library.bundled_fmu(f"{version}Mass1")),
+            start_values={"F_ext": float("nan")},
+            stop_time=0.1,
+        )
+    assert "variable F_ext is not finite" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_step_needing_too_many_internal_steps_is_an_error(version: str, capfd) -> None:
+    # 1e6 s / max_step 1e-4 s = 1e10 RK4 sub-steps: refused instead of overflowing a counter
+    with pytest.raises(FMICallException):
+        simulate_fmu(
+            str(library.bundled_fmu(f"{version}Mass1")),
+            start_values={"F_ext": 1.0},
+            stop_time=1e6,
+            output_interval=1e6,
+        )
+    assert "use a smaller communication step" in capfd.readouterr().out

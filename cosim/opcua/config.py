@@ -245,9 +245,50 @@ def _endpoint(ctx: _Ctx, value: Any, path: tuple) -> str | None:
     return value.strip()
 
 
-def _node_id(ctx: _Ctx, value: Any, path: tuple) -> str | None:
+_ID_KINDS = ("i", "s", "g", "b")  # numeric, string, GUID, opaque (ByteString) identifiers
+NODE_ID_FORMS = (
+    "write it as ns=<index>;i=<number>, ns=<index>;s=<name>, or (robust: namespace indices can "
+    "change when the server restarts) nsu=<namespace URI>;i=<number> / nsu=<namespace URI>;s=<name>"
+)
+
+
+def node_id_problem(text: str) -> str | None:
+    """Why `text` is not a node id cosim can use (None if it is).
+
+    Accepted: an optional `ns=<index>` or `nsu=<namespace URI>` (not both), then the
+    identifier `i=`, `s=`, `g=` or `b=`. A server index (`svr=`) or anything else is refused.
+    """
     from asyncua import ua
 
+    parts = text.split(";")
+    prefix: dict[str, str] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if key in _ID_KINDS and eq:
+            break
+        if not eq:
+            return f"'{part}' is not a key=value part"
+        if key not in ("ns", "nsu"):
+            return f"'{key}=' is not supported (only ns= or nsu= may come before the identifier)"
+        if key in prefix:
+            return f"'{key}=' is given twice"
+        prefix[key] = value.strip()
+    else:
+        return "it has no identifier (i=, s=, g= or b=)"
+    if "ns" in prefix and "nsu" in prefix:
+        return "give ns= or nsu=, not both"
+    if "nsu" in prefix and not prefix["nsu"]:
+        return "nsu= needs a namespace URI"
+    try:
+        ua.NodeId.from_string(text)
+    except Exception as exc:  # asyncua raises several types for malformed ids
+        cause = exc.args[-1] if len(exc.args) > 1 else exc  # (text, underlying error)
+        return str(cause) or type(exc).__name__
+    return None
+
+
+def _node_id(ctx: _Ctx, value: Any, path: tuple) -> str | None:
     example = "ns=2;s=Plant.MotorCurrent"
     if not isinstance(value, str) or not value.strip():
         ctx.error(
@@ -256,13 +297,12 @@ def _node_id(ctx: _Ctx, value: Any, path: tuple) -> str | None:
             f"for example {example}",
         )
         return None
-    try:
-        ua.NodeId.from_string(value.strip())
-    except Exception as exc:  # asyncua raises several types for malformed ids
+    problem = node_id_problem(value.strip())
+    if problem is not None:
         ctx.error(
             path,
-            f"{ctx.where(path)}: '{value}' is not a valid OPC UA node id ({exc})",
-            f"write it as ns=<index>;s=<name> or ns=<index>;i=<number>, e.g. {example}",
+            f"{ctx.where(path)}: '{value}' is not a valid OPC UA node id ({problem})",
+            f"{NODE_ID_FORMS}, e.g. {example}",
         )
         return None
     return value.strip()
@@ -745,6 +785,7 @@ def check_endpoint(
 
 __all__ = [
     "MODES",
+    "NODE_ID_FORMS",
     "ON_DISCONNECT",
     "POLICIES",
     "InputSpec",
@@ -755,6 +796,7 @@ __all__ = [
     "check_endpoint",
     "check_opcua",
     "check_security",
+    "node_id_problem",
     "opcua_from_system",
     "parse_opcua",
 ]

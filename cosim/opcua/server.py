@@ -48,6 +48,7 @@ RUN_STATE: tuple[tuple[str, Kind, str], ...] = (
     ("MaxLateness", "real", "largest lateness of a step, s"),
     ("StaleInputs", "integer", "live inputs currently flagged stale"),
     ("PlantConnected", "boolean", "the OPC UA session to the plant is up"),
+    ("P99Lateness", "real", "99th percentile of step lateness so far, s (histogram estimate)"),
 )
 
 

@@ -69,7 +69,7 @@ Status core_check_mode(Instance *M, const char *function, int allowed) {
 static Status check_finite(Instance *M) {
     for (int k = 1; k < N_REAL; k++) {
         if (!isfinite(M->s.real_[k])) {
-            log_error(M, "variable %s became non-finite (%g) at t=%g", REAL_NAMES[k], M->s.real_[k],
+            log_error(M, "variable %s is not finite (%g) at t=%g", REAL_NAMES[k], M->s.real_[k],
                       M->s.time);
             M->mode = MODE_ERROR;
             return ST_ERROR;
@@ -212,8 +212,14 @@ Status core_do_step(Instance *M, double t, double h) {
         return ST_ERROR;
     }
     if (!model_check(M)) return ST_ERROR;
-    int n = (int)ceil(h / MAX_STEP - 1e-9);
-    if (n < 1) n = 1;
+    if (check_finite(M) > ST_WARNING) return ST_ERROR;  /* e.g. a NaN input: refuse, log once */
+    double nd = ceil(h / MAX_STEP - 1e-9);
+    if (nd > 1e8) {
+        log_error(M, "communication step %g s needs %.3g internal steps of at most %g s; "
+                     "use a smaller communication step", h, nd, (double)MAX_STEP);
+        return ST_ERROR;
+    }
+    int n = nd < 1 ? 1 : (int)nd;
     double dt = h / n;
     (void)dt;
 #if N_STATES > 0
@@ -223,18 +229,18 @@ Status core_do_step(Instance *M, double t, double h) {
         core_get_states(M, x0);
         M->s.time = tj;
         M->dirty = true;
-        core_get_derivatives(M, k1);
+        if (core_get_derivatives(M, k1) > ST_WARNING) return ST_ERROR;
         for (int k = 0; k < N_STATES; k++) xt[k] = x0[k] + 0.5 * dt * k1[k];
         core_set_states(M, xt);
         M->s.time = tj + 0.5 * dt;
-        core_get_derivatives(M, k2);
+        if (core_get_derivatives(M, k2) > ST_WARNING) return ST_ERROR;
         for (int k = 0; k < N_STATES; k++) xt[k] = x0[k] + 0.5 * dt * k2[k];
         core_set_states(M, xt);
-        core_get_derivatives(M, k3);
+        if (core_get_derivatives(M, k3) > ST_WARNING) return ST_ERROR;
         for (int k = 0; k < N_STATES; k++) xt[k] = x0[k] + dt * k3[k];
         core_set_states(M, xt);
         M->s.time = tj + dt;
-        core_get_derivatives(M, k4);
+        if (core_get_derivatives(M, k4) > ST_WARNING) return ST_ERROR;
         for (int k = 0; k < N_STATES; k++)
             xt[k] = x0[k] + dt / 6.0 * (k1[k] + 2.0 * k2[k] + 2.0 * k3[k] + k4[k]);
         core_set_states(M, xt);
