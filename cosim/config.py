@@ -16,6 +16,7 @@ import yaml
 from cosim.errors import ConfigError, CosimError, Location, Problem
 from cosim.schema import EXTRA_SECTIONS, SCHEMA
 from cosim.spec import (
+    MAX_SECONDS,
     ComponentSpec,
     ConnectionSpec,
     EventSpec,
@@ -24,6 +25,7 @@ from cosim.spec import (
     SystemSpec,
     Value,
     VarRef,
+    fits_in_ticks,
     to_seconds,
     to_ticks,
 )
@@ -156,7 +158,13 @@ class _Reader:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
-                self.report.error(key_loc, "a key must be plain text", path=path)
+                self.report.error(
+                    key_loc,
+                    "a key must be plain text",
+                    "write the key as a plain name such as mass1: or m1:; a list, a mapping "
+                    "or a tagged value cannot be a key",
+                    path=path,
+                )
                 continue
             key = str(key_node.value)
             if key in out:
@@ -174,7 +182,11 @@ class _Reader:
             for source in merge.value if isinstance(merge, yaml.SequenceNode) else [merge]:
                 if not isinstance(source, yaml.MappingNode):
                     self.report.error(
-                        self.loc(source.start_mark), "'<<' must merge a mapping", path=path
+                        self.loc(source.start_mark),
+                        "'<<' must merge a mapping",
+                        "give a mapping or an alias of one, e.g. <<: *defaults with "
+                        "defaults: &defaults {fmu: Gain}, or a list of such aliases",
+                        path=path,
                     )
                     continue
                 for key, child in self._mapping(source, path).items():
@@ -295,6 +307,10 @@ def _check(node: _Node, schema: dict, path: tuple, report: _Report) -> None:
         low = schema.get("exclusiveMinimum")
         if low is not None and not value > low:
             report.error(node.loc, f"{where} must be greater than {low}, got {value}", hint, path)
+            return
+        if value > schema.get("maximum", math.inf) or value < schema.get("minimum", -math.inf):
+            _out_of_time_range(node.loc, where, value, report, path)  # only times have these
+            return
     if isinstance(value, str) and "pattern" in schema and not re.match(schema["pattern"], value):
         report.error(
             node.loc, f"{where} {schema['patternErrorMessage']}, got '{value}'", hint, path
@@ -304,6 +320,70 @@ def _check(node: _Node, schema: dict, path: tuple, report: _Report) -> None:
     if isinstance(value, list):
         for i, item in enumerate(value):
             _check(item, schema.get("items", {}), (*path, i), report)
+
+
+_TIME_RANGE_HINT = (
+    f"time is counted in integer nanoseconds (64-bit), which spans about 292 years either "
+    f"side of 0; use a time between -{MAX_SECONDS:.3g} and {MAX_SECONDS:.3g} s"
+)
+
+_SPAN_HINT = (
+    f"time is counted in integer nanoseconds (64-bit), so a run lasts at most "
+    f"{MAX_SECONDS:.3g} s (about 292 years); move start and stop closer together"
+)
+
+
+def _time_range_problem(loc: Location | None, what: str, value: float) -> Problem:
+    if not math.isfinite(value):
+        return Problem(loc, f"{what} must be a finite number of seconds, got {value}")
+    side = "largest" if value > 0 else "smallest"
+    limit = MAX_SECONDS if value > 0 else -MAX_SECONDS
+    return Problem(
+        loc,
+        f"{what} = {value:g} s is beyond the {side} time cosim can represent ({limit:.3g} s)",
+        _TIME_RANGE_HINT,
+    )
+
+
+def _out_of_time_range(
+    loc: Location | None, what: str, value: float, report: _Report, path=None
+) -> None:
+    problem = _time_range_problem(loc, what, value)
+    report.error(problem.loc, problem.message, problem.hint, path)
+
+
+def time_problems(spec: SystemSpec) -> list[Problem]:
+    """Times of `spec` that do not fit in 64-bit ticks (or are not finite).
+
+    A spec read from YAML never has any (the schema rejects them); this guards specs built or
+    changed in code before anything converts their times to ticks.
+    """
+    sim = spec.simulation
+    times: list[tuple[Location | None, str, float]] = [
+        (sim.loc, "simulation.start", sim.start),
+        (sim.loc, "simulation.stop", sim.stop),
+        (sim.loc, "simulation.step", sim.step),
+    ]
+    times += [
+        (c.loc, f"components.{c.name}.step", c.step)
+        for c in spec.components.values()
+        if c.step is not None
+    ]
+    if spec.record.interval is not None:
+        times.append((spec.record.loc, "record.interval", spec.record.interval))
+    times += [(e.loc, f"events[{i}].at", e.at) for i, e in enumerate(spec.events)]
+    problems = [_time_range_problem(loc, what, t) for loc, what, t in times if not fits_in_ticks(t)]
+    span = sim.stop - sim.start
+    if not problems and not fits_in_ticks(span):
+        problems.append(
+            Problem(
+                sim.loc,
+                f"simulation.stop - simulation.start = {span:g} s is longer than the longest run "
+                f"cosim can represent ({MAX_SECONDS:.3g} s)",
+                _SPAN_HINT,
+            )
+        )
+    return problems
 
 
 def _check_mapping(node: _Node, schema: dict, path: tuple, report: _Report) -> None:
@@ -442,6 +522,14 @@ class _Builder:
                 f"simulation.stop ({sim.stop:g}) must be greater than simulation.start "
                 f"({sim.start:g})",
                 "stop is the end time of the run in seconds",
+                ("simulation", "stop"),
+            )
+        elif good and "stop" in values and not fits_in_ticks(sim.stop - sim.start):
+            self.report.error(
+                values["stop"].loc,
+                f"simulation.stop - simulation.start = {sim.stop - sim.start:g} s is longer than "
+                f"the longest run cosim can represent ({MAX_SECONDS:.3g} s)",
+                _SPAN_HINT,
                 ("simulation", "stop"),
             )
         elif good and "stop" in values and _multiple(sim.stop - sim.start, sim.step) is None:
@@ -705,7 +793,7 @@ def read_system(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        report.error(Location(file), f"cannot read the system file: {reason}")
+        report.error(Location(file), f"cannot read the system file: {reason}", _read_hint(exc))
         return None, report.problems
     root = _parse(text, file, report)
     if root is None:
@@ -738,6 +826,18 @@ def read_system(
     return spec, sort_problems(report.problems)
 
 
+def _read_hint(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "save the file as UTF-8 text"
+    if isinstance(exc, FileNotFoundError):
+        return f"check the path; a relative path starts from the current folder {Path.cwd()}"
+    if isinstance(exc, IsADirectoryError):
+        return "give the system .yaml file, not a folder"
+    if isinstance(exc, PermissionError):
+        return "check that you may read the file (its permissions)"
+    return "check that the file exists and is readable"
+
+
 def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     """File order (line, column); problems without a line (e.g. --set) last, stable."""
     return sorted(
@@ -750,15 +850,69 @@ def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
     )
 
 
-def load_system(path: str | Path, overrides: Sequence[str] = ()) -> SystemSpec:
-    """Read and check a system YAML file; raise one ConfigError holding every problem."""
+def check_stop_override(spec: SystemSpec, stop: float) -> list[Problem]:
+    """Problems of a stop time given on the command line (`--stop`), at location `--stop`.
+
+    The same rules as `simulation.stop` in the file: finite, within the 64-bit tick range,
+    after simulation.start, and stop - start an integer multiple of simulation.step.
+    """
+    sim = spec.simulation
+    loc = Location("--stop")
+    report = _Report()
+    if not isinstance(stop, int | float) or isinstance(stop, bool) or not math.isfinite(stop):
+        report.error(loc, f"--stop must be a finite number of seconds, got {stop}")
+    elif not fits_in_ticks(stop):
+        _out_of_time_range(loc, "--stop", stop, report)
+    elif stop <= sim.start:
+        report.error(
+            loc,
+            f"--stop {stop:g} must be greater than simulation.start ({sim.start:g})",
+            "--stop is the end time of the run in seconds",
+        )
+    elif not fits_in_ticks(stop - sim.start):
+        report.error(
+            loc,
+            f"--stop {stop:g} - simulation.start = {stop - sim.start:g} s is longer than the "
+            f"longest run cosim can represent ({MAX_SECONDS:.3g} s)",
+            _SPAN_HINT,
+        )
+    elif _multiple(stop - sim.start, sim.step) is None:
+        report.error(
+            loc,
+            f"--stop {stop:g} - simulation.start = {stop - sim.start:g} s is not an integer "
+            f"multiple of simulation.step = {sim.step:g} s",
+            _near_multiples("--stop", stop, sim.step, sim.start).replace("--stop:", "--stop"),
+        )
+    return report.problems
+
+
+def with_stop(spec: SystemSpec, stop: float | None) -> SystemSpec:
+    """`spec` with its stop time replaced by `stop` (unchanged if None); ConfigError if bad."""
+    if stop is None:
+        return spec
+    problems = check_stop_override(spec, stop)
+    if problems:
+        raise ConfigError(problems)
+    return replace(spec, simulation=replace(spec.simulation, stop=float(stop)))
+
+
+def load_system(
+    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+) -> SystemSpec:
+    """Read and check a system YAML file; raise one ConfigError holding every problem.
+
+    `stop` (from `--stop`) replaces simulation.stop after checking it (check_stop_override).
+    """
     spec, problems = read_system(path, overrides)
+    if spec is not None and stop is not None:
+        problems = problems + check_stop_override(spec, stop)
     if spec is None or any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
-    return spec
+    return with_stop(spec, stop)
 
 
 __all__ = [
+    "check_stop_override",
     "describe",
     "did_you_mean",
     "load_system",
@@ -766,4 +920,6 @@ __all__ = [
     "plain",
     "read_system",
     "sort_problems",
+    "time_problems",
+    "with_stop",
 ]

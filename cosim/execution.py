@@ -7,14 +7,33 @@ Call order::
         ex.initialize()                         # instantiate, start values, initialization mode
         ex.run_until(system.stop_tick)          # or step() repeatedly; request_stop() ends early
 
-One communication step n (time t = start + n*step):
+One communication step n (time t = start + n*step, h = step); instance i has decimation d_i
+and its own step H_i = d_i*h:
     1. timed events with tick <= t are applied (an event at t acts on the step starting at t;
        on a connected input the connection's value overwrites it in the same step);
-    2. every instance with n % decimation == 0 steps from t, in the plan's order:
-       Gauss-Seidel: inputs from the latest outputs, set, doStep, get outputs (downstream
-       instances see this step's upstream outputs);
-       Jacobi: all inputs from the outputs at t, set, doStep; then every stepping instance gets;
+    2. in the plan's order, every instance with n % d_i == 0 takes its inputs and steps from t
+       to t + H_i (transfer, set, doStep); every instance with (n + 1) % d_i == 0 publishes its
+       outputs (get), i.e. at the end of the communication step in which the global time
+       reaches the end of its own step. For d_i = 1 both happen in every step.
+       Gauss-Seidel: each instance's set, doStep and get in turn (downstream instances see
+       the outputs published in this step, as of t + h);
+       Jacobi: all inputs from the outputs published as of t, set, doStep; then the gets;
     3. observers' step_complete(n + 1, tick) (read-only), then the stop flag is checked.
+
+Multirate is sample-and-hold on each instance's own grid: a slower instance's outputs stay at
+their value from its last completed step (y(t0) over [t0, t0 + H)) and change to y(t0 + H)
+only when the global time reaches t0 + H, so no one, the recorder included, sees them early.
+Its inputs are taken once, at its step start, and held over its step; an event that sets a
+slower instance's input (or parameter) between two of its steps reaches the FMU at once but
+takes effect in its next doStep.
+
+FMU status: Warning is counted (RunStatistics.fmu_warning_returns); Discard, Error and Fatal
+raise FmuError and end the run, with one exception: a doStep that returns Discard while the
+FMU asks to end the simulation (FMI 2.0 fmi2GetBooleanStatus(fmi2Terminated), FMI 3.0
+terminateSimulation) ends the run cleanly after the current communication step, status
+"stopped", like an FMI 3.0 terminateSimulation after an OK step. close() then terminates
+what FMI allows (not after Error or Fatal) and frees every instance except those that
+returned Fatal (and, FMI 2.0, every other instance of that FMU), which get no further call.
 
 The per-step path runs over tuples of bound ctypes calls and preallocated ctypes buffers
 (views into one store per value type): one get and one set call per instance and type, no
@@ -37,7 +56,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cosim.errors import ConfigError, FmuError, Problem, SimulationError
-from cosim.fmu.adapter import BOOLEAN, CTYPES, DTYPES, Slave, ValueType
+from cosim.fmu.adapter import BOOLEAN, CTYPES, DISCARD, DTYPES, WARNING, Slave, ValueType
 from cosim.plan import (
     CONVERT_BOOL,
     CONVERT_CEIL,
@@ -119,7 +138,14 @@ class NativeSlaves:
             from cosim.fmu.fmi3 import Fmi3Slave as cls
         else:
             from cosim.fmu.fmi2 import Fmi2Slave as cls
-        return cls(component.name, unzip_dir, component.model_identifier, component.guid)
+        categories = getattr(md, "logCategories", None) or ()
+        return cls(
+            component.name,
+            unzip_dir,
+            component.model_identifier,
+            component.guid,
+            log_categories=categories,
+        )
 
     def close(self) -> None:
         for path, unzip_dir in self._unzipped.items():
@@ -141,6 +167,11 @@ class RunStatistics:
     do_step_calls: dict[str, int] = field(default_factory=dict)  # all doStep calls
     do_step_sampled_calls: dict[str, int] = field(default_factory=dict)
     status: str = "created"  # created | initialized | running | completed | stopped | failed
+    # FMU warnings, only instances that had any: log lines with status Warning, calls that
+    # returned Warning, and the last few warning lines
+    fmu_warnings: dict[str, int] = field(default_factory=dict)
+    fmu_warning_returns: dict[str, int] = field(default_factory=dict)
+    fmu_warning_lines: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def real_time_factor(self) -> float | None:
@@ -170,11 +201,19 @@ class RunStatistics:
             "real_time_factor": self.real_time_factor,
             "do_step_seconds": self.do_step_seconds(),
             "do_step_share": self.do_step_share(),
+            "fmu_warnings": dict(self.fmu_warnings),
+            "fmu_warning_returns": dict(self.fmu_warning_returns),
+            "fmu_warning_lines": {k: list(v) for k, v in self.fmu_warning_lines.items()},
         }
 
 
 class Execution:
-    """Owns the slaves, the value stores and the loop of one run."""
+    """Owns the slaves, the value stores and the loop of one run.
+
+    `logging_on` turns on every FMU log category and keeps every line (debugging); by default
+    FMUs log with loggingOn = true but only their error/warning categories are enabled, and
+    only lines with status Warning or worse (or of those categories) are kept.
+    """
 
     def __init__(
         self,
@@ -225,6 +264,10 @@ class Execution:
         self._phases: list[tuple] | None = None
         self._step_sampled = [0.0] * p.n_instances
         self._step_sampled_calls = [0] * p.n_instances
+        self._warning_returns = [0] * p.n_instances
+        self._variants: list[tuple[tuple, tuple, tuple]] = []  # per instance: step+get, step, get
+        self._fmu_ended = ""  # set when an FMU asked to end the simulation: no further step
+        self._discard_end = False  # ... after a doStep that returned Discard
         self._gather = self._make_gather()
 
     # ------------------------------------------------------------------ life cycle
@@ -301,18 +344,31 @@ class Execution:
             self._checked(i, gets[i], start)
         self.stats.init_wall_time = _time.perf_counter() - t0
         self.stats.status = "initialized"
+        self._update_stats()
         for obs in self.observers:
             obs.simulation_initialized(self)
 
     def close(self, suppress: bool = False) -> None:
-        """Terminate and free every FMU (always all of them), then remove unpacked FMUs."""
+        """Terminate (where FMI allows it) and free every FMU, then remove unpacked FMUs.
+
+        No call at all reaches an instance that returned Fatal, nor (FMI 2.0: "no function
+        of any instance") another instance loaded from the same FMU binary.
+        """
         if self._closed:
             return
         self._closed = True
+        self._update_stats()
         errors: list[BaseException] = []
+        fatal = {s.library_key for s in self.slaves if s.fatal and s.library_key is not None}
         for slave in self.slaves:
+            if slave.fatal or (slave.library_key is not None and slave.library_key in fatal):
+                try:
+                    slave.abandon()
+                except Exception as exc:
+                    errors.append(exc)
+                continue
             try:
-                if slave.initialized and not slave.terminated and not slave.failed:
+                if slave.may_terminate():
                     slave.terminate()
             except Exception as exc:  # keep going: every FMU must be freed
                 errors.append(exc)
@@ -371,16 +427,37 @@ class Execution:
                     i,
                 )  # fmt: skip
             )
-        # the multirate schedule: which stages step at phase n % period, in stepping order
-        order = [int(i) for i in p.order]
+        # per instance: (step and get) when d = 1, else (step only) at n % d == 0 and
+        # (get only) at (n + 1) % d == 0: sample-and-hold on the instance's own grid
+        for stage in self._stages:
+            copies, linear, converted, sets, step, gets, i = stage
+            self._variants.append(
+                (
+                    stage,
+                    (copies, linear, converted, sets, step, (), i),
+                    ((), (), (), (), _no_step, gets, i),
+                )
+            )
+        # the multirate schedule: the stage variants of phase n % period, in stepping order
         period = math.lcm(*[int(d) for d in p.decimation]) if n else 1
-        if period <= MAX_SCHEDULE_PERIOD:
-            self._phases = [
-                tuple(self._stages[i] for i in order if ph % int(p.decimation[i]) == 0)
-                for ph in range(period)
-            ]
-        else:
-            self._phases = None
+        self._phases = (
+            [self._phase(ph) for ph in range(period)] if period <= MAX_SCHEDULE_PERIOD else None
+        )
+
+    def _phase(self, n: int) -> tuple:
+        """What communication step n does, per instance in stepping order (see module doc)."""
+        out = []
+        for i in self.plan.order.tolist():
+            d = int(self.plan.decimation[i])
+            steps, gets = n % d == 0, (n + 1) % d == 0
+            both, step_only, get_only = self._variants[i]
+            if steps and gets:
+                out.append(both)
+            elif steps:
+                out.append(step_only)
+            elif gets:
+                out.append(get_only)
+        return tuple(out)
 
     def _transfer(self, i: int) -> None:
         copies, linear, converted = self._stages[i][:3]
@@ -394,13 +471,43 @@ class Execution:
     def _checked(self, i: int, calls: Sequence[Callable[[], int]], t: float) -> None:
         for call in calls:
             status = call()
-            if status > 1:
-                raise self._failure(i, call, status, t)
+            if status:
+                self._status(i, call, status, t)
 
-    def _failure(self, i: int, call: Callable[[], int], status: int, t: float) -> FmuError:
+    def _status(self, i: int, call: Callable[[], int], status: int, t: float) -> None:
+        """A set or get returned something other than OK: count a Warning, raise otherwise."""
+        if status == WARNING:
+            self._warning_returns[i] += 1
+            return
+        raise self.slaves[i].error(call, status, t)
+
+    def _step_status(self, i: int, call: Callable[[], int], status: int, t: float) -> None:
+        """A doStep returned something other than OK. Warning: counted. Discard with the FMU
+        asking to end the simulation: the run stops after this communication step. Else
+        FmuError (the instance records the status for close())."""
+        if status == WARNING:
+            self._warning_returns[i] += 1
+            return
         slave = self.slaves[i]
-        slave.failed = True
-        return slave.error(call, status, t)
+        error = slave.error(call, status, t)
+        if status == DISCARD:
+            try:
+                ends = slave.wants_to_terminate()
+            except Exception:  # the question itself failed: report the Discard
+                ends = False
+            if ends:
+                self._discard_end = True
+                self._end_by_fmu(
+                    f"{slave.name}: {error.function} returned Discard at t={t:.9g} s and the FMU "
+                    "asked to terminate the simulation"
+                )
+                return
+        raise error
+
+    def _end_by_fmu(self, reason: str) -> None:
+        self._fmu_ended = self._fmu_ended or reason
+        self.stop_reason = self.stop_reason or reason
+        self._stop_requested = True
 
     def _changes(self, before: list[np.ndarray]) -> list[tuple[str, float]]:
         changed = []
@@ -492,14 +599,13 @@ class Execution:
     def _run(self, count: int) -> None:
         if not self.slaves:
             raise SimulationError("initialize() must be called before stepping")
+        if self._fmu_ended:  # FMI: after terminateSimulation / Discard+terminated, no doStep
+            return
         p = self.plan
         self.stats.status = "running"
         t_cell = self._t_cell
         phases = self._phases
         period = len(phases) if phases is not None else 0
-        stages = self._stages
-        order = [int(i) for i in p.order]
-        decimation = [int(d) for d in p.decimation]
         jacobi = p.algorithm == JACOBI
         observers = tuple(self.observers)
         # FMI 3.0 instances may ask to end the simulation through fmi3DoStep's out-argument
@@ -520,10 +626,7 @@ class Execution:
                     self._apply_events(tick)
                 t = tick / TICKS_PER_SECOND
                 t_cell.value = t
-                if phases is not None:
-                    phase = phases[n % period]
-                else:
-                    phase = tuple(stages[i] for i in order if n % decimation[i] == 0)
+                phase = phases[n % period] if phases is not None else self._phase(n)
                 if n % TIMING_SAMPLE == 0:
                     self._timed_step(phase, t, jacobi)
                 elif jacobi:
@@ -536,16 +639,16 @@ class Execution:
                             d[di] = cv(g * s[si] + o)
                         for call in sets:
                             status = call()
-                            if status > 1:
-                                raise self._failure(i, call, status, t)
+                            if status:
+                                self._status(i, call, status, t)
                         status = step()
-                        if status > 1:
-                            raise self._failure(i, step, status, t)
+                        if status:
+                            self._step_status(i, step, status, t)
                     for stage in phase:
                         for call in stage[5]:
                             status = call()
-                            if status > 1:
-                                raise self._failure(stage[6], call, status, t)
+                            if status:
+                                self._status(stage[6], call, status, t)
                 else:
                     for copies, linear, converted, sets, step, gets, i in phase:
                         for d, di, s, si in copies:
@@ -556,15 +659,15 @@ class Execution:
                             d[di] = cv(g * s[si] + o)
                         for call in sets:
                             status = call()
-                            if status > 1:
-                                raise self._failure(i, call, status, t)
+                            if status:
+                                self._status(i, call, status, t)
                         status = step()
-                        if status > 1:
-                            raise self._failure(i, step, status, t)
+                        if status:
+                            self._step_status(i, step, status, t)
                         for call in gets:
                             status = call()
-                            if status > 1:
-                                raise self._failure(i, call, status, t)
+                            if status:
+                                self._status(i, call, status, t)
                 n += 1
                 self.step_count = n
                 self.tick = tick + step_ticks
@@ -573,8 +676,7 @@ class Execution:
                 if end_flags:
                     for name, flag in end_flags:
                         if flag.value:
-                            self.stop_reason = f"{name} asked to terminate the simulation"
-                            self._stop_requested = True
+                            self._end_by_fmu(f"{name} asked to terminate the simulation")
                 if self._stop_requested:
                     break
         except BaseException:
@@ -584,9 +686,9 @@ class Execution:
             self.stats.wall_time += _time.perf_counter() - wall0
             self.stats.steps = self.step_count
             self.stats.simulated_time = (self.tick - p.start_tick) / TICKS_PER_SECOND
-            self._update_timing()
+            self._update_stats()
         if self.stats.status == "running":
-            done = self.step_count >= p.n_steps
+            done = self.step_count >= p.n_steps and not self._discard_end
             self.stats.status = "completed" if done else "stopped"
 
     def _timed_step(self, phase: tuple, t: float, jacobi: bool) -> None:
@@ -601,34 +703,46 @@ class Execution:
                 d[di] = cv(g * s[si] + o)
             for call in sets:
                 status = call()
-                if status > 1:
-                    raise self._failure(i, call, status, t)
-            c0 = clock()
-            status = step()
-            sampled[i] += clock() - c0
-            sampled_calls[i] += 1
-            if status > 1:
-                raise self._failure(i, step, status, t)
+                if status:
+                    self._status(i, call, status, t)
+            if step is not _no_step:
+                c0 = clock()
+                status = step()
+                sampled[i] += clock() - c0
+                sampled_calls[i] += 1
+                if status:
+                    self._step_status(i, step, status, t)
             if not jacobi:
                 for call in gets:
                     status = call()
-                    if status > 1:
-                        raise self._failure(i, call, status, t)
+                    if status:
+                        self._status(i, call, status, t)
         if jacobi:
             for stage in phase:
                 for call in stage[5]:
                     status = call()
-                    if status > 1:
-                        raise self._failure(stage[6], call, status, t)
+                    if status:
+                        self._status(stage[6], call, status, t)
 
-    def _update_timing(self) -> None:
+    def _update_stats(self) -> None:
         names = self.plan.instance_names
-        self.stats.do_step_sampled = dict(zip(names, self._step_sampled, strict=True))
-        self.stats.do_step_sampled_calls = dict(zip(names, self._step_sampled_calls, strict=True))
+        st = self.stats
+        st.do_step_sampled = dict(zip(names, self._step_sampled, strict=True))
+        st.do_step_sampled_calls = dict(zip(names, self._step_sampled_calls, strict=True))
         # instance i stepped at every n < step_count with n % decimation == 0
         n = self.step_count
         calls = [(n + int(d) - 1) // int(d) for d in self.plan.decimation]
-        self.stats.do_step_calls = dict(zip(names, calls, strict=True))
+        st.do_step_calls = dict(zip(names, calls, strict=True))
+        st.fmu_warning_returns = {
+            name: k for name, k in zip(names, self._warning_returns, strict=True) if k
+        }
+        st.fmu_warnings = {s.name: s.warning_count for s in self.slaves if s.warning_count}
+        st.fmu_warning_lines = {s.name: s.warnings for s in self.slaves if s.warning_count}
+
+
+def _no_step() -> int:
+    """The doStep slot of a stage that only publishes outputs (a slower instance between steps)."""
+    return 0
 
 
 def run(

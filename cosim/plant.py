@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from cosim.errors import ConfigError, Location, Problem
+from cosim.errors import BridgeError, ConfigError, CosimError, Location, Problem, SimulationError
 from cosim.spec import TICKS_PER_SECOND, ResolvedSystem, SystemSpec, VariableInfo, VarRef
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ class Fault:
     value: float = math.nan  # set: the value; ramp: the end value
     over: float = 0.0  # ramp: duration, s
     loc: Location | None = field(default=None, compare=False)
+    where: str = field(default="plant.faults", compare=False)  # e.g. plant.faults[0].set
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class PlantSpec:
     faults: tuple[Fault, ...] = ()
     security: SecuritySpec | None = None
     namespace: str = "urn:cosim:plant"
+    # where `endpoint`, `commands` and `faults` are written, for errors while the plant runs
+    locs: dict[str, Location] = field(default_factory=dict, compare=False)
 
 
 class _Locator:
@@ -179,10 +182,15 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
                 'for example "ns=2;s=Plant.MotorCurrent"')  # fmt: skip
             return None
         try:
-            ua.NodeId.from_string(value.strip())
+            parsed = ua.NodeId.from_string(value.strip())
         except Exception as exc:  # asyncua raises several types for malformed ids
             err(path, f"{_where(path)}: '{value}' is not a valid OPC UA node id ({exc})",
                 'write it as ns=<index>;s=<name>, e.g. "ns=2;s=Plant.MotorCurrent"')  # fmt: skip
+            return None
+        if "ns=" in value and parsed.NamespaceIndex < 2:
+            err(path, f"{_where(path)}: '{value}' is in the reserved OPC UA namespace "
+                f"{parsed.NamespaceIndex}", "use ns=2 (the plant's namespace) or above, "
+                'e.g. "ns=2;s=Plant.MotorCurrent"')  # fmt: skip
             return None
         return value.strip()
 
@@ -328,7 +336,8 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
                 if not _number(value) and not isinstance(value, bool):
                     err((*path, action, name), f"{_where(path)}.set.{name} must be a number")
                     continue
-                faults.append(Fault(float(at), "set", r, float(value), loc=fl))
+                faults.append(Fault(float(at), "set", r, float(value), loc=fl,
+                                    where=f"{_where(path)}.set"))  # fmt: skip
             else:
                 ok = isinstance(value, dict) and set(value) == {"to", "over"}
                 if (
@@ -342,7 +351,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
                         f"got {value!r}")  # fmt: skip
                     continue
                 faults.append(Fault(float(at), "ramp", r, float(value["to"]),
-                                    float(value["over"]), fl))  # fmt: skip
+                                    float(value["over"]), fl, f"{_where(path)}.ramp"))  # fmt: skip
     # security
     security = None
     if data.get("security") is not None:
@@ -357,7 +366,13 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ConfigError(problems)
+    locs = {
+        "endpoint": Location("--endpoint") if endpoint is not None else loc("endpoint"),
+        "commands": loc("commands"),
+        "faults": loc("faults"),
+    }
     return PlantSpec(
+        locs=locs,
         endpoint=str(checked),
         serve=tuple(serve),
         commands=tuple(commands),
@@ -369,26 +384,73 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     )
 
 
-def _settable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, VariableInfo] | Problem:
+def _variable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, VariableInfo] | Problem:
+    """Look `ref` up in the resolved system: (component index, variable) or a Problem."""
+    import difflib
+
     comps = {c.name: c for c in system.components}
-    comp = comps[ref.component]
+    comp = comps.get(ref.component)
+    if comp is None:
+        return Problem(ref.loc, f"{what}: no component named '{ref.component}'",
+                       f"components: {', '.join(comps) or '(none)'}")  # fmt: skip
     var = comp.variables.get(ref.variable)
     if var is None:
-        return Problem(ref.loc, f"{what}: {comp.fmu_path.name} has no variable '{ref.variable}'")
+        close = difflib.get_close_matches(ref.variable, list(comp.variables), n=1)
+        hint = f"did you mean '{ref.component}.{close[0]}'?" if close else (
+            f"run `cosim inspect {comp.fmu_path}` to list its variables")  # fmt: skip
+        return Problem(ref.loc, f"{what}: {comp.fmu_path.name} has no variable "
+                       f"'{ref.variable}'", hint)  # fmt: skip
+    if var.kind == "string":
+        return Problem(ref.loc, f"{what}: {ref} is a String variable; the plant serves and "
+                       "sets numbers only")  # fmt: skip
+    return comp.index, var
+
+
+def _settable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, VariableInfo] | Problem:
+    found = _variable(system, ref, what)
+    if isinstance(found, Problem):
+        return found
+    _, var = found
     tunable = var.causality == "parameter" and var.variability == "tunable"
     if var.causality != "input" and not tunable:
         kind = var.causality if var.causality != "parameter" else f"{var.variability} parameter"
-        return Problem(ref.loc, f"{what}: {ref} is a {kind}; only inputs and tunable parameters "
-                       "can be changed while the plant runs")  # fmt: skip
+        kind = ("an " if kind[0] in "aeiou" else "a ") + kind
+        return Problem(ref.loc, f"{what}: {ref} is {kind}; only inputs and tunable parameters "
+                       "can be changed while the plant runs",
+                       f"give it a value under components.{ref.component}.parameters instead"
+                       if var.causality == "parameter" else "")  # fmt: skip
     for c in system.connections:
         if system.components[c.target_component].name == ref.component and (
             c.target.name == ref.variable
         ):
             return Problem(ref.loc, f"{what}: {ref} is driven by a connection; the connection "
                            "would overwrite it every step", "remove the connection")  # fmt: skip
-    if var.kind == "string":
-        return Problem(ref.loc, f"{what}: {ref} is a String variable")
-    return comp.index, var
+    return found
+
+
+def check_plant_links(plant: PlantSpec, system: ResolvedSystem) -> list[Problem]:
+    """Check the plant's links against the FMUs' variables, each problem with file:line:col.
+
+    `serve[].from` must exist (any numeric variable); `commands[].to` and the targets of
+    `set` and `ramp` faults must be unconnected inputs or tunable parameters. (Noise and
+    freeze targets are served signals, checked by parse_plant.)
+    """
+    problems: list[Problem] = []
+    for i, s in enumerate(plant.serve):
+        found = _variable(system, s.source, f"plant.serve[{i}].from")
+        if isinstance(found, Problem):
+            problems.append(found)
+    for i, c in enumerate(plant.commands):
+        found = _settable(system, c.target, f"plant.commands[{i}].to")
+        if isinstance(found, Problem):
+            problems.append(found)
+    for f in plant.faults:
+        if f.action == "freeze":
+            continue
+        found = _settable(system, f.target, f.where)
+        if isinstance(found, Problem):
+            problems.append(found)
+    return problems
 
 
 def _with_command_starts(spec: SystemSpec, commands: Sequence[Command]) -> SystemSpec:
@@ -438,6 +500,7 @@ class PlantIO:
         self.frozen_values = np.zeros(n)
         self._labels = labels
         self.commands = np.array([v.initial for v in server.commands], dtype=float)
+        self._commands_applied = self.commands.copy()
         self._command_seq = -1
         self.commands_received = 0
         # fault targets: one slot per distinct variable
@@ -474,7 +537,8 @@ class PlantIO:
             self._cmd_setter = InputSetter(execution, cmd_targets)
             # the command nodes start at these values; only later client writes count
             self._command_seq = self.server.read_commands(self.commands)
-            self._cmd_setter.apply(self.commands)
+            self._set(self._cmd_setter, self.commands, "commands", execution.time)
+            np.copyto(self._commands_applied, self.commands)
         fault_targets = [target(VarRef(*x.split(".", 1))) for x in self._fault_labels]
         if fault_targets:
             self._fault_setter = InputSetter(execution, fault_targets)
@@ -524,13 +588,21 @@ class PlantIO:
 
     def _apply(self, tick: int) -> None:
         """Commands written by clients and faults due at `tick` (they act on the next step)."""
+        t = tick / TICKS_PER_SECOND
         if self._cmd_setter is not None:
             seq = self.server.read_commands(self.commands)
             if seq != self._command_seq:
                 self._command_seq = seq
                 self.commands_received += 1
-                self._cmd_setter.apply(self.commands)
-        t = tick / TICKS_PER_SECOND
+                bad = ~np.isfinite(self.commands)
+                if bad.any():  # NaN or inf written by a client: keep the last good value
+                    np.copyto(self.commands, self._commands_applied, where=bad)
+                    names = [
+                        str(c.target) for c, b in zip(self.plant.commands, bad, strict=True) if b
+                    ]
+                    _log.warning("t = %g s: non-finite command ignored for %s", t, ", ".join(names))
+                self._set(self._cmd_setter, self.commands, "commands", t)
+                np.copyto(self._commands_applied, self.commands)
         faults = self.plant.faults
         changed = False
         while self._next_fault < len(faults) and faults[self._next_fault].at <= t + 1e-12:
@@ -569,7 +641,23 @@ class PlantIO:
                 self._ramps.remove(r)
             changed = True
         if changed and self._fault_setter is not None:
-            self._fault_setter.apply(self.fault_values)
+            self._set(self._fault_setter, self.fault_values, "faults", t)
+
+    def _set(self, setter: Any, values: np.ndarray, section: str, t: float) -> None:
+        """Apply command or fault values; an FMU refusing them names the plant section."""
+        try:
+            setter.apply(values)
+        except CosimError as exc:
+            where = self.plant.locs.get(section)
+            targets = (
+                [str(c.target) for c in self.plant.commands]
+                if section == "commands"
+                else list(self._fault_labels)
+            )
+            raise SimulationError(
+                f"{where}: plant.{section} ({', '.join(targets)}) could not be applied at "
+                f"t = {t:g} s: {exc}"
+            ) from exc
 
 
 @dataclass
@@ -597,21 +685,14 @@ class Plant:
         from cosim.twin import with_records
 
         self.plant = parse_plant(spec, endpoint)
+        # check the links on the system as written (recording nothing), so a bad `from` or
+        # `to` is reported at its own file:line:col rather than as a record problem
+        problems = check_plant_links(self.plant, resolve_system(with_records(spec, ())))
+        if problems:
+            raise ConfigError(problems)
         labels = [str(s.source) for s in self.plant.serve]
         self.spec = _with_command_starts(with_records(spec, labels), self.plant.commands)
         self.system = resolve_system(self.spec)
-        problems: list[Problem] = []
-        for k, c in enumerate(self.plant.commands):
-            found = _settable(self.system, c.target, f"plant.commands[{k}].to")
-            if isinstance(found, Problem):
-                problems.append(found)
-        for f in self.plant.faults:
-            if f.action != "freeze":
-                found = _settable(self.system, f.target, f"plant fault at t = {f.at:g} s")
-                if isinstance(found, Problem):
-                    problems.append(found)
-        if problems:
-            raise ConfigError(problems)
         factor = realtime if realtime is not None else spec.simulation.realtime
         self.realtime = float(factor) if factor else 1.0
         self.endpoint = self.plant.endpoint
@@ -695,7 +776,11 @@ class Plant:
                     namespace=self.plant.namespace, name=system.spec.name,
                 )  # fmt: skip
                 io.attach(server)
-                server.start()
+                try:
+                    server.start()
+                except BridgeError as exc:  # e.g. the port is taken: say where it is set
+                    where = self.plant.locs.get("endpoint")
+                    raise BridgeError(f"{where}: {exc}" if where else str(exc)) from None
                 if on_ready is not None:
                     on_ready(self)
                 if self._stop:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cosim.config import describe, did_you_mean, read_system, sort_problems
+from cosim.config import describe, did_you_mean, read_system, sort_problems, time_problems
 from cosim.errors import ConfigError, Location, Problem
-from cosim.fmu.archive import read_model_description
+from cosim.fmu.archive import check_archive, read_model_description
 from cosim.graph import algebraic_loops, direct_feedthrough, step_order
 from cosim.spec import (
     ComponentSpec,
@@ -67,6 +67,12 @@ class FmuInfo:
     unsupported: Mapping[str, str]  # name -> why cosim cannot use it
     feedthrough: Mapping[str, tuple[str, ...]]  # output -> inputs it depends on directly
     units: Mapping[str, Unit]
+    binary: str | None = None  # archive path of the Co-Simulation binary for this platform
+    has_binary: bool = False  # whether the archive holds `binary`
+    platforms: tuple[str, ...] = ()  # the binaries/<platform> folders the FMU ships
+    has_sources: bool = False  # whether the FMU ships C sources (sources/)
+    once_per_process: bool = False  # canBeInstantiatedOnlyOncePerProcess (Co-Simulation)
+    needs_execution_tool: bool = False  # needsExecutionTool (Co-Simulation)
 
 
 _CACHE: dict[tuple[str, int, int], FmuInfo] = {}
@@ -95,6 +101,7 @@ def fmu_info(path: str | Path) -> FmuInfo:
     if key in _CACHE:
         return _CACHE[key]
     md = read_model_description(path)  # ConfigError for a missing or broken FMU
+    members = [name.replace("\\", "/") for name in check_archive(path)]
     variables: dict[str, VariableInfo] = {}
     unsupported: dict[str, str] = {}
     for v in md.modelVariables:
@@ -120,6 +127,7 @@ def fmu_info(path: str | Path) -> FmuInfo:
         )
     cs = md.coSimulation
     major = str(md.fmiVersion or "").split(".")[0]
+    binary = _binary_path(major, cs.modelIdentifier) if cs is not None else None
     info = FmuInfo(
         path=path,
         model_description=md,
@@ -133,9 +141,29 @@ def fmu_info(path: str | Path) -> FmuInfo:
         unsupported=unsupported,
         feedthrough=direct_feedthrough(md),
         units=unit_definitions(md),
+        binary=binary,
+        has_binary=binary in members,
+        platforms=_platforms(members),
+        has_sources=any(m.startswith("sources/") and m[8:] for m in members),
+        once_per_process=bool(cs.canBeInstantiatedOnlyOncePerProcess) if cs is not None else False,
+        needs_execution_tool=bool(cs.needsExecutionTool) if cs is not None else False,
     )
     _CACHE[key] = info
     return info
+
+
+def _platforms(members: Sequence[str]) -> tuple[str, ...]:
+    """The binaries/<platform> folders of an FMU that hold at least one file."""
+    parts = [m.split("/") for m in members]
+    return tuple(sorted({p[1] for p in parts if len(p) >= 3 and p[0] == "binaries" and p[2]}))
+
+
+def _binary_path(major: str, model_identifier: str) -> str:
+    """Where an FMU keeps its shared library for this platform (FMI 2 and FMI 3 names)."""
+    import fmpy
+
+    folder = fmpy.platform_tuple if major == "3" else fmpy.platform
+    return f"binaries/{folder}/{model_identifier}{fmpy.sharedLibraryExtension}"
 
 
 def _not_settable(var: VariableInfo) -> str | None:
@@ -174,6 +202,8 @@ class _Resolver:
         self.spec = spec
         self.problems: list[Problem] = []
         self.infos: dict[str, FmuInfo] = {}
+        self.once_per_process: dict[str, list[ComponentSpec]] = {}  # by FMU guid: its users
+        self.tool_warned: set[str] = set()  # FMUs already warned about needsExecutionTool
 
     def error(self, loc: Location | None, message: str, hint: str = "") -> None:
         self.problems.append(Problem(loc, message, hint))
@@ -210,7 +240,49 @@ class _Resolver:
                 "export the model as a Co-Simulation FMU",
             )
         else:
-            self.infos[comp.name] = info
+            self.infos[comp.name] = info  # kept even without a binary, to check its variables
+            self.capabilities(comp, info, loc)
+
+    def capabilities(self, comp: ComponentSpec, info: FmuInfo, loc: Location | None) -> None:
+        """The FMU can run here: a binary for this platform; capability flags cosim cares about."""
+        if not info.has_binary:
+            platform = (info.binary or "").split("/")[1]
+            self.error(
+                loc,
+                f"{comp.fmu}: the FMU has no Co-Simulation binary for this platform ({platform})",
+                f"looked for {info.binary} in {info.path}; the FMU has binaries for: "
+                + _listing(info.platforms)
+                + (
+                    f"; it ships C sources, so `fmpy compile {info.path}` can add the binary"
+                    if info.has_sources
+                    else "; export the FMU for this platform"
+                ),
+            )
+        if info.once_per_process:
+            self.once_per_process.setdefault(info.guid or str(info.path), []).append(comp)
+        if info.needs_execution_tool and str(info.path) not in self.tool_warned:
+            self.tool_warned.add(str(info.path))
+            self.warn(
+                loc,
+                f"{comp.fmu}: the FMU needs an external tool to run (needsExecutionTool)",
+                "it runs only where its simulation tool is installed (and licensed); if the "
+                "run fails to instantiate it, install the tool or export a standalone FMU",
+            )
+
+    def single_instances(self) -> None:
+        """An FMU that can be instantiated only once per process is used by one component."""
+        for users in self.once_per_process.values():
+            if len(users) < 2:
+                continue
+            names = ", ".join(c.name for c in users[:-1]) + f" and {users[-1].name}"
+            model = self.infos[users[0].name].model_name
+            self.error(
+                users[1].fmu_loc or users[1].loc,
+                f"components {names} {'both' if len(users) == 2 else 'all'} use {model}, which "
+                "can be instantiated only once per process (canBeInstantiatedOnlyOncePerProcess)",
+                "its binary keeps global state, so one process runs one instance of it; use "
+                "this FMU in one component only",
+            )
 
     def lookup(self, ref: VarRef, role: str | None = None) -> VariableInfo | None:
         """The variable `ref` names, or None (reported) if it does not exist."""
@@ -220,15 +292,21 @@ class _Resolver:
         var = info.variables.get(ref.variable)
         if var is not None:
             return var
-        if ref.variable in info.unsupported:
-            self.error(ref.loc, f"cannot use {ref}: {info.unsupported[ref.variable]}")
-            return None
         if role == "settable":
             same_role = [n for n, v in info.variables.items() if not _not_settable(v)]
             listed = "settable variables"
         else:
             same_role = [n for n, v in info.variables.items() if role in (None, v.causality)]
             listed = f"{role}s" if role else "variables"
+        if ref.variable in info.unsupported:
+            self.error(
+                ref.loc,
+                f"cannot use {ref}: {info.unsupported[ref.variable]}",
+                "cosim exchanges scalar Real, Integer, Enumeration, Boolean and String "
+                "variables (FMI 3: Float32/64, Int8-64, UInt8-64); usable "
+                f"{listed} of {ref.component}: {_listing(same_role)}",
+            )
+            return None
         close = did_you_mean(ref.variable, same_role) or did_you_mean(ref.variable, info.variables)
         self.error(
             ref.loc,
@@ -390,6 +468,11 @@ class _Resolver:
         spec = self.spec
         for comp in spec.components.values():
             self.load(comp)
+        self.single_instances()
+        bad_times = time_problems(spec)  # a spec built in code; YAML is checked by config
+        if bad_times:
+            self.problems += bad_times
+            return None
         sim = spec.simulation
         start_tick, step_ticks = to_ticks(sim.start), max(1, to_ticks(sim.step))
         stop_tick = start_tick + max(1, round((to_ticks(sim.stop) - start_tick) / step_ticks)) * (
@@ -501,10 +584,31 @@ class _Resolver:
         out = []
         for event in self.spec.events:
             at = to_ticks(event.at)
+            if at > stop_tick + 1:  # a file's events lie within its time span: --stop cut it
+                self.warn(
+                    event.loc,
+                    f"the event at t = {event.at:g} s is after the stop time "
+                    f"t = {to_seconds(stop_tick):g} s; it is not applied",
+                    "the stop time given on the command line (--stop) ends the run first",
+                )
+                continue
             # nearest communication point (halves go up)
             tick = start_tick + (at - start_tick + step_ticks // 2) // step_ticks * step_ticks
             tick = min(max(tick, start_tick), stop_tick)
-            if abs(tick - at) > 1:
+            if tick == stop_tick:
+                where = (
+                    "it is at the stop time"
+                    if abs(tick - at) <= 1
+                    else f"it rounds to the communication point at the stop time "
+                    f"t = {to_seconds(tick):g} s"
+                )
+                self.warn(
+                    event.loc,
+                    f"the event at t = {event.at:g} s has no effect: {where}, where the run ends",
+                    "an event acts on the communication step that starts at its time, and no "
+                    "step starts at simulation.stop; move the event earlier or remove it",
+                )
+            elif abs(tick - at) > 1:
                 self.warn(
                     event.loc,
                     f"the event at t = {event.at:g} s is not on the communication grid; it is "
@@ -580,7 +684,12 @@ class _Resolver:
             if var is None:
                 continue
             if var.kind == "string":
-                self.error(ref.loc, f"cannot record {ref}: it is a String variable")
+                self.error(
+                    ref.loc,
+                    f"cannot record {ref}: it is a String variable",
+                    "results.h5 holds numeric signals only (Real, Integer, Boolean); remove "
+                    f"{ref} from record.variables",
+                )
                 continue
             out.append(ResolvedRecord(index[ref.component], var, str(ref)))
         return tuple(out)
@@ -613,30 +722,88 @@ def check(
     if any(p.severity == "error" for p in problems):
         # the spec is partial: keep only errors from resolving (warnings may be artifacts)
         return None, sort_problems(problems + [p for p in more if p.severity == "error"])
+    driven = _live_driven(spec, str(path))
+    if driven:
+        more = [p for p in more if not _keeps_start_value_warning(p, driven)]
+    if system is not None:
+        if driven:
+            kept = tuple(p for p in system.warnings if not _keeps_start_value_warning(p, driven))
+            system = replace(system, warnings=kept)
+        links = _live_problems(spec, str(path), system)
+        if any(p.severity == "error" for p in links):
+            return None, sort_problems(problems + more + links)
+        more += links
     return system, sort_problems(problems + more)
 
 
-def _live_problems(spec: SystemSpec, file: str) -> list[Problem]:
-    """Problems of the live sections (`opcua:` of a twin, `plant:` of a plant simulator)."""
+def _live_sections(spec: SystemSpec, file: str) -> tuple[Any, Any, list[Problem]]:
+    """The parsed `opcua:` and `plant:` sections (None if absent or broken) and their problems."""
     problems: list[Problem] = []
+    opcua = plant = None
     if "opcua" in spec.extra:
         from cosim.opcua.config import check_opcua
 
-        problems += check_opcua(
+        opcua, found = check_opcua(
             spec.extra["opcua"],
             spec.path.parent,
             file=file,
             text=spec.text,
             components=list(spec.components),
-        )[1]
+        )
+        problems += found
     if "plant" in spec.extra:
         from cosim.plant import parse_plant
 
         try:
-            parse_plant(spec)
+            plant = parse_plant(spec)
         except ConfigError as err:
             problems += err.problems
-    return problems
+    return opcua, plant, problems
+
+
+def _live_problems(
+    spec: SystemSpec, file: str, system: ResolvedSystem | None = None
+) -> list[Problem]:
+    """Problems of the live sections (`opcua:` of a twin, `plant:` of a plant simulator).
+
+    Without `system`: the sections' own structure. With the resolved system: their links to
+    the FMUs' variables, as `cosim run` and `cosim plant` check them before they start
+    (opcua.inputs[].to, opcua.outputs[].from, plant.serve[].from, plant.commands[].to and
+    the fault targets), each at its file:line:col.
+    """
+    opcua, plant, problems = _live_sections(spec, file)
+    if system is None:
+        return problems
+    links: list[Problem] = []
+    if opcua is not None:
+        from cosim.twin import resolve_links
+
+        links += resolve_links(system, opcua)[1]
+    if plant is not None:
+        from cosim.plant import check_plant_links
+
+        links += check_plant_links(plant, system)
+    return links
+
+
+def _live_driven(spec: SystemSpec, file: str) -> set[str]:
+    """Variables ("comp.var") a live source sets: opcua.inputs, plant.commands, plant faults."""
+    opcua, plant, _ = _live_sections(spec, file)
+    driven: set[str] = set()
+    if opcua is not None:
+        driven.update(str(item.to) for item in opcua.inputs)
+    if plant is not None:
+        driven.update(str(c.target) for c in plant.commands)
+        driven.update(str(f.target) for f in plant.faults if f.action != "freeze")
+    return driven
+
+
+def _keeps_start_value_warning(problem: Problem, driven: set[str]) -> bool:
+    """Whether `problem` is the resolver's "input X is not connected" warning for a live X."""
+    if problem.severity != "warning" or not problem.message.startswith("input "):
+        return False
+    label, _, rest = problem.message[len("input ") :].partition(" ")
+    return label in driven and rest.startswith("is not connected")
 
 
 def validate(path: str | Path, overrides: Sequence[str] = ()) -> list[Problem]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from cosim.spec import MAX_SECONDS
+
 # A name usable as a component (no dots: `component.variable` splits at the first dot).
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # `component.variable`; the variable part may itself hold dots and brackets: a.b[1], der(x).
@@ -24,7 +26,15 @@ _VALUE: dict[str, Any] = {
     "description": "A value: a number for Real/Integer variables, true/false for Boolean, "
     "text for String.",
 }
-_POSITIVE_SECONDS: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+# Times are integer nanoseconds in 64 bits (cosim.spec.MAX_SECONDS, about 292 years either
+# side of 0). config.py reports a value beyond `minimum`/`maximum` as out of that range: only
+# time keys carry these two keywords.
+_SECONDS: dict[str, Any] = {"type": "number", "minimum": -MAX_SECONDS, "maximum": MAX_SECONDS}
+_POSITIVE_SECONDS: dict[str, Any] = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "maximum": MAX_SECONDS,
+}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -49,12 +59,12 @@ SCHEMA: dict[str, Any] = {
             "description": "Time span, communication step and master algorithm.",
             "properties": {
                 "start": {
-                    "type": "number",
+                    **_SECONDS,
                     "default": 0.0,
                     "description": "Start time in seconds (default 0).",
                 },
                 "stop": {
-                    "type": "number",
+                    **_SECONDS,
                     "description": "Stop time in seconds; stop - start must be an integer "
                     "multiple of step.",
                 },
@@ -177,7 +187,7 @@ SCHEMA: dict[str, Any] = {
                 "description": "At one time, set one or more variables.",
                 "properties": {
                     "at": {
-                        "type": "number",
+                        **_SECONDS,
                         "description": "Time in seconds, between simulation.start and "
                         "simulation.stop; applied at the nearest communication point.",
                     },

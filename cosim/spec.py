@@ -9,6 +9,7 @@ Time is kept in integer ticks of 1 ns (TICKS_PER_SECOND) so multirate schedules 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,17 @@ def to_ticks(seconds: float) -> int:
 
 def to_seconds(ticks: int) -> float:
     return ticks / TICKS_PER_SECOND
+
+
+# Ticks are stored as signed 64-bit integers (the plan's arrays, a compiled kernel), so a time
+# must satisfy |seconds * TICKS_PER_SECOND| < 2**63: about 9.22e9 s, or 292 years either side of 0.
+MAX_TICKS = 2**63 - 1
+MAX_SECONDS = 9223372036.854774  # the largest float whose tick count fits in an int64
+
+
+def fits_in_ticks(seconds: float) -> bool:
+    """True if `seconds` is finite and its tick count fits in a signed 64-bit integer."""
+    return math.isfinite(seconds) and abs(seconds * TICKS_PER_SECOND) < 2.0**63
 
 
 # --------------------------------------------------------------------------- as written
@@ -188,6 +200,8 @@ class ResolvedSystem:
 
 
 __all__ = [
+    "MAX_SECONDS",
+    "MAX_TICKS",
     "TICKS_PER_SECOND",
     "ComponentSpec",
     "ConnectionSpec",
@@ -204,6 +218,7 @@ __all__ = [
     "Value",
     "VarRef",
     "VariableInfo",
+    "fits_in_ticks",
     "to_seconds",
     "to_ticks",
 ]

@@ -13,7 +13,9 @@ manipulators write; the engine knows neither OPC UA nor the wall clock)::
 
 `opcua.inputs[*].to` names either an FMU *input* (or tunable parameter), which the plant value
 then drives, or an FMU *output/local*, which the twin then *watches*: it records the measured
-value and the residual measured - predicted (a rising residual is a maintenance hint).
+value and the residual measured - predicted (a rising residual is a maintenance hint). The first
+live value of a driven input becomes its start value (the FMUs initialize with it, so the first
+recorded row shows it).
 Mapping is by name and unit-free: the plant value is taken to be in the variable's unit.
 
 Everything the twin adds to results.h5 is written when the run ends, next to /signals::
@@ -24,6 +26,8 @@ Everything the twin adds to results.h5 is written when the run ends, next to /si
     /twin/pauses/{start,end,sim_time}                on_disconnect: pause
     /opcua/<node>/{value,source_time,server_time,receive_time,status}   raw samples
     /opcua/gaps/{start,end,duration,sim_start,sim_end,reason}          connection gaps
+    /opcua attributes: samples_dropped, non_finite, queue_overflows     InputBridge counters
+    /twin attribute first_values (JSON: driven input -> first live value)
     attributes: overruns, max_lateness, p50_lateness, p99_lateness, realtime_target,
                 realtime_factor_measured, stale_steps, gaps, reconnects, on_disconnect, twin (JSON)
 """
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+BRIDGE_COUNTERS = ("samples_dropped", "non_finite", "queue_overflows")  # InputBridge -> /opcua
 SAMPLE_DRAIN_PERIOD = 0.2  # seconds of simulated time between drains of the raw-sample ring
 _BLOCK = 4096  # rows per in-memory block of the twin recorder
 RISING_RATIO = 1.5  # a residual is "rising" when its RMS over the last third of the run is
@@ -215,15 +220,25 @@ def _lookup(
     names = {c.name: c for c in system.components}
     comp = names.get(ref.component)
     if comp is None:
-        return Problem(loc, f"{where}: no component named '{ref.component}'")
+        close = difflib.get_close_matches(ref.component, list(names), n=1)
+        hint = f"did you mean '{close[0]}.{ref.variable}'?" if close else ""
+        return Problem(loc, f"{where}: no component named '{ref.component}'", hint)
     var = comp.variables.get(ref.variable)
     if var is None:
         close = difflib.get_close_matches(ref.variable, list(comp.variables), n=1)
-        hint = f"did you mean '{ref.component}.{close[0]}'?" if close else ""
+        hint = (
+            f"did you mean '{ref.component}.{close[0]}'?"
+            if close
+            else f"run `cosim inspect {comp.fmu_path}` to list its variables"
+        )
         return Problem(loc, f"{where}: {comp.fmu_path.name} has no variable '{ref.variable}'", hint)
     if var.kind == "string":
         return Problem(loc, f"{where}: {ref} is a String variable; live values must be numbers")
     return comp.index, var
+
+
+def _article(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def resolve_links(
@@ -238,7 +253,8 @@ def resolve_links(
     }
     for i, item in enumerate(opcua.inputs):
         where = f"opcua.inputs[{i}].to"
-        found = _lookup(system, item.to, where, item.loc)
+        loc = item.to.loc or item.loc  # the `to:` key itself, else the list item
+        found = _lookup(system, item.to, where, loc)
         if isinstance(found, Problem):
             problems.append(found)
             continue
@@ -249,7 +265,7 @@ def resolve_links(
             if label in driven:
                 problems.append(
                     Problem(
-                        item.loc,
+                        loc,
                         f"{where}: {label} is already driven by a connection from "
                         f"{system.components[driven[label].source_component].name}."
                         f"{driven[label].source.name}",
@@ -264,15 +280,19 @@ def resolve_links(
             what = var.causality if var.causality != "parameter" else f"{var.variability} parameter"
             problems.append(
                 Problem(
-                    item.loc,
-                    f"{where}: {label} is a {what}; a live input must go to {_SETTABLE} or to "
-                    f"{_WATCHABLE}",
+                    loc,
+                    f"{where}: {label} is {_article(what)}; a live input must go to "
+                    f"{_SETTABLE} or to {_WATCHABLE}",
+                    f"{_article(what)} cannot change during a run; give it a value under "
+                    f"components.{item.to.component}.parameters instead"
+                    if var.causality == "parameter"
+                    else "",
                 )
             )
             continue
         links.append(LiveLink(i, item.node, label, component, var, role))
     for i, out in enumerate(opcua.outputs):
-        found = _lookup(system, out.source, f"opcua.outputs[{i}].from", out.loc)
+        found = _lookup(system, out.source, f"opcua.outputs[{i}].from", out.source.loc or out.loc)
         if isinstance(found, Problem):
             problems.append(found)
     return tuple(links), problems
@@ -287,6 +307,7 @@ class Health:
     realtime_factor: float = math.nan
     overruns: int = 0
     max_lateness: float = 0.0
+    p99_lateness: float = 0.0  # LatenessHistogram estimate, refreshed about once a second
     stale_inputs: int = 0
     connected: bool = True
     paused_wall: float = 0.0  # seconds spent paused (on_disconnect: pause)
@@ -325,14 +346,65 @@ class _Rows:
 
 
 # ============================================================================ observers
+class LatenessHistogram:
+    """Running quantiles of step lateness in fixed log-spaced bins: O(1) per sample, no sort.
+
+    Bin 0 holds lateness below LOW (1 us); bin k >= 1 holds [LOW 10^((k-1)/B), LOW 10^(k/B))
+    with B = BINS_PER_DECADE bins per decade up to 100 s (the last bin also takes anything
+    larger). quantile() returns the upper edge of the bin holding the nearest-rank quantile,
+    capped at the largest sample: an upper bound at most 10^(1/B) (12 %) above the true value.
+    """
+
+    LOW = 1e-6
+    BINS_PER_DECADE = 20
+    DECADES = 8
+
+    def __init__(self) -> None:
+        self.counts = [0] * (2 + self.DECADES * self.BINS_PER_DECADE)
+        self.n = 0
+        self.max = 0.0
+        self._top = len(self.counts) - 1
+        self._scale = float(self.BINS_PER_DECADE)
+
+    def add(self, lateness: float) -> None:
+        if lateness < self.LOW:
+            k = 0
+        else:
+            k = min(self._top, 1 + int(math.log10(lateness / self.LOW) * self._scale))
+        self.counts[k] += 1
+        self.n += 1
+        if lateness > self.max:
+            self.max = lateness
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (0 < q <= 1, nearest rank) of every sample so far; 0 if none."""
+        if self.n == 0:
+            return 0.0
+        rank = max(1, math.ceil(q * self.n))
+        seen, k = 0, 0
+        for k, count in enumerate(self.counts):  # noqa: B007 (k is the bin found)
+            seen += count
+            if seen >= rank:
+                break
+        edge = self.LOW * 10.0 ** (k / self._scale)
+        return edge if edge < self.max else self.max
+
+
 class Pacing:
-    """Observer: waits after every communication step until its wall-clock deadline."""
+    """Observer: waits after every communication step until its wall-clock deadline.
+
+    Keeps Health's overruns and max lateness current every step, and its p99 lateness (from a
+    LatenessHistogram) about once per second of wall-clock time.
+    """
 
     def __init__(self, step: float, factor: float, health: Health) -> None:
         self.pacer = Pacer(step, factor)
         self.factor = factor
         self.health = health
         self.last_lateness = 0.0
+        self.histogram = LatenessHistogram()
+        self._every = max(1, round(factor / step))  # steps per wall-clock second
+        self._countdown = 1  # the first estimate after the first step
 
     def start(self) -> None:
         self.pacer.start()
@@ -341,9 +413,14 @@ class Pacing:
         pass
 
     def step_complete(self, step: int, tick: int) -> None:
-        self.last_lateness = self.pacer.wait()
+        late = self.last_lateness = self.pacer.wait()
         self.health.overruns = self.pacer.overruns
         self.health.max_lateness = self.pacer.max_lateness
+        self.histogram.add(late)
+        self._countdown -= 1
+        if self._countdown <= 0:
+            self._countdown = self._every
+            self.health.p99_lateness = self.histogram.quantile(0.99)
 
     def stats(self) -> PacingStats:
         return self.pacer.stats()
@@ -547,10 +624,6 @@ class LiveOutputs:
         self.outputs.queue(self.values)
 
 
-RUN_STATE_NAMES = ("SimulationTime", "RealTimeFactor", "Overruns", "MaxLateness", "StaleInputs",
-                   "PlantConnected")  # fmt: skip
-
-
 class TwinServer:
     """Observer: publishes every recorded signal, the residuals and the run state on the
     twin's own OPC UA server (ValueServer: the copy is taken here, the network work happens in
@@ -567,8 +640,10 @@ class TwinServer:
         n_signals: int,
         live: LiveInputs | None,
         health: Health,
+        where: Location | None = None,
     ) -> None:
         self.variables = list(variables)
+        self.where = where  # opcua.serve in the YAML, named by errors while starting
         self._make = make
         self.server: ValueServer | None = None
         self.n_signals = n_signals
@@ -578,6 +653,11 @@ class TwinServer:
         self.values = np.zeros(len(self.variables))
         self._ex: Execution | None = None
         self._rows: np.ndarray = self.values[:n_signals]
+        from cosim.opcua import RUN_STATE
+
+        # positions of the run-state nodes (after the signals and residuals, in RUN_STATE order)
+        first = n_signals + self.n_residuals
+        self._at = {name: first + j for j, (name, _, _) in enumerate(RUN_STATE)}
 
     def simulation_initialized(self, execution: Execution) -> None:
         self._ex = execution
@@ -586,7 +666,10 @@ class TwinServer:
             replace(v, initial=float(x)) for v, x in zip(self.variables, self.values, strict=True)
         ]
         self.server = self._make(first)
-        self.server.start()
+        try:
+            self.server.start()
+        except BridgeError as exc:  # e.g. the port is taken: say where it is set
+            raise BridgeError(f"{self.where}: {exc}" if self.where else str(exc)) from None
         self.server.publish(self.values)
 
     def step_complete(self, step: int, tick: int) -> None:
@@ -600,14 +683,14 @@ class TwinServer:
         self._ex.gather_records(self._rows)
         if self.live is not None and self.n_residuals:
             v[n : n + self.n_residuals] = self.live.residual
-        h = self.health
-        k = n + self.n_residuals
-        v[k] = tick / TICKS_PER_SECOND
-        v[k + 1] = h.realtime_factor
-        v[k + 2] = h.overruns
-        v[k + 3] = h.max_lateness
-        v[k + 4] = h.stale_inputs
-        v[k + 5] = 1.0 if h.connected else 0.0
+        h, at = self.health, self._at
+        v[at["SimulationTime"]] = tick / TICKS_PER_SECOND
+        v[at["RealTimeFactor"]] = h.realtime_factor
+        v[at["Overruns"]] = h.overruns
+        v[at["MaxLateness"]] = h.max_lateness
+        v[at["P99Lateness"]] = h.p99_lateness
+        v[at["StaleInputs"]] = h.stale_inputs
+        v[at["PlantConnected"]] = 1.0 if h.connected else 0.0
 
 
 class _StepLog:
@@ -668,6 +751,9 @@ class TwinResult:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     pauses: list[dict[str, float]] = field(default_factory=list)
     reconnects: int = 0
+    samples_dropped: int = 0  # raw samples lost to a full ring before they were recorded
+    non_finite: int = 0  # plant values that were NaN or infinite (not used)
+    queue_overflows: int = 0  # notifications the client's queue could not take
     writes_sent: int = 0
     write_errors: int = 0
     endpoint: str | None = None
@@ -708,6 +794,9 @@ class TwinResult:
             "gaps": self.gaps,
             "pauses": self.pauses,
             "reconnects": self.reconnects,
+            "samples_dropped": self.samples_dropped,
+            "non_finite": self.non_finite,
+            "queue_overflows": self.queue_overflows,
             "writes_sent": self.writes_sent,
             "write_errors": self.write_errors,
             "served": self.served,
@@ -799,6 +888,7 @@ class TwinRun:
         self.results = Path(results)
         self.attrs = dict(attrs or {})
         self.health = Health()
+        self.first_values: dict[str, Any] = {}  # driven input -> first live value (start value)
         self._stop = False
         self._ex: Execution | None = None
         self.prefix = _serve_prefix(spec)
@@ -841,6 +931,11 @@ class TwinRun:
                 if opcua.write and opcua.outputs:
                     outputs = OutputBridge(bridge)
                 bridge.start()
+                # the first live values become the driven inputs' start values, so the FMUs
+                # initialize with them and the first recorded row already shows them
+                live_system = self._with_first_values(system, bridge)
+                if live_system is not system:
+                    system, plan = live_system, build_plan(live_system)
                 live = LiveInputs(
                     bridge, self.links, opcua.on_disconnect, health, recorder, pacing,
                     lambda: self._stop,
@@ -848,7 +943,9 @@ class TwinRun:
             twin_server: TwinServer | None = None
             if opcua is not None and opcua.serve is not None:
                 variables, make, served_info = self._served(plan, live)
-                twin_server = TwinServer(variables, make, len(plan.rec_labels), live, health)
+                twin_server = TwinServer(
+                    variables, make, len(plan.rec_labels), live, health, opcua.serve.loc
+                )
             try:
                 writer = ResultsWriter(self.results, system, plan, attrs=self.attrs)
             except OSError as exc:
@@ -938,6 +1035,8 @@ class TwinRun:
         if bridge is not None:
             result.reconnects = bridge.reconnects
             result.bridge_error = str(bridge.error) if bridge.error is not None else None
+            for name in BRIDGE_COUNTERS:  # getattr: older bridges lack some of them
+                setattr(result, name, int(getattr(bridge, name, 0) or 0))
         if outputs is not None:
             result.writes_sent = outputs.writes_sent
             result.write_errors = outputs.write_errors
@@ -945,6 +1044,50 @@ class TwinRun:
         if isinstance(error, ConfigError):
             raise error
         return result
+
+    def _with_first_values(self, system: ResolvedSystem, bridge: InputBridge) -> ResolvedSystem:
+        """`system` with the first live value of every driven input as its start value.
+
+        Waits for the first notification of each driven input, at most its stale_after (1 s
+        where none is set) from now; inputs still without a value keep their start value.
+        """
+        drive = [link for link in self.links if link.role == "drive"]
+        if not drive:
+            return system
+        assert self.opcua is not None
+        waits = [self.opcua.inputs[link.index].stale_after for link in drive]
+        deadline = time.monotonic() + max(w if w is not None else 1.0 for w in waits)
+        n = bridge.n_inputs
+        values, age, stale = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+        index = [link.index for link in drive]
+        while True:
+            bridge.read_latest(values, age, stale)
+            seen = np.isfinite(age)
+            if seen[index].all() or time.monotonic() >= deadline or self._stop:
+                break
+            time.sleep(0.005)
+        per_component: dict[int, dict[str, tuple[VariableInfo, Any]]] = {}
+        for link in drive:
+            x = float(values[link.index])
+            if not seen[link.index] or not math.isfinite(x):
+                continue
+            var = link.variable
+            if var.kind == "boolean":
+                value: Any = x != 0.0
+            elif var.kind == "integer":
+                value = int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+            else:
+                value = x
+            per_component.setdefault(link.component, {})[var.name] = (var, value)
+            self.first_values[link.label] = value
+        if not per_component:
+            return system
+        components = list(system.components)
+        for c, new in per_component.items():
+            comp = components[c]
+            kept = tuple((v, x) for v, x in comp.start_values if v.name not in new)
+            components[c] = replace(comp, start_values=kept + tuple(new.values()))
+        return replace(system, components=tuple(components))
 
     # ------------------------------------------------------------------ server
     def _served(
@@ -1051,6 +1194,7 @@ class TwinRun:
                 ds = res.create_dataset(links[k].label, data=rows[:, 3 + 3 * n + j])
                 ds.attrs.update(unit=links[k].variable.unit or "", node=links[k].node,
                                 definition="measured - predicted")  # fmt: skip
+            tw.attrs["first_values"] = json.dumps(self.first_values, default=_json_default)
             pz = tw.create_group("pauses")
             pz.create_dataset("start", data=[p["start"] for p in result.pauses], dtype="f8")
             pz.create_dataset("end", data=[p["end"] for p in result.pauses], dtype="f8")
@@ -1070,6 +1214,8 @@ class TwinRun:
                 gg.create_dataset(
                     "reason", data=[g["reason"] for g in result.gaps], dtype=h5py.string_dtype()
                 )
+                for name in BRIDGE_COUNTERS:
+                    op.attrs[name] = getattr(result, name)
                 f.attrs["gaps"] = len(result.gaps)
                 f.attrs["reconnects"] = result.reconnects
                 f.attrs["on_disconnect"] = self.opcua.on_disconnect

@@ -6,7 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+
+import fmpy
+import h5py
+
+from cosim.library import bundled_fmu
 
 DATA = Path(__file__).parent / "data" / "validation"
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,3 +149,62 @@ def test_schema_prints_a_draft_2020_12_json_schema():
     assert sim["properties"]["algorithm"]["enum"] == ["gauss-seidel", "jacobi"]
     connection = schema["properties"]["connections"]["items"]["properties"]
     assert connection["convert"]["enum"] == ["round", "floor", "ceil", "truncate"]
+
+
+def test_a_time_beyond_64_bit_ticks_exits_2_without_a_traceback(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0e10, step: 1.0}\ncomponents:\n  g: {fmu: Gain}\n"
+        "events:\n  - {at: 5.0, set: {g.u: 1.0}}\n"
+    )
+    result = cosim("validate", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        f"{at(path, '1.0e10')}: error: simulation.stop = 1e+10 s is beyond the largest time "
+        "cosim can represent (9.22e+09 s)",
+        "    hint: time is counted in integer nanoseconds (64-bit), which spans about 292 years "
+        "either side of 0; use a time between -9.22e+09 and 9.22e+09 s",
+    ]
+
+
+def test_an_fmu_without_a_binary_for_this_platform_exits_2(tmp_path):
+    with (
+        zipfile.ZipFile(bundled_fmu("Gain")) as zin,
+        zipfile.ZipFile(tmp_path / "source_only.fmu", "w") as zout,
+    ):
+        for name in zin.namelist():
+            if not name.startswith("binaries/"):
+                zout.writestr(name, zin.read(name))
+    path = tmp_path / "nobin.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n  g: {fmu: source_only.fmu}\n"
+    )
+    result = cosim("validate", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        f"{at(path, 'source_only.fmu')}: error: source_only.fmu: the FMU has no Co-Simulation "
+        f"binary for this platform ({fmpy.platform})"
+    ) in result.stdout.splitlines()
+
+
+def test_an_event_at_the_stop_time_is_reported_and_indeed_changes_nothing(tmp_path):
+    path = tmp_path / "stop_event.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n"
+        "  g: {fmu: Gain, parameters: {n_in: 0}}\n"
+        "record: {variables: [g.y]}\n"
+        "events:\n  - {at: 0.5, set: {g.u: 2.0}}\n  - {at: 1.0, set: {g.u: 5.0}}\n"
+    )
+    result = cosim("validate", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"{at(path, '{at: 1.0')}: warning: the event at t = 1 s has no effect: it is at the "
+        "stop time, where the run ends"
+    )
+    run = cosim("run", str(path), "--out", str(tmp_path / "out"), "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with h5py.File(tmp_path / "out" / "results.h5", "r") as f:
+        y = f["signals/g.y"][:]
+    # Gain: y = k*u + b with k = 1, b = 0; u = 2 from 0.5 s on, and the 5 at 1 s never arrives
+    assert y[-1] == 2.0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cosim.config import load_system, parse_ref, read_system
+from cosim.config import check_stop_override, load_system, parse_ref, read_system, with_stop
 from cosim.errors import ConfigError
 from cosim.schema import SCHEMA
 from cosim.spec import VarRef
@@ -166,6 +166,45 @@ def test_empty_file_and_a_file_that_is_not_a_mapping(tmp_path):
     ]
 
 
+def test_a_file_that_cannot_be_read_gets_a_hint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = read_system("missing.yaml")[1]
+    assert first_lines(missing) == [
+        "missing.yaml: error: cannot read the system file: No such file or directory"
+    ]
+    assert missing[0].hint == (
+        f"check the path; a relative path starts from the current folder {Path.cwd()}"
+    )
+    (tmp_path / "folder.yaml").mkdir()
+    folder = read_system("folder.yaml")[1]
+    assert first_lines(folder) == [
+        "folder.yaml: error: cannot read the system file: Is a directory"
+    ]
+    assert folder[0].hint == "give the system .yaml file, not a folder"
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    latin1 = read_system("latin1.yaml")[1]
+    assert first_lines(latin1) == [
+        "latin1.yaml: error: cannot read the system file: 'utf-8' codec can't decode byte 0xe9 "
+        "in position 9: invalid continuation byte"
+    ]
+    assert latin1[0].hint == "save the file as UTF-8 text"
+
+
+def test_keys_that_are_not_text_and_merges_of_non_mappings():
+    path = DATA / "yaml_keys.yaml"
+    problems = problems_of("yaml_keys.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, 'not-a-mapping')}: error: '<<' must merge a mapping",
+        f"{at(path, '[a, b]')}: error: a key must be plain text",
+    ]
+    assert [p.hint for p in problems] == [
+        "give a mapping or an alias of one, e.g. <<: *defaults with defaults: &defaults "
+        "{fmu: Gain}, or a list of such aliases",
+        "write the key as a plain name such as mass1: or m1:; a list, a mapping or a tagged "
+        "value cannot be a key",
+    ]
+
+
 def test_alias_bomb_is_refused_quickly(tmp_path):
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
@@ -302,6 +341,116 @@ def test_component_steps_record_interval_and_event_times():
         "use step: 0.002 or step: 0.003",
         "use interval: 0.001 or interval: 0.002",
     ]
+
+
+TIME_RANGE_HINT = (
+    "time is counted in integer nanoseconds (64-bit), which spans about 292 years either side "
+    "of 0; use a time between -9.22e+09 and 9.22e+09 s"
+)
+SPAN_HINT = (
+    "time is counted in integer nanoseconds (64-bit), so a run lasts at most 9.22e+09 s (about "
+    "292 years); move start and stop closer together"
+)
+
+
+def test_times_beyond_64_bit_ticks_are_errors_not_crashes():
+    # 2**63 ns = 9.223e9 s: the largest tick count a signed 64-bit integer holds
+    path = DATA / "time_range.yaml"
+    problems = problems_of("time_range.yaml")
+    beyond = "time cosim can represent"
+    assert first_lines(problems) == [
+        f"{at(path, '-1.0e10')}: error: simulation.start = -1e+10 s is beyond the smallest "
+        f"{beyond} (-9.22e+09 s)",
+        f"{at(path, '1.0e300')}: error: simulation.stop = 1e+300 s is beyond the largest "
+        f"{beyond} (9.22e+09 s)",
+        f"{at(path, '1.0e10', skip='step: ')}: error: simulation.step = 1e+10 s is beyond the "
+        f"largest {beyond} (9.22e+09 s)",
+        f"{at(path, '2.0e10')}: error: components.gain.step = 2e+10 s is beyond the largest "
+        f"{beyond} (9.22e+09 s)",
+        f"{at(path, '1.0e11')}: error: record.interval = 1e+11 s is beyond the largest "
+        f"{beyond} (9.22e+09 s)",
+        f"{at(path, '1.0e10', skip='at: ')}: error: events[0].at = 1e+10 s is beyond the "
+        f"largest {beyond} (9.22e+09 s)",
+        f"{at(path, '-.inf')}: error: events[1].at must be a finite number, got -inf",
+    ]
+    assert [p.hint for p in problems[:6]] == [TIME_RANGE_HINT] * 6
+
+
+def test_a_run_longer_than_64_bit_ticks_is_an_error():
+    path = DATA / "long_run.yaml"
+    problems = problems_of("long_run.yaml")
+    assert first_lines(problems) == [
+        f"{at(path, '5.0e9', skip='stop: ')}: error: simulation.stop - simulation.start = "
+        "1e+10 s is longer than the longest run cosim can represent (9.22e+09 s)"
+    ]
+    assert problems[0].hint == SPAN_HINT
+
+
+def test_times_just_inside_the_tick_range_are_accepted(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        "simulation: {start: -9.2e9, stop: 0.0, step: 1.0e6}\n"
+        "components:\n  g: {fmu: Gain, step: 2.0e6}\n"
+        "events:\n  - {at: -1.0e9, set: {g.u: 1.0}}\n"
+    )
+    spec = load_system(path)
+    assert (spec.simulation.start, spec.simulation.stop) == (-9.2e9, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("stop", "message", "hint"),
+    [
+        (float("nan"), "--stop must be a finite number of seconds, got nan", ""),
+        (float("-inf"), "--stop must be a finite number of seconds, got -inf", ""),
+        (
+            1e300,
+            "--stop = 1e+300 s is beyond the largest time cosim can represent (9.22e+09 s)",
+            TIME_RANGE_HINT,
+        ),
+        (
+            0.0,
+            "--stop 0 must be greater than simulation.start (0)",
+            "--stop is the end time of the run in seconds",
+        ),
+        (
+            14.9995,
+            "--stop 14.9995 - simulation.start = 14.9995 s is not an integer multiple of "
+            "simulation.step = 0.001 s",
+            "use --stop 14.999 or --stop 15",
+        ),
+    ],
+)
+def test_a_stop_time_from_the_command_line_follows_the_rules_of_the_file(stop, message, hint):
+    spec = load_system(DATA / "dual_mass.yaml")
+    problems = check_stop_override(spec, stop)
+    assert [(str(p.loc), p.severity, p.message, p.hint) for p in problems] == [
+        ("--stop", "error", message, hint)
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_system(DATA / "dual_mass.yaml", stop=stop)
+    assert str(caught.value).splitlines()[0] == f"--stop: error: {message}"
+
+
+def test_a_valid_stop_time_from_the_command_line_replaces_the_files(tmp_path):
+    spec = load_system(DATA / "dual_mass.yaml", stop=2.5)
+    assert spec.simulation.stop == 2.5
+    assert spec.simulation.step == 1e-3  # the rest is the file's
+    original = load_system(DATA / "dual_mass.yaml")
+    assert check_stop_override(original, 2.5) == []
+    assert with_stop(original, None) is original
+    assert with_stop(original, 2.5) == spec
+    # the run's length is checked too: from -5e9 s, a stop at 5e9 s is 1e10 s of run
+    path = tmp_path / "early.yaml"
+    path.write_text(
+        "simulation: {start: -5.0e9, stop: 1.0, step: 1.0}\ncomponents: {g: {fmu: Gain}}\n"
+    )
+    (problem,) = check_stop_override(load_system(path), 5.0e9)
+    assert (str(problem.loc), problem.message, problem.hint) == (
+        "--stop",
+        "--stop 5e+09 - simulation.start = 1e+10 s is longer than the longest run cosim can "
+        "represent (9.22e+09 s)",
+        SPAN_HINT,
+    )
 
 
 def test_a_step_within_one_tick_of_a_multiple_is_accepted(tmp_path):

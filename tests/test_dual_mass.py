@@ -152,12 +152,15 @@ def test_multirate_chain_of_first_order_lags(tmp_path, fmi):
     fast (T=0.5 s, u=1, every 1 ms) --y--> slow (T=1 s, every 10 ms)
 
     fast.y(t) = 1 - exp(-t/0.5) (constant input: the FMU's RK4 is exact to ~1e-15).
-    Gauss-Seidel, fast first: at t_n = n*10 ms the slow lag takes fast.y(t_n + 1 ms), holds it
-    for H = 10 ms: y(t_n + H) = a*y(t_n) + (1 - a)*u, a = exp(-H/T), and shows that value at
-    every communication point until its next step. Compared to 1e-9 (RK4 with 1e-2 s sub-steps
-    on exp(-t): local error ~ (H/T)^5/120 ~ 1e-12 per step).
+    Gauss-Seidel, fast first: at t_k = k*H (H = 10 ms) the slow lag takes fast.y(t_k + 1 ms)
+    and holds it for H: y_{k+1} = a*y_k + (1 - a)*u_k, a = exp(-H/T). Sample and hold on its
+    own grid: y_{k+1} is published when the global time reaches t_{k+1}, so the row at t shows
+    y_m with m = floor(t/H) (the last completed slow step), never a value from its future.
+    Compared to 1e-9 (RK4 with 1e-2 s sub-steps on exp(-t): local error ~ (H/T)^5/120 ~ 1e-12
+    per step).
     The continuous solution for a continuous input differs by at most the input's change over
-    one slow step, H * max|d fast.y/dt| = 0.01 * 2: checked too.
+    one slow step, H * max|d fast.y/dt| = 0.01 * 2, plus the hold of the output over one slow
+    step, H * max|d slow.y/dt| <= H * 1/T (0 <= slow.y <= fast.y <= 1): checked too.
     """
     ta, tb, h, big_h = 0.5, 1.0, 1e-3, 1e-2
     fo = bundled(("fmi3/" if fmi == "3.0" else "") + "FirstOrder")
@@ -166,17 +169,40 @@ def test_multirate_chain_of_first_order_lags(tmp_path, fmi):
     np.testing.assert_allclose(fast, 1 - np.exp(-t / ta), rtol=0, atol=1e-12)
 
     a = math.exp(-big_h / tb)
-    expected = np.empty_like(t)
-    y, k = 0.0, 0  # k: index of the slow lag's next step
-    for j, tj in enumerate(t):
-        # the slow lag's latest step started at the last multiple of H strictly before tj
-        while k * big_h < tj - 1e-12:
-            y = a * y + (1 - a) * (1 - math.exp(-(k * big_h + h) / ta))
-            k += 1
-        expected[j] = y
+    y = [0.0]  # y_k = slow.y(k*H), exact discrete recursion of the held schedule
+    for k in range(round(t[-1] / big_h)):
+        y.append(a * y[-1] + (1 - a) * (1 - math.exp(-(k * big_h + h) / ta)))
+    expected = np.array([y[math.floor(tj / big_h + 1e-9)] for tj in t])
     np.testing.assert_allclose(slow, expected, rtol=0, atol=1e-9)
     continuous = 1 - (ta * np.exp(-t / ta) - tb * np.exp(-t / tb)) / (ta - tb)
-    assert np.abs(slow - continuous).max() <= big_h / ta
+    assert np.abs(slow - continuous).max() <= big_h / ta + big_h / tb
+
+
+SLOW_LAG = """\
+name: slow_lag
+simulation: {{start: 0.0, stop: 0.009, step: 1.0e-3, algorithm: {algorithm}}}
+components:
+  lag: {{fmu: {fo}, parameters: {{T: 0.01, u: 1.0}}, step: 3.0e-3}}
+record: {{variables: [lag.y]}}
+"""
+
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_slow_component_holds_its_output_until_its_step_ends(tmp_path, fmi, algorithm):
+    """FirstOrder (T = 10 ms, u = 1) with a 3 ms step on a 1 ms communication step: the rows at
+    1 and 2 ms show y(0) = 0, the row at 3 ms shows y(3 ms) = 1 - exp(-0.3), held at 4 and
+    5 ms, then y(6 ms) and y(9 ms). RK4 on exp(-t/T) with the FMU's internal steps (<= 1e-4 s,
+    h/T = 0.01): error ~ 1e-12, so 1e-10. Publishing y(3 ms) one communication step early
+    would put 0.26 at t = 2 ms."""
+    fo = bundled(("fmi3/" if fmi == "3.0" else "") + "FirstOrder")
+    rec = simulate(load_yaml(tmp_path, SLOW_LAG.format(fo=fo, algorithm=algorithm)))
+    np.testing.assert_allclose(rec.time, np.arange(10) * 1e-3, rtol=0, atol=1e-12)
+    y = rec["lag.y"]
+    held = [1 - math.exp(-(3e-3 * (n // 3)) / 0.01) for n in range(10)]
+    assert y[1] == y[2] == y[0] == 0.0
+    assert y[3] == pytest.approx(1 - math.exp(-0.3), abs=1e-10)
+    np.testing.assert_allclose(y, held, rtol=0, atol=1e-10)
 
 
 # --------------------------------------------------------------------------- events

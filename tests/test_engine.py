@@ -110,8 +110,9 @@ def test_call_order_within_a_step(algorithm):
 # --------------------------------------------------------------------------- multirate
 @pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
 def test_multirate_tick_schedule(algorithm):
-    """A (every step), B (every 2nd), C (every 3rd): instance i steps at n when
-    n % decimation == 0, from t = n*h with a step of decimation*h, in stepping order."""
+    """A (every step), B (every 2nd), C (every 3rd): instance i sets its inputs and steps at n
+    when n % decimation == 0, from t = n*h with a step of decimation*h, and publishes (gets)
+    its outputs at the end of step n when (n + 1) % decimation == 0 (sample and hold)."""
     decimation = {"A": 1, "B": 2, "C": 3}
     system = fake_system(
         [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 2), ("C", FIRST_ORDER, 3)],
@@ -122,6 +123,7 @@ def test_multirate_tick_schedule(algorithm):
     ex, trace = execution(system, {n: first_order() for n in "ABC"})
     with ex:
         ex.initialize()
+        del trace[:]
         assert ex.run_until(system.stop_tick)
         stats = ex.stats
     steps = [(e[1], e[2], e[3]) for e in trace if e[0] == "step"]
@@ -133,25 +135,76 @@ def test_multirate_tick_schedule(algorithm):
         assert t == pytest.approx(te, abs=1e-15) and h == pytest.approx(he, abs=1e-15), name
     assert stats.do_step_calls == {"A": 12, "B": 6, "C": 4}
 
+    # the whole call sequence, written out from the rule in the module docstring
+    calls = []
+    for n in range(12):
+        stepping = [c for c, d in decimation.items() if n % d == 0]
+        publishing = [c for c, d in decimation.items() if (n + 1) % d == 0]
+        for c in decimation:
+            if c in stepping:
+                calls += ([] if c == "A" else [("set", c)]) + [("step", c)]
+            if algorithm == "gauss-seidel" and c in publishing:
+                calls.append(("get", c))
+        if algorithm == "jacobi":
+            calls += [("get", c) for c in publishing]
+    assert _calls(trace) == calls
 
-def test_multirate_values_hold_between_slow_steps():
-    """A fast lag (every step) feeds a slow one (every 4th step); Gauss-Seidel. The slow
-    instance's input is A's output right after A's step at the same tick, held for 4h."""
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_multirate_values_hold_between_slow_steps(algorithm):
+    """A fast lag (every step) feeds a slow one (every 4th step). The slow instance's input is
+    A's output as published when it steps (Gauss-Seidel: after A's step at the same tick;
+    Jacobi: before it), held for 4h; its output changes only when the global time reaches the
+    end of its step, and shows the value of its last completed step in between."""
     T = 0.01
     system = fake_system(
-        [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 4)], [("A.y", "B.u")], stop=16 * H
+        [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 4)],
+        [("A.y", "B.u")],
+        algorithm=algorithm,
+        stop=16 * H,
     )
     ex, _ = execution(system, {"A": first_order(T=T, u=1.0), "B": first_order(T=T)})
     a, a4 = math.exp(-H / T), math.exp(-4 * H / T)
-    ya = yb = 0.0
+    ya = state_b = yb = 0.0
     with ex:
         ex.initialize()
         for n in range(16):
             ex.step()
-            ya = a * ya + (1 - a)
-            if n % 4 == 0:
-                yb = a4 * yb + (1 - a4) * ya
-            assert ex.value("B.y") == pytest.approx(yb, abs=1e-14)
+            ya_before, ya = ya, a * ya + (1 - a)
+            if n % 4 == 0:  # B steps from n*h with the held input
+                u = ya if algorithm == "gauss-seidel" else ya_before
+                state_b = a4 * state_b + (1 - a4) * u
+            if (n + 1) % 4 == 0:  # ... and publishes when the time reaches (n + 1)*h
+                yb = state_b
+            # same floating-point operations as the fake's exact update: 1e-14 is rounding
+            assert ex.value("A.y") == pytest.approx(ya, abs=1e-14)
+            assert ex.value("B.y") == pytest.approx(yb, abs=1e-14), n
+
+
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_fast_instance_sees_a_slow_upstream_only_on_its_grid(algorithm):
+    """B (every 3rd step, u = 1) feeds A (every step), B first. A's input at step n is B's
+    output as published as of (n + 1)*h (Gauss-Seidel) or n*h (Jacobi): y_B at the last
+    multiple of 3h at or before that time, never a value from B's future."""
+    T = 0.01
+    system = fake_system(
+        [("B", FIRST_ORDER, 3), ("A", FIRST_ORDER, 1)],
+        [("B.y", "A.u")],
+        algorithm=algorithm,
+        stop=12 * H,
+    )
+    ex, trace = execution(system, {"B": first_order(T=T, u=1.0), "A": first_order(T=T)})
+    with ex:
+        ex.initialize()
+        del trace[:]
+        ex.run_until()
+    a3 = math.exp(-3 * H / T)
+    yb = [0.0]  # y_B(3k*h), by its exact recursion with u = 1
+    for _ in range(5):
+        yb.append(a3 * yb[-1] + (1 - a3))
+    seen = [e[3][0][1] for e in trace if e[0] == "set" and e[1] == "A"]
+    as_of = [(n + 1) if algorithm == "gauss-seidel" else n for n in range(12)]
+    assert seen == pytest.approx([yb[m // 3] for m in as_of], abs=1e-15)
 
 
 # --------------------------------------------------------------------------- events

@@ -262,3 +262,42 @@ def test_opcua_from_system_uses_the_yaml_folder_text_and_components(certdir: Pat
         opcua_from_system(bad)
     none = SystemSpec(**{**system.__dict__, "extra": {}})
     assert opcua_from_system(none) is None
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        "ns=2;i=1234",
+        "nsu=urn:indep:plant;i=1234",
+        "nsu=http://example.com/Plant/;s=Motor.Current",
+        "ns=2;s=name;with;semicolons",
+        "i=2258",
+        "ns=1;g=09087e75-8e5e-499b-954f-f2a9603db28a",
+    ],
+)
+def test_node_id_forms_accepted(node: str) -> None:
+    data = {"endpoint": "opc.tcp://127.0.0.1:4840", "inputs": [{"node": node, "to": "m.u"}]}
+    spec, problems = check_opcua(data, ".")
+    assert spec is not None, [str(p) for p in problems]
+    assert spec.inputs[0].node == node
+
+
+@pytest.mark.parametrize(
+    ("node", "reason"),
+    [
+        ("svr=1;ns=2;i=3", "'svr=' is not supported"),  # another server: asyncua drops svr
+        ("nsu=urn:x;ns=2;i=1", "ns= or nsu=, not both"),
+        ("nsu=;i=1", "nsu= needs a namespace URI"),
+        ("ns=2;ns=3;i=1", "'ns=' is given twice"),
+        ("ns=2", "no identifier"),
+        ("ns=2;i=x", "invalid literal"),
+    ],
+)
+def test_node_id_forms_refused_with_the_reason(node: str, reason: str) -> None:
+    data = {"endpoint": "opc.tcp://127.0.0.1:4840", "inputs": [{"node": node, "to": "m.u"}]}
+    spec, problems = check_opcua(data, ".")
+    assert spec is None
+    (problem,) = _errors(problems)
+    assert f"'{node}' is not a valid OPC UA node id (" in problem.message
+    assert reason in problem.message
+    assert "nsu=<namespace URI>" in problem.hint

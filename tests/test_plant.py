@@ -88,12 +88,17 @@ async def _collect(endpoint: str, seconds: float, write_at: float) -> dict[str, 
         sub = await client.create_subscription(5, Handler())
         await sub.subscribe_data_change(nodes, queuesize=100)
         t0 = time.monotonic()
-        written = False
+        written = 0
+        node = client.get_node("ns=2;s=T.U")
         while time.monotonic() - t0 < seconds:
-            if not written and time.monotonic() - t0 > write_at:
-                node = client.get_node("ns=2;s=T.U")
+            if written == 0 and time.monotonic() - t0 > write_at:
                 await node.write_value(ua.DataValue(ua.Variant(U_WRITTEN, ua.VariantType.Double)))
-                written = True
+                written = 1
+            elif written == 1 and time.monotonic() - t0 > write_at + 0.2:
+                # a NaN from a client must not reach the FMU (it would fail the plant): the
+                # plant keeps the last good command
+                await node.write_value(ua.DataValue(ua.Variant(math.nan, ua.VariantType.Double)))
+                written = 2
             await asyncio.sleep(0.01)
         await sub.delete()
     return out
@@ -165,6 +170,8 @@ def test_served_values_follow_the_fault_schedule_and_the_written_command(plant_r
     assert frozen == pytest.approx(expected_y(3.0, U_WRITTEN), abs=1e-9)
     assert any(v.get("T.UEcho") == U_WRITTEN for _, v in snaps)  # the command reached g.u
     assert plant_run["result"].commands_received >= 1
+    assert plant_run["result"].error is None  # the NaN written later was ignored
+    assert not any(math.isnan(v) for v, _ in plant_run["samples"]["T.UEcho"])
 
 
 def test_seeded_noise_has_the_declared_sigma(plant_run) -> None:
@@ -224,3 +231,22 @@ def test_plant_section_problems_are_reported(tmp_path: Path, plant: str, message
         Plant(load_system(path))
     assert message in str(info.value)
     assert "p.yaml:" in str(info.value)  # every problem says where
+
+
+def test_plant_runtime_errors_say_where_in_the_yaml(tmp_path: Path) -> None:
+    """A taken port is a run-time error; it names plant.endpoint's file:line:col."""
+    from cosim.opcua import ServedVariable, ValueServer
+
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    text = (
+        "name: p\nsimulation: {stop: 1, step: 0.01}\ncomponents:\n  g: {fmu: Gain}\n"
+        f"plant:\n  serve: [{{from: g.y, node: 'ns=2;s=A'}}]\n  endpoint: {endpoint}\n"
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    line = text.splitlines().index(f"  endpoint: {endpoint}") + 1
+    with ValueServer(endpoint, [ServedVariable("Other")], name="squatter"):
+        result = Plant(load_system(path)).run(0.1)
+    assert result.status == "failed"
+    assert str(result.error).startswith(f"{path}:{line}:3: ")
+    assert "another server" in str(result.error)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
+import fmpy
 import pytest
 
-from cosim.config import load_system
+from cosim.config import load_system, with_stop
 from cosim.errors import ConfigError
+from cosim.library import bundled_fmu
+from cosim.plan import build_plan
 from cosim.resolve import _not_settable, resolve_system, validate
 from cosim.spec import VariableInfo
 
@@ -404,3 +408,250 @@ def _without_structural_error(path: Path):
     """The system without its structural error, so resolve_system sees only the FMU problem."""
     path.write_text(path.read_text().replace(", algoritm: jacobi", ""))
     return load_system(path)
+
+
+# --------------------------------------------------------------------------- FMU capabilities
+def _repack(src: Path, dst: Path, xml=lambda text: text, member=lambda name: name) -> Path:
+    """A copy of the FMU at `src` with its model description edited and its members renamed
+    (`member` returns None to leave a member out)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            name = member(info.filename)
+            if name is None:
+                continue
+            data = zin.read(info.filename)
+            if info.filename == "modelDescription.xml":
+                data = xml(data.decode("utf-8")).encode("utf-8")
+            zout.writestr(name, data)
+    return dst
+
+
+def _cs_flag(flag: str):
+    """Edits a model description: set `flag="true"` on its CoSimulation element."""
+    return lambda text: text.replace("<CoSimulation ", f'<CoSimulation {flag}="true" ', 1)
+
+
+@VERSIONS
+def test_an_fmu_without_a_binary_for_this_platform_is_an_error(prefix, tmp_path):
+    # where an FMU keeps its shared library (FMI 2.0 / 3.0 standards, section "FMU distribution")
+    folder = fmpy.platform_tuple if prefix else fmpy.platform
+    binary = f"binaries/{folder}/Gain{fmpy.sharedLibraryExtension}"
+    gain = bundled_fmu(f"{prefix}Gain")
+    other = _repack(
+        gain,
+        tmp_path / "other.fmu",
+        member=lambda n: "binaries/win64/Gain.dll" if n == binary else n,
+    )
+    bare = _repack(gain, tmp_path / "bare.fmu", member=lambda n: None if "/" in n else n)
+    path = tmp_path / "nobin.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n"
+        "  other: {fmu: other.fmu}\n  bare: {fmu: bare.fmu}\n"
+        "connections:\n  - {from: other.y, to: bare.uu}\n"
+    )
+    problems = validate(path)
+    missing = f"the FMU has no Co-Simulation binary for this platform ({folder})"
+    assert lines(problems) == [
+        f"{at(path, 'other.fmu')}: error: other.fmu: {missing}",
+        f"{at(path, 'bare.fmu')}: error: bare.fmu: {missing}",
+        # the variables of an FMU without a binary are still checked
+        f"{at(path, 'bare.uu')}: error: unknown variable 'uu' in component 'bare' (model Gain)",
+    ]
+    assert [p.hint for p in problems if p.severity == "error"][:2] == [
+        f"looked for {binary} in {other.resolve()}; the FMU has binaries for: win64; it ships C "
+        f"sources, so `fmpy compile {other.resolve()}` can add the binary",
+        f"looked for {binary} in {bare.resolve()}; the FMU has binaries for: (none); export the "
+        "FMU for this platform",
+    ]
+
+
+@VERSIONS
+def test_an_fmu_instantiable_once_per_process_serves_one_component(prefix, tmp_path):
+    _repack(
+        bundled_fmu(f"{prefix}Gain"),
+        tmp_path / "once.fmu",
+        xml=_cs_flag("canBeInstantiatedOnlyOncePerProcess"),
+    )
+    path = tmp_path / "once.yaml"
+    text = (
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n"
+        "  a: {fmu: once.fmu, parameters: {u: 1, n_in: 0}}\n"
+        "  other: {fmu: Gain, parameters: {u: 1, n_in: 0}}\n"
+        "  b: {fmu: once.fmu, parameters: {u: 1, n_in: 0}}\n"
+    )
+    path.write_text(text)
+    once = "which can be instantiated only once per process (canBeInstantiatedOnlyOncePerProcess)"
+    problems = validate(path)
+    assert lines(problems) == [
+        f"{at(path, 'once.fmu', 2)}: error: components a and b both use Gain, {once}"
+    ]
+    assert problems[0].hint == (
+        "its binary keeps global state, so one process runs one instance of it; use this FMU "
+        "in one component only"
+    )
+    path.write_text(text + "  c: {fmu: once.fmu, parameters: {u: 1, n_in: 0}}\n")
+    assert lines(validate(path)) == [
+        f"{at(path, 'once.fmu', 2)}: error: components a, b and c all use Gain, {once}"
+    ]
+    # one instance is fine (the bundled Gain, without the flag, is a different FMU)
+    path.write_text(text.replace("  b: {fmu: once.fmu", "  b: {fmu: Gain"))
+    assert validate(path) == []
+
+
+@VERSIONS
+def test_an_fmu_that_needs_an_execution_tool_is_a_warning(prefix, tmp_path):
+    _repack(bundled_fmu(f"{prefix}Gain"), tmp_path / "tool.fmu", xml=_cs_flag("needsExecutionTool"))
+    path = tmp_path / "tool.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n"
+        "  a: {fmu: tool.fmu, parameters: {u: 1, n_in: 0}}\n"
+        "  b: {fmu: tool.fmu, parameters: {u: 1, n_in: 0}}\n"
+    )
+    problems = validate(path)
+    # one warning per FMU file, at its first use
+    assert [str(p) for p in problems] == [
+        f"{at(path, 'tool.fmu')}: warning: tool.fmu: the FMU needs an external tool to run "
+        "(needsExecutionTool)\n    hint: it runs only where its simulation tool is installed "
+        "(and licensed); if the run fails to instantiate it, install the tool or export a "
+        "standalone FMU"
+    ]
+    assert len(resolve_system(load_system(path)).components) == 2
+
+
+# variables cosim cannot exchange: an array and a Binary (FMI 3.0), a String output (both)
+_EXTRA_VARIABLES = {
+    "": '<ScalarVariable name="label" valueReference="5" causality="output" '
+    'variability="discrete" initial="exact"><String start="gain"/></ScalarVariable>',
+    "fmi3/": '<String name="label" valueReference="5" causality="output" variability="discrete" '
+    'initial="exact"><Start value="gain"/></String>'
+    '<Float64 name="arr" valueReference="6" causality="output" variability="continuous" '
+    'initial="calculated"><Dimension start="3"/></Float64>'
+    '<Binary name="blob" valueReference="7" causality="input" variability="discrete"/>',
+}
+
+
+@VERSIONS
+def test_variables_cosim_cannot_exchange_or_record(prefix, tmp_path):
+    extra = _EXTRA_VARIABLES[prefix]
+    _repack(
+        bundled_fmu(f"{prefix}Gain"),
+        tmp_path / "odd.fmu",
+        xml=lambda text: text.replace("</ModelVariables>", extra + "</ModelVariables>"),
+    )
+    path = tmp_path / "odd.yaml"
+    links = ["{from: g.y, to: h.u}"]
+    if prefix:
+        links += ["{from: g.arr, to: k.u}", "{from: h.y, to: g.blob}"]
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n"
+        "  g: {fmu: odd.fmu, parameters: {u: 1, n_in: 0}}\n"
+        "  h: {fmu: Gain, parameters: {n_in: 0}}\n"
+        "  k: {fmu: Gain, parameters: {n_in: 0}}\n"
+        "record: {variables: [g.y, g.label]}\n"
+        "connections:\n" + "".join(f"  - {link}\n" for link in links)
+    )
+    problems = validate(path)
+    errors = [p for p in problems if p.severity == "error"]
+    expected = [
+        (
+            f"{at(path, 'g.label')}: error: cannot record g.label: it is a String variable",
+            "results.h5 holds numeric signals only (Real, Integer, Boolean); remove g.label from "
+            "record.variables",
+        )
+    ]
+    if prefix:
+        usable = "cosim exchanges scalar Real, Integer, Enumeration, Boolean and String variables "
+        usable += "(FMI 3: Float32/64, Int8-64, UInt8-64); usable "
+        expected += [
+            (
+                f"{at(path, 'g.arr')}: error: cannot use g.arr: it is an array variable, which "
+                "cosim does not support yet",
+                usable + "outputs of g: y, n_out, positive, label",
+            ),
+            (
+                f"{at(path, 'g.blob')}: error: cannot use g.blob: it is a Binary variable, which "
+                "cosim does not support yet",
+                usable + "inputs of g: u, n_in",
+            ),
+        ]
+    assert [(str(p).splitlines()[0], p.hint) for p in errors] == expected
+
+
+# --------------------------------------------------------------------------- times
+STOP_EVENTS = """\
+simulation: {{stop: 1.0, step: 0.1}}
+components:
+  mass: {{fmu: {p}Mass1, parameters: {{F: 0.0}}}}
+events:
+  - {{at: 0.5, set: {{mass.F_ext: 1.0}}}}
+  - {{at: 1.0, set: {{mass.F_ext: 2.0}}}}
+  - {{at: 0.97, set: {{mass.F_ext: 3.0}}}}
+"""
+
+
+@VERSIONS
+def test_an_event_at_the_stop_time_is_a_warning(prefix, tmp_path):
+    path = tmp_path / "stop_events.yaml"
+    path.write_text(STOP_EVENTS.format(p=prefix))
+    problems = validate(path)
+    # no communication step starts at the stop time; 0.97 s rounds to the grid point 1.0 s
+    assert lines(problems, "warning") == [
+        f"{at(path, '{at: 1.0')}: warning: the event at t = 1 s has no effect: it is at the stop "
+        "time, where the run ends",
+        f"{at(path, '{at: 0.97')}: warning: the event at t = 0.97 s has no effect: it rounds to "
+        "the communication point at the stop time t = 1 s, where the run ends",
+    ]
+    assert problems[0].hint == (
+        "an event acts on the communication step that starts at its time, and no step starts at "
+        "simulation.stop; move the event earlier or remove it"
+    )
+    assert lines(problems) == []
+
+
+@VERSIONS
+def test_events_after_a_stop_time_from_the_command_line_are_left_out(prefix, tmp_path):
+    path = tmp_path / "stop_events.yaml"
+    path.write_text(STOP_EVENTS.format(p=prefix))
+    system = resolve_system(with_stop(load_system(path), 0.6))
+    assert system.stop_tick == 600_000_000
+    assert [(e.tick, e.value) for e in system.events] == [(500_000_000, 1.0)]
+    assert [str(w).splitlines()[0] for w in system.warnings] == [
+        f"{at(path, '{at: 1.0')}: warning: the event at t = 1 s is after the stop time "
+        "t = 0.6 s; it is not applied",
+        f"{at(path, '{at: 0.97')}: warning: the event at t = 0.97 s is after the stop time "
+        "t = 0.6 s; it is not applied",
+    ]
+
+
+def test_times_near_the_64_bit_limit_resolve_and_plan_without_overflow(tmp_path):
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        "simulation: {stop: 9.2e9, step: 1.0e6}\ncomponents:\n"
+        "  mass: {fmu: Mass1, parameters: {F: 0.0}}\n"
+        "events:\n  - {at: 9.1e9, set: {mass.F_ext: 1.0}}\n"
+    )
+    system = resolve_system(load_system(path))
+    # exact integer nanoseconds, computed without floats
+    assert (system.stop_tick, system.step_ticks) == (9_200_000_000 * 10**9, 10**15)
+    plan = build_plan(system)
+    assert plan.ev_tick.tolist() == [9_100_000_000 * 10**9]
+    assert plan.stop_tick == 9_200_000_000 * 10**9
+
+
+def test_a_spec_changed_in_code_with_times_beyond_64_bit_ticks_is_a_config_error(tmp_path):
+    path = tmp_path / "dual.yaml"
+    path.write_text(DUAL_MASS.format(p="", record=""))
+    spec = load_system(path)
+    huge = replace(spec, simulation=replace(spec.simulation, stop=1e300))
+    with pytest.raises(ConfigError) as caught:
+        resolve_system(huge)
+    assert [p.message for p in caught.value.errors] == [
+        "simulation.stop = 1e+300 s is beyond the largest time cosim can represent (9.22e+09 s)"
+    ]
+    long = replace(spec, simulation=replace(spec.simulation, start=-5e9, stop=5e9))
+    with pytest.raises(ConfigError) as caught:
+        resolve_system(long)
+    assert [p.message for p in caught.value.errors] == [
+        "simulation.stop - simulation.start = 1e+10 s is longer than the longest run cosim can "
+        "represent (9.22e+09 s)"
+    ]

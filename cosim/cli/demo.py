@@ -121,6 +121,17 @@ def print_twin_summary(s: dict[str, Any]) -> None:
         if s.get("writes_sent") or s.get("write_errors"):
             line += f", {s['writes_sent']} write(s) sent, {s['write_errors']} failed"
         print(line)
+        lost = [
+            f"{text} {s[key]}"
+            for key, text in (
+                ("samples_dropped", "raw samples dropped (ring full)"),
+                ("non_finite", "non-finite values ignored"),
+                ("queue_overflows", "client queue overflows"),
+            )
+            if s.get(key)
+        ]
+        if lost:
+            print(f"  {', '.join(lost)}")
         for g in gaps:
             dur = g.get("duration")
             print(
@@ -164,6 +175,8 @@ def print_twin_summary(s: dict[str, Any]) -> None:
         example = f", e.g. {nodes[0]}" if nodes else ""
         print(f"twin server: {served['endpoint']}, {served['variables']} nodes{example}")
     print(f"results: {s['results']}")
+    if s.get("plot"):
+        print(f"plot: {s['plot']}")
 
 
 # ============================================================================ live runs
@@ -185,8 +198,13 @@ def run_live(
     as_json: bool = False,
     endpoint: str | None = None,
     serve_endpoint: str | None = None,
+    plot: bool = False,
 ) -> int:
-    """Run `spec` through TwinRun (live OPC UA and/or real-time pacing); print; exit code."""
+    """Run `spec` through TwinRun (live OPC UA and/or real-time pacing); print; exit code.
+
+    With `plot`, plot.png of the recorded signals is saved next to results.h5 (also after a
+    failure or Ctrl-C) and its path goes into the summary.
+    """
     from cosim.twin import TwinRun
 
     quiet_asyncua()
@@ -228,6 +246,11 @@ def run_live(
     if error is not None and not isinstance(error, CosimError | KeyboardInterrupt):
         raise error  # a bug: traceback
     summary = result.summary()
+    if plot:
+        from cosim.cli.run import _save_plot
+
+        saved = _save_plot(results, spec.name, quiet=True)
+        summary["plot"] = str(saved) if saved else None
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     elif not quiet:

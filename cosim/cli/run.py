@@ -203,18 +203,15 @@ def run(args: argparse.Namespace) -> int:
     if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
         from cosim.cli.demo import run_live  # live twin / real-time pacing: cosim/twin.py
 
-        live_out = _out_dir(spec.name, args.out)
-        code = run_live(
+        return run_live(
             spec,
-            live_out,
+            _out_dir(spec.name, args.out),
             realtime=realtime,
             overrides=args.overrides,
             quiet=args.quiet,
             as_json=args.json,
+            plot=getattr(args, "plot", False),
         )
-        if getattr(args, "plot", False):
-            _save_plot(live_out / "results.h5", spec.name, args.quiet or args.json)
-        return code
     system = resolve_system(spec)
     plan = build_plan(system)
     out_dir = _out_dir(spec.name, args.out)

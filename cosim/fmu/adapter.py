@@ -13,6 +13,20 @@ pointer, value-reference array, count and value buffer fixed at bind time. Each 
 raw FMI status (an int); the caller compares it with `WARNING` and, on anything worse,
 raises `slave.error(call, time)`, the single checkpoint that turns a status into `FmuError`
 carrying the FMU's own log lines.
+
+Status rules (FMI 2.0 section 2.1.3, FMI 3.0 section 2.2.4), applied by `may_terminate` and
+`must_not_call`: after Discard the instance may still be terminated; after Error it is only
+freed; after Fatal no function of the instance is called again, not even fmiXFreeInstance
+(FMI 2.0 extends that to every instance of the same FMU: see `library_key`).
+
+FMU log: instances are created with loggingOn = true, then restricted to the model
+description's error/warning categories (`select_log_categories`, applied with
+fmiXSetDebugLogging); FMI lets an FMU skip the logger entirely when loggingOn is false, so
+with it off a third-party FMU's FmuError would carry no log lines. A line is kept when its
+status is Warning or worse or its category is one of the selected ones; kept lines live in a
+bounded deque as the raw values the callback received and are decoded only when read
+(`log`), so a chatty FMU costs one filtered callback per line and no memory growth.
+Warning lines are also counted (`warning_count`) with the last few kept (`warnings`).
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ import ctypes
 import functools
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
 from typing import Any
 
@@ -82,6 +96,37 @@ def status_name(status: int) -> str:
     return STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else f"illegal status {status}"
 
 
+LOG_CATEGORY_WORDS = ("error", "warning", "fatal", "discard", "status")
+WARNING_LINES = 5  # the last warning lines each instance keeps for the run summary
+
+
+def select_log_categories(categories: Iterable[Any]) -> list[str]:
+    """The names of the log categories to enable: those whose name or description mentions
+    error, warning, fatal, discard or status (case-insensitive), in model-description order.
+
+    `categories` holds fmpy `Category` objects (`name`, `description`) or (name, description)
+    pairs.
+    """
+    out = []
+    for c in categories:
+        name, description = c if isinstance(c, tuple) else (c.name, c.description)
+        text = f"{name or ''} {description or ''}".lower()
+        if name and any(word in text for word in LOG_CATEGORY_WORDS):
+            out.append(str(name))
+    return out
+
+
+def _text(value: str | bytes | None) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value or ""
+
+
+def _format(entry: tuple[int, str | bytes | None, str | bytes | None]) -> str:
+    status, category, message = entry
+    return f"[{status_name(status)}] {_text(category)}: {_text(message)}".rstrip()
+
+
 class Slave(ABC):
     """One FMU instance. Subclasses implement one FMI version (or a pure-Python fake)."""
 
@@ -89,14 +134,72 @@ class Slave(ABC):
 
     def __init__(self, name: str, log_size: int = 200) -> None:
         self.name = name
-        self.log: deque[str] = deque(maxlen=log_size)
+        # raw (status, category, message) of kept log lines; decoded only when read (`log`)
+        self._log: deque[tuple[int, Any, Any]] = deque(maxlen=log_size)
+        self._warnings: deque[tuple[int, Any, Any]] = deque(maxlen=WARNING_LINES)
+        self.warning_count = 0  # log lines with status Warning
+        self.log_categories: list[str] = []  # the categories enabled with fmiXSetDebugLogging
+        self._keep_categories: frozenset[str | bytes] = frozenset()
+        self._keep_all = False
         self.time: float | None = None  # last communication point known to the adapter
         self._call_names: dict[int, str] = {}  # id(bound call) -> FMI function name
         self._keep: list[Any] = []  # buffers referenced by bound calls (kept alive)
         self.instantiated = False
         self.initialized = False  # exit_initialization succeeded
         self.terminated = False
-        self.failed = False  # an FMI call returned Discard/Error/Fatal: do not terminate
+        self.failed = False  # an FMI call returned Discard/Error/Fatal
+        self.worst_status = OK  # the worst status an FMI call of this instance returned
+        # instances that share one loaded binary share its fate after Fatal (FMI 2.0)
+        self.library_key: Any = None
+
+    # ------------------------------------------------------------------ log
+    @property
+    def log(self) -> list[str]:
+        """The kept log lines, oldest first, as "[Status] category: message"."""
+        return [_format(e) for e in self._log]
+
+    @property
+    def warnings(self) -> list[str]:
+        """The last few log lines with status Warning."""
+        return [_format(e) for e in self._warnings]
+
+    def keep_log_categories(self, categories: Iterable[str], keep_all: bool = False) -> None:
+        """Keep lines of these categories at any status (others: only Warning or worse)."""
+        names = [str(c) for c in categories]
+        self._keep_categories = frozenset(names + [n.encode("utf-8") for n in names])
+        self._keep_all = keep_all
+
+    def on_log(
+        self, status: int, category: str | bytes | None, message: str | bytes | None
+    ) -> None:
+        """Capture one FMU log line (called from the FMU's logger callback; never decodes)."""
+        if status < WARNING and not self._keep_all and category not in self._keep_categories:
+            return
+        entry = (status, category, message)
+        self._log.append(entry)
+        if status == WARNING:
+            self.warning_count += 1
+            self._warnings.append(entry)
+
+    # ------------------------------------------------------------------ status rules
+    @property
+    def fatal(self) -> bool:
+        return self.worst_status == FATAL
+
+    def may_terminate(self) -> bool:
+        """fmiXTerminate is allowed: initialized, not terminated, and no status worse than
+        Discard (after Discard, FMI allows terminating; after Error or Fatal it does not)."""
+        if not self.initialized or self.terminated or self.fatal:
+            return False
+        return not self.failed or self.worst_status == DISCARD
+
+    def wants_to_terminate(self) -> bool:
+        """After a doStep returned Discard: does the instance ask to end the simulation?
+        (FMI 2.0 fmi2GetBooleanStatus(fmi2Terminated), FMI 3.0 terminateSimulation)."""
+        return False
+
+    def abandon(self) -> None:  # noqa: B027 (a no-op for slaves without resources)
+        """Give the instance up without any further FMI call (after Fatal)."""
 
     # ------------------------------------------------------------------ version specifics
     @staticmethod
@@ -136,13 +239,13 @@ class Slave(ABC):
         """Get values outside the hot path; raises FmuError."""
 
     def get_state(self) -> Any:
-        raise FmuError(self.name, "getFMUState", "not supported", self.time, list(self.log))
+        raise FmuError(self.name, "getFMUState", "not supported", self.time, self.log)
 
     def set_state(self, state: Any) -> None:
-        raise FmuError(self.name, "setFMUState", "not supported", self.time, list(self.log))
+        raise FmuError(self.name, "setFMUState", "not supported", self.time, self.log)
 
     def free_state(self, state: Any) -> None:
-        raise FmuError(self.name, "freeFMUState", "not supported", self.time, list(self.log))
+        raise FmuError(self.name, "freeFMUState", "not supported", self.time, self.log)
 
     @abstractmethod
     def terminate(self) -> None: ...
@@ -161,23 +264,24 @@ class Slave(ABC):
         return self._call_names.get(id(call), "?")
 
     def error(self, function: str | StatusCall, status: int, time: float | None = None) -> FmuError:
-        """The FmuError for a bad status of `function` (a name or a bound call)."""
+        """The FmuError for a bad status of `function` (a name or a bound call); records the
+        status for the termination rules (`may_terminate`, `fatal`)."""
         if not isinstance(function, str):
             function = self.function_name(function)
         if time is None:
             time = self.time
-        return FmuError(self.name, function, status_name(status), time, list(self.log))
+        if status > WARNING or status < OK:
+            self.failed = True
+            # an illegal status counts as Error; Pending (never requested) too
+            rank = status if status in (DISCARD, ERROR, FATAL) else ERROR
+            self.worst_status = max(self.worst_status, rank)
+        return FmuError(self.name, function, status_name(status), time, self.log)
 
     def check(self, function: str, status: int, time: float | None = None) -> int:
         """The one checkpoint: raise FmuError for Discard, Error, Fatal (or illegal) status."""
         if status > WARNING or status < OK:
-            self.failed = True
             raise self.error(function, status, time)
         return status
-
-    def on_log(self, status: int, category: str, message: str) -> None:
-        """Capture one FMU log line (called from the FMU's logger callback)."""
-        self.log.append(f"[{status_name(status)}] {category}: {message}".rstrip())
 
 
 class NativeSlave(Slave):
@@ -191,12 +295,35 @@ class NativeSlave(Slave):
     _prefix = ""  # "fmi2" | "fmi3"
     _type_names: dict[ValueType, str] = {}
 
-    def __init__(self, name: str, fmu: Any, log_size: int = 200) -> None:
+    def __init__(
+        self, name: str, fmu: Any, log_size: int = 200, log_categories: Iterable[Any] = ()
+    ) -> None:
         super().__init__(name, log_size)
         self._fmu = fmu
         self._c: ctypes.c_void_p | None = None
         self._raw: dict[str, Any] = {}
         self._freed = False
+        self.available_log_categories = list(log_categories)
+        self.library_key = (str(getattr(fmu, "unzipDirectory", id(fmu))), self._model_id(fmu))
+
+    @staticmethod
+    def _model_id(fmu: Any) -> str:
+        return str(getattr(fmu, "modelIdentifier", ""))
+
+    def _configure_logging(self, verbose: bool) -> None:
+        """After instantiation with loggingOn = true: enable only the error/warning categories
+        (all of them when `verbose`, or when the model description names none that match)."""
+        selected = [] if verbose else select_log_categories(self.available_log_categories)
+        self.keep_log_categories(selected, keep_all=verbose)
+        if not selected:
+            return  # loggingOn = true without categories: every line reaches on_log's filter
+        names = (ctypes.c_char_p * len(selected))(*[c.encode("utf-8") for c in selected])
+        status = self.typed(f"{self._prefix}SetDebugLogging")(self._c, True, len(selected), names)
+        if status <= WARNING:
+            self.log_categories = selected
+        else:  # the categories were refused: keep every category on, filter in on_log
+            self.keep_log_categories([], keep_all=False)
+            self.typed(f"{self._prefix}SetDebugLogging")(self._c, True, 0, None)
 
     def raw(self, function: str) -> Any:
         """A private function object for `function` with no argtypes (arguments are pre-typed)."""
@@ -276,6 +403,9 @@ class NativeSlave(Slave):
     def free(self) -> None:
         if self._freed:
             return
+        if self.fatal:  # no further call, not even fmiXFreeInstance
+            self.abandon()
+            return
         self._freed = True
         try:
             if self._c is not None:
@@ -285,6 +415,20 @@ class NativeSlave(Slave):
             self._raw.clear()
             self._keep.clear()
             self._fmu.freeLibrary()
+
+    def abandon(self) -> None:
+        """Drop the instance without FreeInstance and keep the library loaded (its state may
+        be corrupted; unloading could run its destructors): a deliberate, bounded leak."""
+        if self._freed:
+            return
+        self._freed = True
+        _ABANDONED.append((self._fmu, self._c, self._keep))  # callbacks and buffers stay alive
+        self._c = None
+        self._raw.clear()
+        self._keep = []
+
+
+_ABANDONED: list[Any] = []  # FMUs given up after Fatal: never unloaded
 
 
 __all__ = [
@@ -297,10 +441,12 @@ __all__ = [
     "NUMERIC_FLOAT",
     "NativeSlave",
     "OK",
+    "LOG_CATEGORY_WORDS",
     "STATUS_NAMES",
     "Slave",
     "StatusCall",
     "ValueType",
     "WARNING",
+    "select_log_categories",
     "status_name",
 ]

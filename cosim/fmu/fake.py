@@ -3,16 +3,18 @@
 A FakeSlave behaves like an FMI 2.0 Co-Simulation instance (F64/I32/B32 buffers, the same
 bound-call protocol, the same communication-point check as the bundled FMUs) and appends every
 call to a shared `trace` list, so tests can assert the exact order of sets, steps and gets.
+An injected failure returns a chosen status (Error by default; Discard, optionally with the
+"terminated" flag FMI 2.0 reports through fmi2GetBooleanStatus; Fatal).
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from cosim.fmu.adapter import ERROR, OK, Slave, StatusCall, ValueType
+from cosim.fmu.adapter import ERROR, OK, Slave, StatusCall, ValueType, status_name
 from cosim.fmu.fmi2 import Fmi2Slave
 from cosim.spec import VariableInfo
 
@@ -90,11 +92,15 @@ class FakeSlave(Slave):
         model: FakeModel,
         trace: Trace | None = None,
         fail_step_at: float | None = None,
+        fail_status: int = ERROR,
+        terminated: bool = False,
     ) -> None:
         super().__init__(name)
         self.model = model
         self.trace: Trace = trace if trace is not None else []
         self.fail_step_at = fail_step_at
+        self.fail_status = fail_status
+        self.terminated_flag = terminated  # what fmi2GetBooleanStatus(fmi2Terminated) reports
         self.t = 0.0
         self.freed = False
 
@@ -159,7 +165,10 @@ class FakeSlave(Slave):
                 return ERROR
             message = self.model.check(self.model.values)
             if self.fail_step_at is not None and t >= self.fail_step_at - 1e-12:
-                message = f"injected failure at t={t:g}"
+                status = self.fail_status
+                category = "logStatus" + status_name(status)
+                self.on_log(status, category, f"injected failure at t={t:g}")
+                return status
             if message:
                 self.on_log(ERROR, "logStatusError", message)
                 return ERROR
@@ -178,6 +187,10 @@ class FakeSlave(Slave):
         self._eval()
         return [self.model.values[vr] for vr in vrs]
 
+    def wants_to_terminate(self) -> bool:
+        self.trace.append(("terminated?", self.name))
+        return self.terminated_flag
+
     def terminate(self) -> None:
         self.terminated = True
         self.trace.append(("terminate", self.name))
@@ -186,19 +199,38 @@ class FakeSlave(Slave):
         self.freed = True
         self.trace.append(("free", self.name))
 
+    def abandon(self) -> None:
+        self.trace.append(("abandon", self.name))
+
 
 def fake_factory(
-    models: dict[str, Callable[[], FakeModel]], trace: Trace | None = None, **fail: float
+    models: dict[str, Callable[[], FakeModel]],
+    trace: Trace | None = None,
+    *,
+    fail_status: dict[str, int] | None = None,
+    terminated: Iterable[str] = (),
+    slave_class: type[FakeSlave] | None = None,
+    **fail: float,
 ) -> Callable[[Any], FakeSlave]:
     """A slave factory for Execution: component name -> FakeSlave over a fresh model.
 
-    `fail` maps a component name to the time from which its doStep returns Error.
+    `fail` maps a component name to the time from which its doStep returns `fail_status[name]`
+    (default Error); components in `terminated` then report fmi2Terminated = true.
     """
     trace = trace if trace is not None else []
+    statuses = fail_status or {}
+    ending = set(terminated)
+    cls = slave_class or FakeSlave
 
     def create(component: Any) -> FakeSlave:
-        return FakeSlave(
-            component.name, models[component.name](), trace, fail_step_at=fail.get(component.name)
+        name = component.name
+        return cls(
+            name,
+            models[name](),
+            trace,
+            fail_step_at=fail.get(name),
+            fail_status=statuses.get(name, ERROR),
+            terminated=name in ending,
         )
 
     create.trace = trace  # type: ignore[attr-defined]

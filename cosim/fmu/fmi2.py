@@ -5,11 +5,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cosim.errors import FmuError
-from cosim.fmu.adapter import NativeSlave, StatusCall, ValueType
+from cosim.fmu.adapter import OK, NativeSlave, StatusCall, ValueType, select_log_categories
 from cosim.spec import VariableInfo
 
 # ---------------------------------------------------------------- one logger for all instances
@@ -18,16 +19,13 @@ from cosim.spec import VariableInfo
 _INSTANCES: weakref.WeakValueDictionary[int, Fmi2Slave] = weakref.WeakValueDictionary()
 _next_key = 1
 _CALLBACK_FUNCTIONS: dict[str, Any] = {}
+_FMI2_TERMINATED = 3  # fmi2StatusKind: fmi2Terminated
 
 
 def _dispatch(env: Any, instance_name: bytes, status: int, category: bytes, message: bytes) -> None:
     slave = _INSTANCES.get(env or 0)
     if slave is not None:
-        slave.on_log(
-            status,
-            (category or b"").decode("utf-8", "replace"),
-            (message or b"").decode("utf-8", "replace"),
-        )
+        slave.on_log(status, category, message)  # raw bytes: decoded only when read
     else:  # the proxy is process-global: lines of FMUs run by plain fmpy keep fmpy's behaviour
         from fmpy.fmi2 import printLogMessage
 
@@ -77,6 +75,7 @@ class Fmi2Slave(NativeSlave):
         model_identifier: str,
         guid: str,
         log_size: int = 200,
+        log_categories: Iterable[Any] = (),
     ) -> None:
         from fmpy.fmi2 import FMU2Slave
 
@@ -89,7 +88,7 @@ class Fmi2Slave(NativeSlave):
             )
         except Exception as exc:  # fmpy raises plain Exception for a missing/unloadable library
             raise FmuError(name, "load shared library", f"failed ({exc})") from None
-        super().__init__(name, fmu, log_size)
+        super().__init__(name, fmu, log_size, log_categories)
         global _next_key
         self._key = _next_key
         _next_key += 1
@@ -106,13 +105,32 @@ class Fmi2Slave(NativeSlave):
         }[var.kind]
 
     def instantiate(self, logging_on: bool = False) -> None:
+        """fmi2Instantiate with loggingOn = true, then only the error/warning categories
+        (every category when `logging_on`)."""
         self._callbacks = _callbacks_struct(self._key)
+        self.keep_log_categories(
+            [] if logging_on else select_log_categories(self.available_log_categories),
+            keep_all=logging_on,
+        )
         try:
-            self._fmu.instantiate(callbacks=self._callbacks, loggingOn=logging_on)
+            self._fmu.instantiate(callbacks=self._callbacks, loggingOn=True)
         except Exception:
-            raise FmuError(self.name, "fmi2Instantiate", "NULL", None, list(self.log)) from None
+            raise FmuError(self.name, "fmi2Instantiate", "NULL", None, self.log) from None
         self._c = ctypes.c_void_p(self._fmu.component)
         self.instantiated = True
+        self._configure_logging(logging_on)
+
+    def wants_to_terminate(self) -> bool:
+        """fmi2GetBooleanStatus(fmi2Terminated), to be asked after fmi2DoStep returned Discard."""
+        if self._c is None:
+            return False
+        value = ctypes.c_int(0)
+        try:
+            function = self.typed("fmi2GetBooleanStatus")
+        except AttributeError:
+            return False
+        status = function(self._c, _FMI2_TERMINATED, ctypes.byref(value))
+        return status == OK and bool(value.value)
 
     def enter_initialization(
         self, start: float, stop: float | None = None, tolerance: float | None = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from cosim.errors import FmuError
-from cosim.fmu.adapter import NativeSlave, StatusCall, ValueType
+from cosim.fmu.adapter import NativeSlave, StatusCall, ValueType, select_log_categories
 from cosim.spec import VariableInfo
 
 _BY_FMI_TYPE = {
@@ -61,6 +62,7 @@ class Fmi3Slave(NativeSlave):
         model_identifier: str,
         guid: str,
         log_size: int = 200,
+        log_categories: Iterable[Any] = (),
     ) -> None:
         from fmpy.fmi3 import FMU3Slave
 
@@ -73,7 +75,7 @@ class Fmi3Slave(NativeSlave):
             )
         except Exception as exc:  # fmpy raises plain Exception for a missing/unloadable library
             raise FmuError(name, "load shared library", f"failed ({exc})") from None
-        super().__init__(name, fmu, log_size)
+        super().__init__(name, fmu, log_size, log_categories)
         # out-arguments of fmi3DoStep, written by the FMU on every step
         self.event_handling_needed = ctypes.c_bool(False)
         self.terminate_simulation = ctypes.c_bool(False)
@@ -85,21 +87,28 @@ class Fmi3Slave(NativeSlave):
         return _BY_FMI_TYPE.get(var.fmi_type) or _BY_KIND[var.kind]
 
     def _log_message(self, env: Any, status: int, category: bytes, message: bytes) -> None:
-        self.on_log(
-            status,
-            (category or b"").decode("utf-8", "replace"),
-            (message or b"").decode("utf-8", "replace"),
-        )
+        self.on_log(status, category, message)  # raw bytes: decoded only when read
 
     def instantiate(self, logging_on: bool = False) -> None:
+        """fmi3InstantiateCoSimulation with loggingOn = true, then only the error/warning
+        categories (every category when `logging_on`)."""
+        self.keep_log_categories(
+            [] if logging_on else select_log_categories(self.available_log_categories),
+            keep_all=logging_on,
+        )
         try:
-            self._fmu.instantiate(loggingOn=logging_on, logMessage=self._log_message)
+            self._fmu.instantiate(loggingOn=True, logMessage=self._log_message)
         except Exception:
             raise FmuError(
-                self.name, "fmi3InstantiateCoSimulation", "NULL", None, list(self.log)
+                self.name, "fmi3InstantiateCoSimulation", "NULL", None, self.log
             ) from None
         self._c = ctypes.c_void_p(self._fmu.component)
         self.instantiated = True
+        self._configure_logging(logging_on)
+
+    def wants_to_terminate(self) -> bool:
+        """The terminateSimulation out-argument of the last fmi3DoStep."""
+        return bool(self.terminate_simulation.value)
 
     def enter_initialization(
         self, start: float, stop: float | None = None, tolerance: float | None = None

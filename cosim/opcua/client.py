@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -37,6 +38,11 @@ SAMPLE_DTYPE = np.dtype(
 )
 
 _BAD = 0x80000000  # severity bit of an OPC UA status code: Bad
+# info bits of a status code (OPC UA Part 4, StatusCode): InfoType (bits 10-11) = DataValue
+# (0x400) makes the low bits meaningful; bit 7 then means the server's monitored-item queue
+# overflowed and dropped values before this one
+_INFO_TYPE_MASK, _INFO_TYPE_DATAVALUE, _OVERFLOW = 0x0C00, 0x0400, 0x0080
+_FLUSH_TIMEOUT = 1.0  # s: close() waits this long to send outputs queued just before it
 _CREDENTIALS = {
     "BadUserAccessDenied",
     "BadIdentityTokenInvalid",
@@ -118,9 +124,22 @@ class InputBridge:
     on status/value/source timestamp). Each notification updates one slot of a
     latest-value buffer and is appended to a bounded ring of raw samples.
 
+    Node ids given as `nsu=<namespace URI>;...` are resolved through the server's
+    NamespaceArray on every (re)connect; `ns=<index>;...` ids are used as written.
+
+    OPC UA only notifies on change, so a constant plant value gets no notifications. The
+    subscription's keep-alive (requested at most every min(stale_after)/2) proves it is
+    alive; an input therefore stays fresh while its subscription keeps answering (see
+    read_latest).
+
     If the session is lost mid-run (socket closed, subscription keep-alive missed, server
     watchdog), all inputs become stale, a Gap is recorded and the bridge reconnects and
     resubscribes on its own, with backoff, until close(). Values are held meanwhile.
+
+    Counters (read any time): notifications, samples_dropped (raw-sample ring overrun),
+    queue_overflows (notifications flagged by the server as coming after values its
+    monitored-item queue dropped), non_finite (NaN/Inf/empty values with a usable status:
+    not passed on, the last finite value is held), writes_sent, write_errors, reconnects.
     """
 
     def __init__(
@@ -152,15 +171,21 @@ class InputBridge:
         self._lock = threading.Lock()
         # latest-value buffer (guarded by _lock; written by the client thread)
         self._values = np.zeros(n)
-        self._rx = np.full(n, -np.inf)  # time.monotonic() of the last update
+        # time.monotonic() of the last notification (-inf until a usable value arrived)
+        self._rx = np.full(n, -np.inf)
         self._status = np.zeros(n, dtype=np.uint32)
+        # the last notification cannot be used (Bad status, non-finite) or none arrived yet
+        self._unusable = np.ones(n, dtype=bool)
+        # notified at least once by the current subscription, so its keep-alives vouch for it
+        self._live = np.zeros(n, dtype=bool)
+        self._alive_at = -math.inf  # time.monotonic() of the current subscription's last answer
         self._stale_after = np.array(
             [math.inf if i.stale_after is None else i.stale_after for i in spec.inputs]
         )
         self._connected = False
         # scratch for read_latest (step thread only)
         self._snap_rx = np.empty(n)
-        self._snap_status = np.empty(n, dtype=np.uint32)
+        self._snap_live = np.empty(n, dtype=bool)
         self._snap_bad = np.empty(n, dtype=bool)
         # raw-sample ring
         self._ring = np.zeros(ring_capacity, dtype=SAMPLE_DTYPE)
@@ -168,6 +193,8 @@ class InputBridge:
         self._ring_r = 0  # samples ever drained
         self.samples_dropped = 0
         self.notifications = 0
+        self.queue_overflows = 0
+        self.non_finite = 0
         # outputs (queued by OutputBridge from the step thread)
         m = len(self.output_nodes)
         self._out_values = np.full(m, np.nan)
@@ -191,6 +218,12 @@ class InputBridge:
         self._lost_reason: str | None = None
         self._last_publish = 0.0
         self._keepalive_timeout = math.inf
+        self.keepalive_period = math.nan  # s, as revised by the server (NaN: no subscription)
+        finite = self._stale_after[np.isfinite(self._stale_after)]
+        self._min_stale_after = float(finite.min()) if finite.size else math.inf
+        # node ids as sent in the current session (nsu= resolved to the server's index)
+        self._ids_in: list[Any] = []
+        self._ids_out: list[Any] = []
         self._password: str | None = None
 
     # ----------------------------------------------------------------- step-thread API
@@ -212,28 +245,40 @@ class InputBridge:
     ) -> int:
         """Fill the caller's arrays with the latest value, its age (s) and stale flag per
         input; return the number of stale inputs. Never blocks on the network and never
-        allocates (the lock is held only for three small copies).
+        allocates (the lock is held only for a few small copies).
 
-        Age is the time since the last notification for that input arrived here (this
-        machine's monotonic clock, so plant clock skew does not matter). An input is stale
-        if its age exceeds stale_after, its last status was Bad, nothing arrived yet, or
-        the session to the plant is down. Values are held (never NaN) while stale.
+        The age is the time since the plant last vouched for the value held, on this
+        machine's monotonic clock (plant clock skew does not matter): since the later of the
+        input's last notification and the last Publish response (data or keep-alive) of the
+        subscription that notified it. OPC UA notifies only on change, so a keep-alive means
+        "nothing changed": a constant but healthy value stays fresh. The age is inf until a
+        usable value arrived.
+
+        An input is stale if its age exceeds stale_after, its last status was Bad, its last
+        value was NaN/Inf/empty, nothing usable arrived yet, or the session to the plant is
+        down. Stale values are held: the last good, finite value (never NaN).
         """
         with self._lock:
             np.copyto(out_values, self._values)
             np.copyto(self._snap_rx, self._rx)
-            np.copyto(self._snap_status, self._status)
+            np.copyto(self._snap_live, self._live)
+            np.copyto(self._snap_bad, self._unusable)
+            alive_at = self._alive_at
             connected = self._connected
         now = time.monotonic()  # after the copy, so no age is negative
+        np.maximum(self._snap_rx, alive_at, out=self._snap_rx, where=self._snap_live)
         np.subtract(now, self._snap_rx, out=out_age)
         if not connected:
             out_stale.fill(True)
             return len(out_stale)
         np.greater(out_age, self._stale_after, out=out_stale)
-        np.bitwise_and(self._snap_status, _BAD, out=self._snap_status)
-        np.not_equal(self._snap_status, 0, out=self._snap_bad)
         np.logical_or(out_stale, self._snap_bad, out=out_stale)
         return int(np.count_nonzero(out_stale))
+
+    @property
+    def resolved_nodes(self) -> tuple[str, ...]:
+        """The input node ids as sent in the current session (nsu= resolved to ns=)."""
+        return tuple(n.to_string() for n in self._ids_in)
 
     def drain_samples(self) -> np.ndarray:
         """Every raw sample (SAMPLE_DTYPE) received since the last call, oldest first.
@@ -509,6 +554,40 @@ class InputBridge:
                 f"(it offers: {offered}): add opcua.security (see docs/opcua.md)"
             )
 
+    async def _resolve_nodes(self, client: Any) -> None:
+        """Node ids for this session: `nsu=` ids get the namespace index the server has now
+        (it may change when the server restarts); `ns=` ids are used as written."""
+        from asyncua import ua
+
+        entries = [(f"opcua.inputs[{i}]", n) for i, n in enumerate(self.nodes)]
+        entries += [(f"opcua.outputs[{i}]", n) for i, n in enumerate(self.output_nodes)]
+        parsed = [ua.NodeId.from_string(node) for _, node in entries]
+        uris = [getattr(p, "NamespaceUri", None) for p in parsed]
+        array: list[str] = []
+        if any(uris):
+            array = list(await client.get_namespace_array())
+        ids, problems = [], []
+        for (where, node), p, uri in zip(entries, parsed, uris, strict=True):
+            if not uri:
+                ids.append(ua.NodeId(p.Identifier, p.NamespaceIndex, p.NodeIdType))
+                continue
+            uri = unquote(uri)  # ';' and '%' are percent-encoded in a node id string
+            if uri not in array:
+                listed = ", ".join(f"{k}: {u}" for k, u in enumerate(array))
+                problems.append(
+                    f"{where} {node}: the server has no namespace '{uri}' (its NamespaceArray "
+                    f"is [{listed}])"
+                )
+                ids.append(None)
+                continue
+            ids.append(ua.NodeId(p.Identifier, array.index(uri), p.NodeIdType))
+        if problems:
+            raise _Fatal(
+                f"OPC UA node problem(s) at {self.endpoint}:\n  - " + "\n  - ".join(problems)
+            )
+        self._ids_in = ids[: len(self.nodes)]
+        self._ids_out = ids[len(self.nodes) :]
+
     async def _check_nodes(self, client: Any) -> dict[str, Any]:
         """Read class, type, rank and access of every node in one call; _Fatal listing all
         problems. Returns the VariantType to write per output node."""
@@ -519,7 +598,7 @@ class InputBridge:
         attrs = (A.NodeClass, A.DataType, A.ValueRank, A.Value, A.AccessLevel, A.UserAccessLevel)
         entries = [(f"opcua.inputs[{i}]", n, False) for i, n in enumerate(self.nodes)]
         entries += [(f"opcua.outputs[{i}]", n, True) for i, n in enumerate(self.output_nodes)]
-        ids = [ua.NodeId.from_string(node) for _, node, _ in entries]
+        ids = [*self._ids_in, *self._ids_out]
         params = ua.ReadParameters()
         params.NodesToRead = [
             ua.ReadValueId(NodeId=nid, AttributeId=a) for nid in ids for a in attrs
@@ -583,20 +662,40 @@ class InputBridge:
     async def _subscribe(self, client: Any) -> None:
         from asyncua import ua
 
-        pi_ms = self.spec.publishing_interval * 1000.0
-        keep = max(1, math.ceil(self._keepalive / self.spec.publishing_interval))
+        pi = self.spec.publishing_interval
+        # keep-alive period (publishing interval x keep-alive count) at most half the
+        # shortest stale_after, so a constant input is vouched for twice per stale_after
+        period = min(self._keepalive, self._min_stale_after / 2.0)
+        keep = max(1, math.floor(period / pi + 1e-9))
         params = ua.CreateSubscriptionParameters(
-            RequestedPublishingInterval=pi_ms,
-            RequestedLifetimeCount=keep * 10,
+            RequestedPublishingInterval=pi * 1000.0,
+            # the server drops the subscription after this many intervals without a Publish
+            # request; at least 3 keep-alives (the spec's minimum) and 5 s
+            RequestedLifetimeCount=max(3 * keep, math.ceil(5.0 / pi)),
             RequestedMaxKeepAliveCount=keep,
             MaxNotificationsPerPublish=0,
             PublishingEnabled=True,
             Priority=0,
         )
+        with self._lock:  # a new subscription vouches only for what it notified itself
+            self._live.fill(False)
+            self._alive_at = -math.inf
         self._last_publish = time.monotonic()
         result = await client.uaclient.create_subscription(params, self._on_publish)
         revised = result.RevisedPublishingInterval * result.RevisedMaxKeepAliveCount / 1000.0
+        self.keepalive_period = revised
         self._keepalive_timeout = max(1.0, 3.0 * revised)
+        if revised > self._min_stale_after / 2.0 + 1e-9:
+            _log.warning(
+                "the OPC UA server at %s revised the subscription keep-alive to %.3f s "
+                "(publishing interval %.1f ms x %d), more than half the shortest stale_after "
+                "(%.3f s): constant inputs may be flagged stale between keep-alives",
+                self.endpoint,
+                revised,
+                result.RevisedPublishingInterval,
+                result.RevisedMaxKeepAliveCount,
+                self._min_stale_after,
+            )
         _log.debug(
             "subscription %s: publishing %.1f ms, keep-alive %.2f s, loss after %.2f s",
             result.SubscriptionId,
@@ -605,7 +704,7 @@ class InputBridge:
             self._keepalive_timeout,
         )
         items = []
-        for i, node in enumerate(self.nodes):
+        for i, node_id in enumerate(self._ids_in):
             mp = ua.MonitoringParameters()
             mp.ClientHandle = i
             mp.SamplingInterval = 0.0
@@ -613,9 +712,7 @@ class InputBridge:
             mp.DiscardOldest = True
             mp.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
             req = ua.MonitoredItemCreateRequest()
-            req.ItemToMonitor = ua.ReadValueId(
-                NodeId=ua.NodeId.from_string(node), AttributeId=ua.AttributeIds.Value
-            )
+            req.ItemToMonitor = ua.ReadValueId(NodeId=node_id, AttributeId=ua.AttributeIds.Value)
             req.MonitoringMode = ua.MonitoringMode.Reporting
             req.RequestedParameters = mp
             items.append(req)
@@ -636,26 +733,36 @@ class InputBridge:
             )
 
     def _on_publish(self, result: Any) -> None:
-        """asyncua publish callback (client thread): one PublishResult, many notifications."""
+        """asyncua publish callback (client thread): one PublishResult, many notifications.
+
+        Called for every Publish response of the subscription, keep-alives (no data)
+        included, and by asyncua itself with a Bad StatusChangeNotification when the
+        connection is lost.
+        """
         from asyncua import ua
 
-        self._last_publish = time.monotonic()
-        data = result.NotificationMessage.NotificationData
-        if not data:
-            return
+        data = result.NotificationMessage.NotificationData or ()
         for notif in data:
-            if isinstance(notif, ua.DataChangeNotification):
-                self._store(notif.MonitoredItems)
-            elif isinstance(notif, ua.StatusChangeNotification):
+            if isinstance(notif, ua.StatusChangeNotification):
                 code = notif.Status.value if notif.Status is not None else 0
                 if code & _BAD:
                     self._lose(f"subscription status {_status_name(code)}")
+                    return  # not an answer from a live subscription
+        for notif in data:
+            if isinstance(notif, ua.DataChangeNotification):
+                self._store(notif.MonitoredItems)
+        now = time.monotonic()
+        self._last_publish = now
+        with self._lock:
+            self._alive_at = now
 
     def _store(self, items: list[Any]) -> None:
         mono, wall = time.monotonic(), time.time()
         ring, cap = self._ring, len(self._ring)
         values, rx, status, seen = self._values, self._rx, self._status, self._seen
+        unusable, live = self._unusable, self._live
         n = len(values)
+        overflows = non_finite = 0
         with self._lock:
             w = self._ring_w
             for item in items:
@@ -669,9 +776,19 @@ class InputBridge:
                     x = float(v) if v is not None else math.nan
                 except (TypeError, ValueError):
                     x = math.nan
-                if not (code & _BAD) and not math.isnan(x):
-                    values[i] = x  # bad or empty: hold the last value, flag it stale
-                rx[i] = mono
+                if code & _BAD:
+                    unusable[i] = True  # hold the last value, flag it stale
+                elif math.isfinite(x):
+                    values[i] = x
+                    unusable[i] = False
+                else:  # NaN, +-Inf or no value with a usable status: never reaches an FMU
+                    unusable[i] = True
+                    non_finite += 1
+                if (code & _INFO_TYPE_MASK) == _INFO_TYPE_DATAVALUE and code & _OVERFLOW:
+                    overflows += 1
+                if not unusable[i] or rx[i] > -math.inf:
+                    rx[i] = mono  # the age stays inf until a usable value arrived
+                    live[i] = True
                 status[i] = code
                 seen[i] = True
                 src = dv.SourceTimestamp.timestamp() if dv.SourceTimestamp is not None else math.nan
@@ -679,6 +796,8 @@ class InputBridge:
                 ring[w % cap] = (i, x, src, srv, wall, code)
                 w += 1
             self.notifications += w - self._ring_w
+            self.queue_overflows += overflows
+            self.non_finite += non_finite
             self._ring_w = w
         if not self._first_values.is_set() and seen.all():
             self._first_values.set()
@@ -704,6 +823,8 @@ class InputBridge:
         self._up.clear()
         with self._lock:
             self._connected = False
+            self._live.fill(False)
+            self._alive_at = -math.inf
             if not self._gaps or self._gaps[-1].end is not None:
                 self._gaps.append(Gap(time.time(), None, reason))
         _log.warning("OPC UA connection to %s lost (%s); reconnecting", self.endpoint, reason)
@@ -720,6 +841,7 @@ class InputBridge:
         up = False
         try:
             await self._connect(client)
+            await self._resolve_nodes(client)
             vtypes = await self._check_nodes(client)
             if self.nodes:
                 await self._subscribe(client)
@@ -750,6 +872,7 @@ class InputBridge:
                 self._out_pending = True
         while True:
             if self._stopping:
+                await self._flush(client, vtypes, last_sent, resend)
                 return
             if self._lost_reason is not None:
                 return
@@ -768,6 +891,28 @@ class InputBridge:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._signal.wait(), 0.05)
 
+    async def _flush(
+        self, client: Any, vtypes: dict[str, Any], last_sent: np.ndarray, resend: bool
+    ) -> None:
+        """On close: send outputs queued but not yet written (at most _FLUSH_TIMEOUT)."""
+        from asyncua.client.ua_client import UaClientState
+
+        if not (self._out_pending and self._writes_enabled):
+            return
+        if self._lost_reason is not None or client.uaclient.state is not UaClientState.CONNECTED:
+            _log.warning("OPC UA: closing with output values not written (plant not connected)")
+            return
+        try:
+            await asyncio.wait_for(
+                self._send_writes(client, vtypes, last_sent, resend), _FLUSH_TIMEOUT
+            )
+        except Exception as exc:
+            self.write_errors += 1
+            self.last_write_error = f"last outputs before close: {_describe_exc(exc)}"
+            _log.warning(
+                "OPC UA: could not write the last output values: %s", self.last_write_error
+            )
+
     async def _send_writes(
         self, client: Any, vtypes: dict[str, Any], last_sent: np.ndarray, resend: bool
     ) -> None:
@@ -783,7 +928,7 @@ class InputBridge:
                 continue
             vtype = vtypes[node]
             wv = ua.WriteValue()
-            wv.NodeId = ua.NodeId.from_string(node)
+            wv.NodeId = self._ids_out[j]
             wv.AttributeId = ua.AttributeIds.Value
             # value only: many PLCs refuse writes that carry timestamps
             wv.Value = ua.DataValue(ua.Variant(_to_variant(x, vtype), vtype))

@@ -67,9 +67,11 @@ class SecuritySpec:
 class InputSpec:
     """A plant node whose value feeds an FMU input (by subscription)."""
 
-    node: str  # OPC UA node id, e.g. "ns=2;s=Plant.MotorCurrent"
+    node: str  # OPC UA node id, e.g. "ns=2;s=Plant.MotorCurrent" or "nsu=<URI>;i=1234"
     to: VarRef  # FMU input, "component.variable"
-    stale_after: float | None = None  # seconds without an update before the value is stale
+    # seconds the plant may leave the value unconfirmed (no notification and no keep-alive
+    # of its subscription) before it is stale
+    stale_after: float | None = None
     loc: Location | None = field(default=None, compare=False)
 
 

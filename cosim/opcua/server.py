@@ -450,7 +450,8 @@ class ValueServer:
             if value is None:
                 continue
             value = float(value)
-            if value != self._command_seen[i]:
+            seen = self._command_seen[i]
+            if value != seen and not (math.isnan(value) and math.isnan(seen)):
                 self._command_seen[i] = value
                 changed = True
         if changed:
