@@ -17,9 +17,12 @@ Each connection fills one set slot:  dst := convert(gain * src + offset), where 
 one of CONVERT_* (unit conversion is already folded into gain and offset). Connections are
 sorted by target instance; instance i's are rows conn_begin[i]:conn_begin[i+1].
 
-Schedule: instance i steps at communication step n when n % decimation[i] == 0, with a step
-of decimation[i] * step_ticks; `order` is the stepping order (Gauss-Seidel: topological).
-Events are sorted by tick and applied before the step that starts at their tick.
+Schedule (sample and hold on each instance's own grid): instance i takes its inputs and steps
+at communication step n when n % decimation[i] == 0, with a step of decimation[i] * step_ticks,
+and publishes its outputs (its get calls) at the end of communication step n when
+(n + 1) % decimation[i] == 0, i.e. once the global time has reached the end of its own step
+(both in every step when decimation[i] == 1); `order` is the stepping order (Gauss-Seidel:
+topological). Events are sorted by tick and applied before the step that starts at their tick.
 """
 
 from __future__ import annotations

@@ -3,24 +3,36 @@
 File layout (a contract)::
 
     /time                          float64 [rows], seconds
-    /signals/<component>.<variable> one 1-D dataset per recorded variable, attribute `unit`
+    /signals/<component>.<variable> one 1-D dataset per recorded variable, attributes `name`
+                                   (the label "<component>.<variable>", exactly), `unit`,
+                                   `component`, `variable`, `kind`
                                    (float64 for reals, int64 for integers, uint8 for booleans)
     file attributes                system_name, description, yaml, yaml_sha256, yaml_path,
                                    cosim_version, components (JSON: name, fmu path, guid, FMI
                                    version, step), fmu_guids / fmu_paths (JSON maps), start, stop,
-                                   step, algorithm, record_interval, overrides (JSON list of
-                                   `--set` values, from the CLI), and at the end status,
-                                   error, wall_time, steps, real_time_factor, statistics (JSON)
+                                   step, algorithm, record_interval, signals (JSON list of the
+                                   labels in recording order), overrides (JSON list of `--set`
+                                   values, from the CLI), and at the end status, error,
+                                   wall_time, steps, real_time_factor, statistics (JSON)
+
+Dataset names: "/" separates HDF5 groups, so a variable name holding "/" (e.g. "bus/u")
+would become nested groups. In dataset names "%" is written "%25" and "/" is written "%2F"
+(percent-encoding of exactly these two characters; `dataset_name`, undone by `signal_label`),
+so "ctrl.bus/u" is stored as /signals/ctrl.bus%2Fu with attribute name = "ctrl.bus/u". Every
+other name is stored unchanged. Readers should take labels from the `name` attribute.
 
 Rows go into a preallocated buffer and reach the file in chunks, when the buffer is full and
-at least every `flush_interval` seconds of wall time; each write is followed by a flush, and
-nothing touches the file between writes, so a process killed at any time leaves a file that
-holds every row up to the last flush.
+at least every `flush_interval` seconds of wall time (the clock is read on every recorded row
+and, while rows are pending, on every step in between: about 50 ns, so even a run whose steps
+take a long time flushes within one step of the interval); each write is followed by a flush,
+and nothing touches the file between writes, so a process killed at any time leaves a file
+that holds every row up to the last flush.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time as _time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +49,24 @@ if TYPE_CHECKING:
     from cosim.plan import Plan
 
 _DTYPES = {"real": np.float64, "integer": np.int64, "boolean": np.uint8}
+_UNESCAPE = re.compile("%(25|2F)")
+
+
+def dataset_name(label: str) -> str:
+    """The dataset name of a signal label under /signals: "%" -> "%25", "/" -> "%2F"."""
+    return label.replace("%", "%25").replace("/", "%2F")
+
+
+def signal_label(name: str) -> str:
+    """The label of a dataset name under /signals (the inverse of `dataset_name`)."""
+    return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else "/", name)
+
+
+def _label(ds: Any, name: str) -> str:
+    label = ds.attrs.get("name")
+    if label is None:
+        return signal_label(name)
+    return label.decode() if isinstance(label, bytes) else str(label)
 
 
 class ResultsWriter:
@@ -63,7 +93,6 @@ class ResultsWriter:
         self._pending = 0
         self._written = 0
         self._last_flush = _time.monotonic()
-        self._countdown = 0
         self._decimation = plan.record_decimation
         self._last_recorded_step = -1
         self._ex: Execution | None = None
@@ -79,13 +108,14 @@ class ResultsWriter:
         for k, label in enumerate(plan.rec_labels):
             kind = plan.rec_kinds[k]
             ds = group.create_dataset(
-                label,
+                dataset_name(label),
                 shape=(0,),
                 maxshape=(None,),
                 dtype=_DTYPES.get(kind, np.float64),
                 chunks=chunk,
             )
             component, _, variable = label.partition(".")
+            ds.attrs["name"] = label
             ds.attrs["unit"] = plan.rec_units[k]
             ds.attrs["component"] = component
             ds.attrs["variable"] = variable
@@ -135,12 +165,8 @@ class ResultsWriter:
     def step_complete(self, step: int, tick: int) -> None:
         if step % self._decimation == 0:
             self._record(step, tick)
-        elif self._pending:
-            self._countdown -= 1
-            if self._countdown <= 0:
-                self._countdown = 16
-                if _time.monotonic() - self._last_flush >= self.flush_interval:
-                    self.flush()
+        elif self._pending and _time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
 
     def _record(self, step: int, tick: int) -> None:
         r = self._pending
@@ -148,14 +174,11 @@ class ResultsWriter:
         self._ex.gather_records(self._rows[r])
         self._pending = r + 1
         self._last_recorded_step = step
-        if self._pending == len(self._rows):
+        if (
+            self._pending == len(self._rows)
+            or _time.monotonic() - self._last_flush >= self.flush_interval
+        ):
             self.flush()
-        else:
-            self._countdown -= 1
-            if self._countdown <= 0:
-                self._countdown = 16
-                if _time.monotonic() - self._last_flush >= self.flush_interval:
-                    self.flush()
 
     # ------------------------------------------------------------------ writing
     @property
@@ -212,14 +235,17 @@ class ResultsWriter:
 
 
 def read_results(path: str | Path) -> dict[str, Any]:
-    """Load a results file into memory: time, signals {label: array}, units and attrs."""
+    """Load a results file into memory: time, signals {label: array}, units and attrs
+    (labels from each dataset's `name` attribute, see the module docstring)."""
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
+            group = f["signals"]
+            labels = {name: _label(ds, name) for name, ds in group.items()}
             return {
                 "time": f["time"][:],
-                "signals": {name: ds[:] for name, ds in f["signals"].items()},
-                "units": {name: ds.attrs.get("unit", "") for name, ds in f["signals"].items()},
+                "signals": {labels[name]: ds[:] for name, ds in group.items()},
+                "units": {labels[name]: ds.attrs.get("unit", "") for name, ds in group.items()},
                 "attrs": dict(f.attrs),
             }
     except (OSError, KeyError) as exc:
@@ -247,10 +273,10 @@ def export_csv(h5_path: str | Path, csv_path: str | Path, chunk_rows: int = 6553
                 Problem(Location(str(h5_path)), "not a cosim results file: no /time or /signals")
             )
         time_ds = f["time"]
-        names = list(f["signals"].keys())
+        by_label = {_label(ds, name): ds for name, ds in f["signals"].items()}
         labels = json.loads(f.attrs.get("signals", "null") or "null")
-        order = labels if labels and sorted(labels) == sorted(names) else names
-        datasets = [f["signals"][name] for name in order]
+        order = labels if labels and sorted(labels) == sorted(by_label) else list(by_label)
+        datasets = [by_label[label] for label in order]
         fmts = ["%.17g"] + ["%d" if ds.dtype.kind in "iub" else "%.17g" for ds in datasets]
         n = time_ds.shape[0]
         csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -266,4 +292,4 @@ def export_csv(h5_path: str | Path, csv_path: str | Path, chunk_rows: int = 6553
     return n
 
 
-__all__ = ["ResultsWriter", "export_csv", "read_results"]
+__all__ = ["ResultsWriter", "dataset_name", "export_csv", "read_results", "signal_label"]

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 BRIDGE_COUNTERS = ("samples_dropped", "non_finite", "queue_overflows")  # InputBridge -> /opcua
+FIRST_VALUE_WAIT = 2.0  # s, longest wait for the first live values before initializing
 SAMPLE_DRAIN_PERIOD = 0.2  # seconds of simulated time between drains of the raw-sample ring
 _BLOCK = 4096  # rows per in-memory block of the twin recorder
 RISING_RATIO = 1.5  # a residual is "rising" when its RMS over the last third of the run is
@@ -1049,14 +1050,16 @@ class TwinRun:
         """`system` with the first live value of every driven input as its start value.
 
         Waits for the first notification of each driven input, at most its stale_after (1 s
-        where none is set) from now; inputs still without a value keep their start value.
+        where none is set, FIRST_VALUE_WAIT at most) from now; inputs still without a value keep
+        their start value.
         """
         drive = [link for link in self.links if link.role == "drive"]
         if not drive:
             return system
         assert self.opcua is not None
         waits = [self.opcua.inputs[link.index].stale_after for link in drive]
-        deadline = time.monotonic() + max(w if w is not None else 1.0 for w in waits)
+        wait = min(FIRST_VALUE_WAIT, max(w if w is not None else 1.0 for w in waits))
+        deadline = time.monotonic() + wait
         n = bridge.n_inputs
         values, age, stale = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
         index = [link.index for link in drive]

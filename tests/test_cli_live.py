@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -51,13 +52,19 @@ class Child:
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.stderr: list[str] = []
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True),
+        ]
+        for pump in self._pumps:
+            pump.start()
 
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.stdout.append(line)
-            self.lines.put(line)
+    def _pump(self, stream: Any, out: bool) -> None:
+        for line in stream:
+            (self.stdout if out else self.stderr).append(line)
+            if out:
+                self.lines.put(line)
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
@@ -71,18 +78,21 @@ class Child:
             if text in line:
                 return line
         self.proc.kill()
-        _, err = self.proc.communicate(timeout=10)
-        raise AssertionError(f"no line with {text!r}; stdout {self.stdout}, stderr {err}")
+        self.proc.wait(10)
+        raise AssertionError(f"no line with {text!r}; stdout {self.stdout}, stderr {self.stderr}")
 
     def interrupt(self, timeout: float = 30.0) -> tuple[int, str, str]:
+        """Ctrl-C; wait for the exit; (exit code, whole stdout, whole stderr)."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-        time.sleep(0.05)  # let the pump take the last lines
-        return self.proc.returncode, "".join(self.stdout), err
+                self.proc.wait(10)
+        for pump in self._pumps:  # both pipes are at EOF once the process is gone
+            pump.join(10)
+        return self.proc.returncode, "".join(self.stdout), "".join(self.stderr)
 
 
 PLANT = """name: src_plant
@@ -117,7 +127,7 @@ def test_ctrl_c_stops_the_twin_run_and_the_plant_cleanly(tmp_path: Path) -> None
         plant.wait_for(" serving ")
         twin = Child("run", "twin.yaml", "--out", "out", cwd=tmp_path)
         try:
-            twin.wait_for("Ctrl-C stops")  # initialized and stepping
+            twin.wait_for("live: running to t =")  # initialized and stepping
             time.sleep(0.5)
             code, out, err = twin.interrupt()
         finally:
@@ -151,7 +161,7 @@ def test_ctrl_c_stops_the_demo_and_its_plant_child(tmp_path: Path) -> None:
     try:
         line = demo.wait_for("starting the plant simulator", timeout=120)
         port = int(line.split("opc.tcp://127.0.0.1:")[1].split()[0])
-        demo.wait_for("Ctrl-C stops", timeout=120)
+        demo.wait_for("ema_twin: running to t =", timeout=120)  # the twin is stepping
         assert port_open(port)
         time.sleep(0.5)
         code, out, err = demo.interrupt()

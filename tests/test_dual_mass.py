@@ -182,7 +182,7 @@ SLOW_LAG = """\
 name: slow_lag
 simulation: {{start: 0.0, stop: 0.009, step: 1.0e-3, algorithm: {algorithm}}}
 components:
-  lag: {{fmu: {fo}, parameters: {{T: 0.01, u: 1.0}}, step: 3.0e-3}}
+  lag: {{fmu: {fo}, parameters: {{T: 1.0, u: 1.0}}, step: 3.0e-3}}
 record: {{variables: [lag.y]}}
 """
 
@@ -190,19 +190,19 @@ record: {{variables: [lag.y]}}
 @pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
 @pytest.mark.parametrize("fmi", ["2.0", "3.0"])
 def test_slow_component_holds_its_output_until_its_step_ends(tmp_path, fmi, algorithm):
-    """FirstOrder (T = 10 ms, u = 1) with a 3 ms step on a 1 ms communication step: the rows at
-    1 and 2 ms show y(0) = 0, the row at 3 ms shows y(3 ms) = 1 - exp(-0.3), held at 4 and
-    5 ms, then y(6 ms) and y(9 ms). RK4 on exp(-t/T) with the FMU's internal steps (<= 1e-4 s,
-    h/T = 0.01): error ~ 1e-12, so 1e-10. Publishing y(3 ms) one communication step early
-    would put 0.26 at t = 2 ms."""
+    """FirstOrder (T = 1 s, u = 1) with a 3 ms step on a 1 ms communication step: the rows at
+    1 and 2 ms show y(0) = 0, the row at 3 ms shows y(3 ms) = 1 - exp(-0.003), held at 4 and
+    5 ms, then y(6 ms) and y(9 ms). One RK4 step per 3 ms on exp(-t/T): local error
+    (h/T)^5/120 ~ 2e-15, so 1e-13. Publishing y(3 ms) one communication step early would put
+    3e-3 at t = 2 ms."""
     fo = bundled(("fmi3/" if fmi == "3.0" else "") + "FirstOrder")
     rec = simulate(load_yaml(tmp_path, SLOW_LAG.format(fo=fo, algorithm=algorithm)))
     np.testing.assert_allclose(rec.time, np.arange(10) * 1e-3, rtol=0, atol=1e-12)
     y = rec["lag.y"]
-    held = [1 - math.exp(-(3e-3 * (n // 3)) / 0.01) for n in range(10)]
+    held = [1 - math.exp(-3e-3 * (n // 3)) for n in range(10)]
     assert y[1] == y[2] == y[0] == 0.0
-    assert y[3] == pytest.approx(1 - math.exp(-0.3), abs=1e-10)
-    np.testing.assert_allclose(y, held, rtol=0, atol=1e-10)
+    assert y[3] == pytest.approx(1 - math.exp(-0.003), abs=1e-13)
+    np.testing.assert_allclose(y, held, rtol=0, atol=1e-13)
 
 
 # --------------------------------------------------------------------------- events
@@ -316,3 +316,82 @@ def test_adapter_fmu_state_roundtrip(tmp_path, fmi):
         slave.terminate()
     finally:
         slave.free()
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_adapter_logging_on_with_error_categories_and_status_rules(tmp_path, fmi):
+    """The adapter instantiates with loggingOn = true (FMI lets an FMU skip the logger when it
+    is false), then enables only the model description's error category (Mass1 declares
+    logEvents and logStatusError); an FMU error still carries its log line. FMI 2.0: the
+    fmi2Terminated status is readable (false). After Fatal, not even FreeInstance is called."""
+    from cosim.errors import FmuError
+    from cosim.fmu.adapter import FATAL, ValueType
+    from cosim.fmu.archive import extract, read_model_description
+    from cosim.fmu.fmi2 import Fmi2Slave
+    from cosim.fmu.fmi3 import Fmi3Slave
+
+    path = bundled(("fmi3/" if fmi == "3.0" else "") + "Mass1")
+    md = read_model_description(path)
+    assert [c.name for c in md.logCategories] == ["logEvents", "logStatusError"]
+    cls = Fmi3Slave if fmi == "3.0" else Fmi2Slave
+    token = md.instantiationToken if fmi == "3.0" else md.guid
+    vr = {v.name: v.valueReference for v in md.modelVariables}
+    unzip = extract(path, tmp_path / "fmu")
+    prefix = "fmi3" if fmi == "3.0" else "fmi2"
+
+    def spy(slave, calls):
+        typed, instantiate = slave.typed, slave._fmu.instantiate
+
+        def typed_spy(name):
+            function = typed(name)
+            if not name.endswith(("SetDebugLogging", "FreeInstance")):
+                return function
+
+            def call(c, *args):
+                if name.endswith("SetDebugLogging"):
+                    on, n, cats = args
+                    calls.append((name, bool(on), [cats[k] for k in range(n)]))
+                else:
+                    calls.append((name,))
+                return function(c, *args)
+
+            return call
+
+        def instantiate_spy(**kwargs):
+            calls.append(("instantiate", kwargs["loggingOn"]))
+            return instantiate(**kwargs)
+
+        slave.typed, slave._fmu.instantiate = typed_spy, instantiate_spy
+
+    calls: list = []
+    slave = cls("m", unzip, md.coSimulation.modelIdentifier, token, log_categories=md.logCategories)
+    spy(slave, calls)
+    try:
+        slave.instantiate()
+        assert calls == [
+            ("instantiate", True),
+            (f"{prefix}SetDebugLogging", True, [b"logStatusError"]),
+        ]
+        assert slave.log_categories == ["logStatusError"]
+        slave.set_values(ValueType.F64, [vr["m1"]], [-1.0])
+        slave.enter_initialization(0.0)
+        with pytest.raises(FmuError) as info:
+            slave.exit_initialization()
+        assert any("invalid parameter m1 = -1 kg" in line for line in info.value.log)
+        assert slave.may_terminate() is False  # Error: free only
+    finally:
+        slave.free()
+    assert calls[-1] == (f"{prefix}FreeInstance",)
+
+    calls = []
+    slave = cls("m", unzip, md.coSimulation.modelIdentifier, token, log_categories=md.logCategories)
+    spy(slave, calls)
+    slave.instantiate()
+    slave.enter_initialization(0.0)
+    slave.exit_initialization()
+    if fmi == "2.0":
+        assert slave.wants_to_terminate() is False  # fmi2GetBooleanStatus(fmi2Terminated)
+    slave.error(f"{prefix}DoStep", FATAL, 0.0)  # as if doStep had returned Fatal
+    assert slave.fatal and not slave.may_terminate()
+    slave.free()
+    assert not any(c[0].endswith("FreeInstance") for c in calls)

@@ -9,6 +9,7 @@ from the engine.
 from __future__ import annotations
 
 import math
+from collections import deque
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -16,13 +17,14 @@ from engine_helpers import FIRST_ORDER, GAIN, fake_system
 
 from cosim.errors import FmuError, SimulationError
 from cosim.execution import Execution
-from cosim.fmu.fake import FirstOrderModel, GainModel, fake_factory
+from cosim.fmu.adapter import ERROR, WARNING, select_log_categories
+from cosim.fmu.fake import FakeSlave, FirstOrderModel, GainModel, fake_factory
 from cosim.spec import TICKS_PER_SECOND
 
 H = 1e-3
 
 
-def execution(system, models, **kwargs):
+def execution(system, models, **kwargs):  # kwargs: fake_factory's failure injection
     factory = fake_factory(models, **kwargs)
     return Execution(system, slave_factory=factory), factory.trace
 
@@ -108,11 +110,15 @@ def test_call_order_within_a_step(algorithm):
 
 
 # --------------------------------------------------------------------------- multirate
+@pytest.mark.parametrize("precomputed", [True, False])
 @pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
-def test_multirate_tick_schedule(algorithm):
+def test_multirate_tick_schedule(algorithm, precomputed, monkeypatch):
     """A (every step), B (every 2nd), C (every 3rd): instance i sets its inputs and steps at n
     when n % decimation == 0, from t = n*h with a step of decimation*h, and publishes (gets)
-    its outputs at the end of step n when (n + 1) % decimation == 0 (sample and hold)."""
+    its outputs at the end of step n when (n + 1) % decimation == 0 (sample and hold).
+    Same schedule whether the phases are precomputed or (long hyperperiods) built per step."""
+    if not precomputed:
+        monkeypatch.setattr("cosim.execution.MAX_SCHEDULE_PERIOD", 1)
     decimation = {"A": 1, "B": 2, "C": 3}
     system = fake_system(
         [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 2), ("C", FIRST_ORDER, 3)],
@@ -123,6 +129,7 @@ def test_multirate_tick_schedule(algorithm):
     ex, trace = execution(system, {n: first_order() for n in "ABC"})
     with ex:
         ex.initialize()
+        assert (ex._phases is not None) == precomputed
         del trace[:]
         assert ex.run_until(system.stop_tick)
         stats = ex.stats
@@ -392,3 +399,143 @@ def test_run_until_an_intermediate_tick_then_the_stop():
         assert ex.step_count == 4
         assert ex.run_until()
         assert ex.step_count == 10 and ex.stats.status == "completed"
+
+
+# --------------------------------------------------------------------------- FMI status rules
+@pytest.mark.parametrize("algorithm", ["gauss-seidel", "jacobi"])
+def test_discard_with_terminated_ends_the_run_cleanly(algorithm):
+    """FMI 2.0: doStep returns Discard and fmi2GetBooleanStatus(fmi2Terminated) is true: the
+    slave wants to end the simulation. The communication step completes, the run stops with
+    status "stopped", every instance is terminated (allowed after Discard) and freed, and no
+    further doStep reaches any instance."""
+    system = fake_system(
+        [("A", FIRST_ORDER), ("B", FIRST_ORDER), ("C", FIRST_ORDER)],
+        [("A.y", "B.u"), ("B.y", "C.u")],
+        algorithm=algorithm,
+        stop=10 * H,
+    )
+    ex, trace = execution(
+        system, {n: first_order() for n in "ABC"}, B=3 * H, fail_status={"B": 2}, terminated="B"
+    )
+    with ex:
+        ex.initialize()
+        assert ex.run_until() is False
+        assert ex.step_count == 4 and ex.stats.status == "stopped"
+        assert ex.run_until() is False and ex.step_count == 4  # no doStep after the end
+    assert "B: fmi2DoStep returned Discard at t=0.003 s" in ex.stop_reason
+    assert "terminate the simulation" in ex.stop_reason
+    assert ("terminated?", "B") in trace
+    assert max(e[2] for e in trace if e[0] == "step") == pytest.approx(3 * H)
+    assert sorted(e[1] for e in trace if e[0] == "terminate") == ["A", "B", "C"]
+    assert sorted(e[1] for e in trace if e[0] == "free") == ["A", "B", "C"]
+
+
+def test_discard_without_terminated_fails_but_terminate_is_allowed():
+    system = fake_system([("A", FIRST_ORDER), ("B", FIRST_ORDER)], [("A.y", "B.u")], stop=10 * H)
+    ex, trace = execution(system, {n: first_order() for n in "AB"}, B=2 * H, fail_status={"B": 2})
+    with pytest.raises(FmuError) as info, ex:
+        ex.initialize()
+        ex.run_until()
+    assert (info.value.instance, info.value.status) == ("B", "Discard")
+    assert ex.stats.status == "failed"
+    assert sorted(e[1] for e in trace if e[0] == "terminate") == ["A", "B"]
+    assert sorted(e[1] for e in trace if e[0] == "free") == ["A", "B"]
+
+
+def test_fatal_instance_gets_no_further_call():
+    """After Fatal, FMI forbids every further call to the instance, even FreeInstance: it is
+    abandoned; the others are terminated and freed as usual."""
+    system = fake_system([("A", FIRST_ORDER), ("B", FIRST_ORDER)], [("A.y", "B.u")], stop=10 * H)
+    ex, trace = execution(system, {n: first_order() for n in "AB"}, B=2 * H, fail_status={"B": 4})
+    with pytest.raises(FmuError) as info, ex:
+        ex.initialize()
+        ex.run_until()
+    assert (info.value.instance, info.value.status) == ("B", "Fatal")
+    after = trace[[k for k, e in enumerate(trace) if e[0] == "step" and e[1] == "B"][-1] + 1 :]
+    assert [e[:2] for e in after if e[1] == "B"] == [("abandon", "B")]
+    assert [e[0] for e in after if e[1] == "A"] == ["terminate", "free"]
+
+
+class _Chatty(FakeSlave):
+    """Logs one OK line and one Warning line per doStep (as raw bytes, like the C callback)
+    and returns Warning from every doStep."""
+
+    def bind_step(self, time, step):
+        inner = super().bind_step(time, step)
+
+        def do_step():
+            status = inner()
+            self.on_log(0, b"logAll", b"computing step")
+            self.on_log(WARNING, b"logStatusWarning", b"clipped at t=%.3f \xff" % time.value)
+            return status or WARNING
+
+        return self._register(do_step, "fmi2DoStep")
+
+
+def test_fmu_warnings_are_counted_and_the_log_stays_bounded():
+    """20,000 steps of an FMU that logs twice per step: OK lines (no error category kept) are
+    dropped, warnings counted, the log keeps its last 200 lines, the summary its last 5, and
+    memory does not grow with the number of steps."""
+    import tracemalloc
+
+    system = fake_system([("A", FIRST_ORDER)], stop=30_000 * H)
+    # the fake's own call trace would grow: keep only its last entry
+    factory = fake_factory({"A": first_order()}, deque(maxlen=1), slave_class=_Chatty)
+    with Execution(system, slave_factory=factory) as ex:
+        ex.initialize()
+        ex.run_until(ex.plan.tick(1000))
+
+        def net(steps: int) -> int:
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+            ex.run_until(ex.plan.tick(ex.step_count + steps))
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            return sum(s.size_diff for s in after.compare_to(before, "filename"))
+
+        small, large = net(1_000), net(18_000)
+        slave = ex.slaves[0]
+        stats = ex.stats
+    assert large - small < 4096, (small, large)  # 17,000 more lines would be > 1 MB
+    n = 20_000
+    assert stats.fmu_warnings == {"A": n} and stats.fmu_warning_returns == {"A": n}
+    assert len(slave.log) == 200 and all(line.startswith("[Warning]") for line in slave.log)
+    last = [f"[Warning] logStatusWarning: clipped at t={k * H:.3f} \ufffd" for k in range(n - 5, n)]
+    assert stats.fmu_warning_lines == {"A": last}
+    assert stats.as_dict()["fmu_warnings"] == {"A": n}
+
+
+def test_log_filter_keeps_warnings_and_selected_categories():
+    slave = FakeSlave("A", FirstOrderModel())
+    slave.keep_log_categories(["logStatusError"])
+    slave.on_log(0, b"logEvents", b"event at t=1")  # OK, other category: dropped
+    slave.on_log(0, b"logStatusError", b"an OK-status line of an error category")
+    slave.on_log(WARNING, b"logEvents", b"a warning in any category")
+    slave.on_log(ERROR, "logStatusError", "from Python: str is fine too")
+    assert slave.log == [
+        "[OK] logStatusError: an OK-status line of an error category",
+        "[Warning] logEvents: a warning in any category",
+        "[Error] logStatusError: from Python: str is fine too",
+    ]
+    assert slave.warning_count == 1
+
+
+def test_selected_log_categories():
+    """FMI 2.0 section 2.1.5 standard names plus tool-specific ones, by name or description."""
+    categories = [
+        ("logEvents", None),
+        ("logSingularLinearSystems", None),
+        ("logNonlinearSystems", "Log nonlinear systems"),
+        ("logStatusWarning", None),
+        ("logStatusDiscard", None),
+        ("logStatusError", None),
+        ("logStatusFatal", None),
+        ("logAll", "Log everything"),
+        ("solver", "Fatal ERRORS of the solver"),
+        ("io", "Warnings of the file reader"),
+    ]
+    assert select_log_categories(categories) == [
+        "logStatusWarning", "logStatusDiscard", "logStatusError", "logStatusFatal", "solver",
+        "io",
+    ]  # fmt: skip
+    assert select_log_categories([("logEvents", None), ("logAll", None)]) == []

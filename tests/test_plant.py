@@ -235,9 +235,8 @@ def test_plant_section_problems_are_reported(tmp_path: Path, plant: str, message
 
 def test_plant_runtime_errors_say_where_in_the_yaml(tmp_path: Path) -> None:
     """A taken port is a run-time error; it names plant.endpoint's file:line:col."""
-    from cosim.opcua import ServedVariable, ValueServer
-
-    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    port = free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{port}"
     text = (
         "name: p\nsimulation: {stop: 1, step: 0.01}\ncomponents:\n  g: {fmu: Gain}\n"
         f"plant:\n  serve: [{{from: g.y, node: 'ns=2;s=A'}}]\n  endpoint: {endpoint}\n"
@@ -245,7 +244,9 @@ def test_plant_runtime_errors_say_where_in_the_yaml(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text(text)
     line = text.splitlines().index(f"  endpoint: {endpoint}") + 1
-    with ValueServer(endpoint, [ServedVariable("Other")], name="squatter"):
+    with socket.socket() as squatter:  # something else listens on the plant's port
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
         result = Plant(load_system(path)).run(0.1)
     assert result.status == "failed"
     assert str(result.error).startswith(f"{path}:{line}:3: ")

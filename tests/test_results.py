@@ -135,6 +135,76 @@ def test_buffer_is_flushed_every_flush_interval_of_wall_time(tmp_path):
     assert len(set(slow.written)) >= 3 and slow.written[-1] > 0
 
 
+SLOW_RUN = """\
+import sys, time
+sys.path[:0] = [{tests!r}, {root!r}]
+from engine_helpers import FIRST_ORDER, fake_system
+from cosim.execution import Execution
+from cosim.fmu.fake import FirstOrderModel, fake_factory
+from cosim.plan import build_plan
+from cosim.results import ResultsWriter
+
+
+class SlowLag(FirstOrderModel):  # every doStep takes 0.2 s of wall time
+    def advance(self, v, t, h):
+        time.sleep(0.2)
+        super().advance(v, t, h)
+
+
+class Announce:  # tells the parent when each step is done
+    def simulation_initialized(self, ex):
+        print("step 0", flush=True)
+
+    def step_complete(self, step, tick):
+        print(f"step {{step}}", flush=True)
+
+
+system = fake_system([("A", FIRST_ORDER)], stop=100.0, step=1.0)
+plan = build_plan(system)
+writer = ResultsWriter({path!r}, system, plan)  # default: flush at least every 1 s
+factory = fake_factory({{"A": lambda: SlowLag(T=50.0, u=1.0)}})
+with Execution(system, plan=plan, observers=[writer, Announce()], slave_factory=factory) as ex:
+    ex.initialize()
+    ex.run_until()
+"""
+
+
+def test_slow_steps_still_reach_the_disk_every_second(tmp_path):
+    """Each doStep takes 0.2 s. A child process runs the engine and reports each finished step;
+    after 3 s of stepping it is killed with SIGKILL. The file must hold every row recorded more
+    than 1 s + one step (+ 0.3 s scheduling slack) before the kill: with the clock checked only
+    every 16 rows, nothing would have reached the disk before 3.2 s."""
+    path = tmp_path / "r.h5"
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_RUN.format(tests=str(ROOT / "tests"), root=str(ROOT), path=str(path)))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    seen: list[tuple[int, float]] = []  # (rows recorded so far, when the parent saw it)
+    try:
+        start = None
+        for line in proc.stdout:
+            now = time.monotonic()
+            step = int(line.split()[1])
+            seen.append((step + 1, now))
+            start = now if step == 0 else start
+            if now - start >= 3.0:
+                break
+    finally:
+        killed_at = time.monotonic()
+        os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, err
+    due = max((rows for rows, at in seen if at <= killed_at - 1.5), default=0)
+    assert due >= 5, seen  # the test itself saw enough steps
+    with h5py.File(path, "r") as f:
+        t = f["time"][:]
+        y = f["signals/A.y"][:]
+    assert len(t) >= due, (len(t), due, seen)
+    np.testing.assert_allclose(t, np.arange(len(t)) * 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(y, 1 - np.exp(-t / 50.0), rtol=0, atol=1e-12)
+
+
 def _wait_for_rows(path: Path, proc, timeout: float = 30.0) -> None:
     """Wait until the writer has flushed at least once (the file grows past its header)."""
     t0 = time.monotonic()
@@ -229,3 +299,44 @@ def test_export_csv_matches_the_results_file(tmp_path):
         for j, label in enumerate(["mass1.x1", "mass1.v1", "mass2.x2", "mass2.v2"], start=1):
             np.testing.assert_array_equal(data[:, j], f["signals"][label][:])
     assert math.isclose(data[-1, 0], 0.2)
+
+
+def test_variable_names_with_slashes_stay_flat_and_keep_their_label(tmp_path):
+    """A "/" in a name would make nested HDF5 groups: the dataset name percent-encodes "/" as
+    %2F and "%" as %25 (so "a/b" and a literal "a%2Fb" stay distinct), the `name` attribute
+    holds the label, and both readers give the labels back."""
+    from engine_helpers import var
+
+    from cosim.results import dataset_name, read_results, signal_label
+
+    variables = {
+        "bus/y": var("bus/y", FirstOrderModel.Y, "output", unit="1"),
+        "bus%2Fy": var("bus%2Fy", FirstOrderModel.U, "output", unit="1"),
+        "T": var("T", FirstOrderModel.T, "parameter", unit="s"),
+    }
+    labels = ["A.bus/y", "A.bus%2Fy", "A.T"]
+    system = fake_system([("A", variables)], stop=0.01, step=1e-3, records=labels)
+    factory = fake_factory({"A": lambda: FirstOrderModel(T=0.5, u=2.0)})
+    plan = build_plan(system)
+    writer = ResultsWriter(tmp_path / "r.h5", system, plan)
+    ex = Execution(system, plan=plan, observers=[writer], slave_factory=factory)
+    with ex:
+        ex.initialize()
+        ex.run_until()
+    writer.close(ex.stats)
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        group = f["signals"]
+        assert list(group) == ["A.bus%2Fy", "A.bus%252Fy", "A.T"]
+        assert all(isinstance(group[name], h5py.Dataset) for name in group)
+        assert [group[name].attrs["name"] for name in group] == labels
+        assert group["A.bus%2Fy"].attrs["variable"] == "bus/y"
+        t = f["time"][:]
+        # the fake lag with u = 2: y = 2*(1 - exp(-t/T)); "bus%2Fy" is its input u = 2
+        np.testing.assert_allclose(group["A.bus%2Fy"][:], 2 * (1 - np.exp(-t / 0.5)), atol=1e-12)
+        np.testing.assert_array_equal(group["A.bus%252Fy"][:], 2.0)
+    assert [dataset_name(label) for label in labels] == ["A.bus%2Fy", "A.bus%252Fy", "A.T"]
+    assert [signal_label(dataset_name(label)) for label in labels] == labels
+    data = read_results(tmp_path / "r.h5")
+    assert list(data["signals"]) == labels
+    export_csv(tmp_path / "r.h5", tmp_path / "r.csv")
+    assert (tmp_path / "r.csv").read_text().splitlines()[0] == "time,A.bus/y,A.bus%2Fy,A.T"

@@ -180,6 +180,31 @@ def print_twin_summary(s: dict[str, Any]) -> None:
 
 
 # ============================================================================ live runs
+# imported before a live run arms its Ctrl-C handler (see preload_live_modules)
+_LIVE_MODULES = (
+    "h5py", "fmpy.fmi2", "fmpy.fmi3", "asyncua", "asyncua.common.utils", "wait_for2",
+    "cosim.execution", "cosim.fmu.fmi2", "cosim.fmu.fmi3", "cosim.plan", "cosim.results",
+    "cosim.opcua", "cosim.twin",
+)  # fmt: skip
+
+
+def preload_live_modules() -> None:
+    """Import what a live run imports lazily, before Ctrl-C can interrupt it.
+
+    A KeyboardInterrupt that passes through exec() of source text (dataclasses and attrs build
+    their methods that way while a module is imported) is remembered by CPython as unhandled:
+    under `python -m cosim` the process then ends by SIGINT (status -2) although cosim handled
+    the Ctrl-C and returned 130. With every import done up front, a Ctrl-C during start-up
+    lands outside imports.
+    """
+    import contextlib
+    import importlib
+
+    for name in _LIVE_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def quiet_asyncua() -> None:
     """asyncua logs every connection loss with a traceback; cosim reports each in one line."""
     import logging
@@ -205,6 +230,7 @@ def run_live(
     With `plot`, plot.png of the recorded signals is saved next to results.h5 (also after a
     failure or Ctrl-C) and its path goes into the summary.
     """
+    preload_live_modules()
     from cosim.twin import TwinRun
 
     quiet_asyncua()
@@ -348,6 +374,7 @@ def run(args: argparse.Namespace) -> int:
     plant = _PlantProcess(plant_yaml, plant_endpoint, args.duration + 120.0)
     code: int | None = None
     try:
+        preload_live_modules()  # while the plant starts
         ready = plant.wait_ready(PLANT_READY_TIMEOUT)
         if show:
             print(ready, flush=True)
