@@ -762,8 +762,11 @@ def write_reference_file(
                             f"signal {name!r} has shape {arr.shape}, time has {t.shape}",
                         )
                     )
-                ds = group.create_dataset(name, data=arr, **opts)
+                from cosim.results import dataset_name
+
+                ds = group.create_dataset(dataset_name(name), data=arr, **opts)
                 ds.attrs["unit"] = (units or {}).get(name, "")
+                ds.attrs["name"] = name
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
         os.replace(tmp, path)
@@ -780,9 +783,13 @@ def _read_recorded(
 
     with h5py.File(results, "r") as f:
         t = f["time"][()]
+        from cosim.results import signal_label  # "/" and "%" are escaped in dataset names
+
         group = f["signals"]
-        names = list(group.keys())
-        numeric = [n for n in names if group[n].ndim == 1 and group[n].dtype.kind in "fiub"]
+        keys = {signal_label(k): k for k in group}
+        numeric = [
+            n for n, k in keys.items() if group[k].ndim == 1 and group[k].dtype.kind in "fiub"
+        ]
         chosen = select_names(numeric, patterns)
         missing = [p for p in patterns or [] if not any(matches(n, p) for n in numeric)]
         if missing:
@@ -794,10 +801,10 @@ def _read_recorded(
                     f"recorded: {', '.join(numeric) or 'none'}",
                 )
             )
-        values = {n: group[n][()] for n in chosen}
+        values = {n: group[keys[n]][()] for n in chosen}
         units = {}
         for n in chosen:
-            u = group[n].attrs.get("unit", "")
+            u = group[keys[n]].attrs.get("unit", "")
             units[n] = u.decode() if isinstance(u, bytes) else str(u)
         interval = f.attrs.get("record_interval")
     return t, values, units, float(interval) if interval is not None else None

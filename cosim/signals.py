@@ -141,9 +141,12 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
             units: dict[str, str] = {}
             skipped: dict[str, str] = {}
             notes: list[str] = []
-            available = tuple(group.keys())
+            from cosim.results import signal_label  # "/" and "%" are escaped in dataset names
+
+            datasets = {signal_label(key): key for key in group}
+            available = tuple(datasets)
             for name in select_names(available, patterns):
-                ds = group[name]
+                ds = group[datasets[name]]
                 if not isinstance(ds, h5py.Dataset):
                     skipped[name] = "not a dataset"
                     continue
