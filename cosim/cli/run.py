@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 import time
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,20 +63,6 @@ def _out_dir(name: str, out: str | None) -> Path:
         k += 1
         path = base.with_name(f"{base.name}-{k}")
     return path
-
-
-def _with_stop(spec: Any, stop: float | None) -> Any:
-    if stop is None:
-        return spec
-    sim = spec.simulation
-    if not math.isfinite(stop) or stop <= sim.start:
-        raise ConfigError(
-            Problem(
-                Location("--stop"),
-                f"--stop {stop:g} must be a finite time after simulation.start = {sim.start:g} s",
-            )
-        )
-    return replace(spec, simulation=replace(sim, stop=stop))
 
 
 class _Progress:
@@ -167,6 +151,8 @@ def _summary(system: Any, stats: Any, results: Path, status: str, err: Any) -> d
             }
             for c in system.components
         },
+        "fmu_warnings": dict(getattr(stats, "fmu_warnings", {}) or {}),
+        "fmu_warning_lines": dict(getattr(stats, "fmu_warning_lines", {}) or {}),
         "error": _error_info(err),
     }
 
@@ -189,6 +175,11 @@ def _print_summary(s: dict[str, Any]) -> None:
             f"  {name:<{width}}  {100 * c['do_step_share']:5.1f} %  "
             f"({c['do_step_calls']} steps of {c['step']:g} s)"
         )
+    for name, count in s.get("fmu_warnings", {}).items():
+        if count:
+            lines = s.get("fmu_warning_lines", {}).get(name) or []
+            last = f" (last: {lines[-1]})" if lines else ""
+            print(f"FMU warnings: {name} {count}{last}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     from cosim.resolve import resolve_system
     from cosim.results import ResultsWriter
 
-    spec = _with_stop(load_system(args.system, args.overrides), args.stop)
+    spec = load_system(args.system, args.overrides, stop=args.stop)  # --stop checked on the grid
     realtime = getattr(args, "realtime", None)
     if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
         from cosim.cli.demo import run_live  # live twin / real-time pacing: cosim/twin.py
