@@ -260,6 +260,37 @@ def load_cases(
     return _unique_ids(cases)
 
 
+def collect_cases(
+    paths: Iterable[str | os.PathLike[str]], *, update: bool = False
+) -> tuple[list[RegressionCase], list[CaseResult]]:
+    """Like load_cases, but a broken system does not stop the others: (cases, broken), where
+    each broken file is an "error" CaseResult with bad_input=True and its problems as message.
+
+    Raises ConfigError only when nothing is found at all.
+    """
+    paths = list(paths)
+    files = find_systems(paths)
+    if not files:
+        load_cases(paths, update=update)  # raises the "nothing found" error
+    cases: list[RegressionCase] = []
+    broken: list[CaseResult] = []
+    for file in files:
+        try:
+            cases.append(load_case(file, update=update))
+        except ConfigError as err:
+            broken.append(
+                CaseResult(
+                    id=file.stem,
+                    name=file.stem,
+                    path=str(file),
+                    status=ERROR,
+                    message=str(err),
+                    bad_input=True,
+                )
+            )
+    return _unique_ids(cases), broken
+
+
 def _unique_ids(cases: list[RegressionCase]) -> list[RegressionCase]:
     counts: dict[str, int] = {}
     for c in cases:
@@ -596,7 +627,10 @@ def _parse_override(
 
 # --------------------------------------------------------------------------- one case
 def run_case(
-    case: RegressionCase, work_dir: str | os.PathLike[str], update: bool = False
+    case: RegressionCase,
+    work_dir: str | os.PathLike[str],
+    update: bool = False,
+    force: bool = False,
 ) -> CaseResult:
     """Run one case in this process: simulate into work_dir/results.h5, then compare or update.
 
@@ -608,7 +642,7 @@ def run_case(
     try:
         results = simulate(case, work_dir)
         if update:
-            changes, written = update_reference(case, results)
+            changes, written = update_reference(case, results, force=force)
             status = UPDATED if written else UNCHANGED
             return CaseResult(
                 status=status, wall_time=_time.perf_counter() - t0, changes=changes, **common
@@ -810,13 +844,36 @@ def _read_recorded(
     return t, values, units, float(interval) if interval is not None else None
 
 
+UPDATE_SOURCE = "cosim test --update"  # the `source` attribute of references cosim wrote
+
+
+def _protected_source(path: Path) -> str | None:
+    """The `source` of a reference that `--update` did not write (e.g. an exact solution)."""
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return None
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            source = f.attrs.get("source")
+    except OSError:
+        return None
+    if isinstance(source, bytes):
+        source = source.decode(errors="replace")
+    if source is None or str(source).startswith(UPDATE_SOURCE):
+        return None
+    return str(source)
+
+
 def update_reference(
-    case: RegressionCase, results: str | os.PathLike[str]
+    case: RegressionCase, results: str | os.PathLike[str], force: bool = False
 ) -> tuple[tuple[SignalChange, ...], bool]:
     """Rewrite the case's reference from a results file; (per-signal changes, file written?).
 
     Keeps the regression signals only, decimated to the record interval. When every signal,
     the time grid and the units are identical to the old reference, the file is left alone.
+    A reference that `--update` did not write itself (its `source` attribute says otherwise,
+    e.g. an exact solution) is only replaced with `force`.
     """
     from cosim import __version__
     from cosim.compare import compare
@@ -829,6 +886,16 @@ def update_reference(
     t = t[keep]
     values = {n: v[keep] for n, v in values.items()}
 
+    protected = _protected_source(reg.reference) if reg.reference.exists() else None
+    if protected is not None and not force:
+        raise ConfigError(
+            Problem(
+                Location(str(case.path)),
+                f"refusing to overwrite {reg.reference.name}: it was not written by "
+                f"`cosim test --update` (source: {protected})",
+                "it is an independent reference; pass --force to replace it with this run",
+            )
+        )
     old = None
     old_note = ""
     if reg.reference.exists():
@@ -883,7 +950,7 @@ def update_reference(
         return tuple(changes), False
     attrs = {
         "system_name": case.name,
-        "source": f"cosim test --update {case.path.name}",
+        "source": f"{UPDATE_SOURCE} {case.path.name}",
         "cosim_version": __version__,
         "record_interval": interval if interval is not None else math.nan,
     }
@@ -900,6 +967,7 @@ def run_suite(
     jobs: int | None = None,
     update: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
+    force: bool = False,
 ) -> SuiteResult:
     """Run every case, each in a worker process (at most `jobs`, default os.cpu_count()).
 
@@ -927,7 +995,7 @@ def run_suite(
         if cases:
             with ProcessPoolExecutor(n_jobs, mp_context=ctx) as pool:
                 futures: dict[Future[CaseResult], RegressionCase] = {
-                    pool.submit(run_case, c, dirs[c.id], update): c for c in cases
+                    pool.submit(run_case, c, dirs[c.id], update, force): c for c in cases
                 }
                 for fut in as_completed(futures):
                     case = futures[fut]
@@ -941,7 +1009,7 @@ def run_suite(
             t1 = _time.perf_counter()
             with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                 try:
-                    result = pool.submit(run_case, case, dirs[case.id], update).result()
+                    result = pool.submit(run_case, case, dirs[case.id], update, force).result()
                 except BrokenProcessPool:
                     result = CaseResult(
                         case.id,
@@ -966,6 +1034,7 @@ __all__ = [
     "RegressionSpec",
     "SignalChange",
     "SuiteResult",
+    "collect_cases",
     "compare_case",
     "decimation_mask",
     "find_systems",

@@ -263,6 +263,23 @@ def test_bad_regression_keys_exit_2_with_location(tmp_path):
     assert proc.returncode == 2 and "no system with a 'regression:' section" in proc.stderr
 
 
+def test_a_broken_system_does_not_stop_the_others(tmp_path):
+    # one system with a bad regression section next to a good one: the good one still runs and
+    # passes, the broken one is an error in the table and the JUnit file, and the exit code is 2
+    system_copy(tmp_path, "good")
+    broken = system_copy(tmp_path, "broken")
+    broken.write_text(broken.read_text().replace("rel_tol: 1.0e-2", "rel_tol: -1"))
+    junit = tmp_path / "junit.xml"
+    proc = cosim("test", tmp_path, "--junit", junit)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[2:4]}
+    assert rows == {"good": "PASS", "broken": "ERROR"}, proc.stdout
+    assert "regression.rel_tol must be a finite number >= 0" in proc.stderr
+    suite = ET.parse(junit).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    assert int(suite.get("tests")) == 2 and int(suite.get("errors")) == 1
+
+
 # --------------------------------------------------------------------------- pytest
 def pytest_run(*args, cwd):
     return subprocess.run(
@@ -304,3 +321,19 @@ def test_conftest_helper_parametrizes_one_test_per_system(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test_regression[one] PASSED" in proc.stdout
     assert "test_regression[two] PASSED" in proc.stdout
+
+
+def test_update_refuses_to_overwrite_an_independent_reference_without_force(tmp_path):
+    # the shipped dual-mass reference is the exact solution (its `source` attribute says so):
+    # `--update` must not silently replace it with simulator output
+    path = system_copy(tmp_path, "exact_ref")
+    ref = tmp_path / "references" / "dual_mass_oscillator.h5"
+    before = ref.read_bytes()
+    proc = cosim("test", "--update", path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "refusing to overwrite dual_mass_oscillator.h5" in proc.stdout + proc.stderr
+    assert ref.read_bytes() == before
+    proc = cosim("test", "--update", "--force", path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(ref, "r") as f:
+        assert str(f.attrs["source"]).startswith("cosim test --update")

@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "compressed) and report what changed, instead of comparing",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --update: also replace references that --update did not write "
+        "(e.g. an exact solution)",
+    )
+    parser.add_argument(
         "--jobs",
         "-j",
         type=int,
@@ -43,18 +49,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cosim.errors import ConfigError, Location, Problem
-    from cosim.regression import load_cases, run_suite
+    from cosim.regression import SuiteResult, collect_cases, run_suite
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(Problem(Location("--jobs"), f"--jobs must be >= 1, got {args.jobs}"))
-    cases = load_cases(args.paths, update=args.update)
+    cases, broken = collect_cases(args.paths, update=args.update)  # broken ones: reported, rest run
     if not args.json:
         what = "updating references of" if args.update else "testing"
-        jobs = min(args.jobs or _cpus(), len(cases))
+        jobs = max(1, min(args.jobs or _cpus(), len(cases)))
         noun = "system" if len(cases) == 1 else "systems"
-        print(f"{what} {len(cases)} {noun} on {jobs} process{'es' if jobs > 1 else ''}")
+        skipped = f" ({len(broken)} with errors, not run)" if broken else ""
+        print(f"{what} {len(cases)} {noun} on {jobs} process{'es' if jobs > 1 else ''}{skipped}")
         sys.stdout.flush()
-    suite = run_suite(cases, jobs=args.jobs, update=args.update)
+    suite = run_suite(cases, jobs=args.jobs, update=args.update, force=args.force)
+    if broken:
+        suite = SuiteResult(suite.cases + tuple(broken), suite.wall_time, suite.jobs)
     if args.junit:
         from cosim.junit import write_junit
 
