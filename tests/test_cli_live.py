@@ -24,16 +24,11 @@ import h5py
 import numpy as np
 import pytest
 from engine_helpers import dual_mass_yaml
+from live_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:

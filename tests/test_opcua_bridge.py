@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import re
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from asyncua import Client, ua
+from live_helpers import free_port, wait_for
 
 from cosim.errors import BridgeError
 from cosim.opcua import (
@@ -36,22 +36,6 @@ from cosim.spec import VarRef
 # A change must be visible within this bound. The expected latency is ~10-20 ms (server
 # update tick 10 ms + publishing interval 10 ms); 2 s leaves room for a loaded CI machine.
 VISIBLE_WITHIN = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll `predicate` every 2 ms; return the seconds it took; fail after `timeout`."""
-    t0 = time.monotonic()
-    while not predicate():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.002)
-    return time.monotonic() - t0
 
 
 class Reader:

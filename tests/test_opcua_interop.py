@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from asyncua import Server, ua
+from live_helpers import free_port, wait_for
 
 from cosim.errors import BridgeError
 from cosim.opcua import InputBridge, OpcuaSpec, OutputBridge
@@ -46,22 +46,6 @@ VARIABLES: dict[str, tuple[int, ua.VariantType, Any, bool]] = {
     "W": (1240, ua.VariantType.Double, 0.0, True),
     "WI": (1241, ua.VariantType.Int16, 0, True),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll `predicate` every 2 ms; return the seconds it took; fail after `timeout`."""
-    t0 = time.monotonic()
-    while not predicate():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.002)
-    return time.monotonic() - t0
 
 
 class PlainPlant:

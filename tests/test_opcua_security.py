@@ -7,7 +7,6 @@ username/password from an environment variable. Certificates are generated per t
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from live_helpers import free_port
 
 from cosim.errors import BridgeError
 from cosim.opcua import InputBridge, OpcuaSpec, SecuritySpec, ValueServer, generate_certificate
@@ -23,12 +23,6 @@ from cosim.spec import VarRef
 
 PASSWORD_ENV = "COSIM_TEST_OPCUA_PASSWORD"
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from asyncua import Client, ua
+from live_helpers import free_port
 
 from cosim.config import load_system
 from cosim.errors import ConfigError
@@ -55,12 +56,6 @@ plant:
     - {{at: 2.0, set: {{g.k: 2.0}}}}
     - {{at: 3.0, freeze: g.y}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def expected_y(tau: float, u: float) -> float:

@@ -16,7 +16,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import h5py
 import numpy as np
 import pytest
 from asyncua import Client
+from live_helpers import free_port
 
 from cosim.config import load_system
 from cosim.errors import BridgeError, ConfigError
@@ -41,12 +41,6 @@ T_LAG = 0.5
 MEAS = 0.5
 PASSWORD_ENV = "COSIM_TEST_TWIN_PASSWORD"
 PASSWORD = "twin-secret-42"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def endpoint() -> str:
