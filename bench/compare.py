@@ -4,7 +4,7 @@ For each size n (samples per signal) it builds, in memory, S signals on a refere
 points over 100 s and a result on a slightly different grid (n + n/1000 + 7 points, shifted by
 a third of a sample, so nothing lines up), each signal a cosine plus a step event; the result
 runs 0.2*time_tol late and 0.1*rel_tol high, inside the tolerances. It then times
-`cosim.compare.compare(result, reference)` (grid set-up included, file reading excluded) and
+`cosim.verify.compare.compare(result, reference)` (grid set-up included, file reading excluded) and
 prints the median of the repetitions:
 
   samples/signal, signals, median s, reference samples/s, all samples/s (reference + result),
@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cosim.compare import Report, compare  # noqa: E402
-from cosim.signals import SignalSet, from_arrays  # noqa: E402
+from cosim.results.signals import SignalSet, from_arrays  # noqa: E402
+from cosim.verify.compare import Report, compare  # noqa: E402
 
 SPAN = 100.0  # seconds
 ABS_TOL, REL_TOL, TIME_TOL = 1e-6, 1e-3, 0.05

@@ -37,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cosim.model.spec import VarRef  # noqa: E402
 from cosim.opcua import InputBridge, OpcuaSpec, ValueServer  # noqa: E402
 from cosim.opcua.config import InputSpec  # noqa: E402
-from cosim.spec import VarRef  # noqa: E402
 
 
 def _free_port() -> int:

@@ -3,7 +3,7 @@
 A chain of N FirstOrder instances (FMI 2.0), fo0.u = 1 and fo[i].y -> fo[i+1].u, Gauss-Seidel,
 10,000 communication steps. In the same process and run, each repetition times:
 
-  engine        cosim.execution.Execution.run_until (no observers): the master algorithm
+  engine        cosim.engine.execution.Execution.run_until (no observers): the master algorithm
   engine+h5     the same, recording every output at every step into results.h5
   floor         a minimal hand-written loop over fmpy's FMU2Slave objects doing the same
                 gets, sets and doSteps (fmpy's loaded C functions, prebuilt arrays, status
@@ -33,13 +33,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cosim.config import load_system  # noqa: E402
-from cosim.execution import Execution  # noqa: E402
+from cosim.engine.execution import Execution  # noqa: E402
+from cosim.engine.plan import build_plan  # noqa: E402
 from cosim.fmu.archive import extract, read_model_description  # noqa: E402
-from cosim.library import bundled_fmu  # noqa: E402
-from cosim.plan import build_plan  # noqa: E402
-from cosim.resolve import resolve_system  # noqa: E402
-from cosim.results import ResultsWriter  # noqa: E402
+from cosim.io.yaml import load_system  # noqa: E402
+from cosim.library.build import bundled_fmu  # noqa: E402
+from cosim.resolve.resolver import resolve_system  # noqa: E402
+from cosim.results.writer import ResultsWriter  # noqa: E402
 
 STEP = 1e-3
 

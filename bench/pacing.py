@@ -1,6 +1,7 @@
 """Benchmark: real-time pacing of the live-twin loop at a 10 ms communication step.
 
-Runs the dual-mass oscillator (Mass1 + Mass2, FMI 2.0, Gauss-Seidel) through cosim.twin.TwinRun
+Runs the dual-mass oscillator (Mass1 + Mass2, FMI 2.0, Gauss-Seidel) through
+cosim.twin.runner.TwinRun
 with realtime 1.0 and a 10 ms step, recording to results.h5 as a real run does, and reports the
 lateness of every step start against its deadline on one fixed start instant (p50, p99, max),
 the overruns (steps that finished after their deadline) and the real-time factor measured by the
@@ -22,8 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cosim.config import load_system  # noqa: E402
-from cosim.twin import TwinRun  # noqa: E402
+from cosim.io.yaml import load_system  # noqa: E402
+from cosim.twin.runner import TwinRun  # noqa: E402
 
 SYSTEM = """
 name: pacing_bench
@@ -47,7 +48,7 @@ def main() -> int:
     parser.add_argument("--factor", type=float, default=1.0, help="real-time factor")
     args = parser.parse_args()
 
-    from cosim import library
+    from cosim.library import build as library
 
     library.bundled_fmu("Mass1")
     library.bundled_fmu("Mass2")

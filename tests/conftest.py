@@ -9,7 +9,7 @@ import pytest
 from fmpy.fmi2 import fmi2CallbackFunctions, fmi2CallbackLoggerTYPE, printLogMessage
 from fmpy.logging import addLoggerProxy
 
-from cosim import library
+from cosim.library import build as library
 
 # fmpy's native proxy that formats FMI 2 log messages forwards to ONE process-global Python
 # logger: the last one registered. `simulate_fmu(logger=<lambda>)` registers a temporary one

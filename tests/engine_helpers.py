@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.fmu.fake import FirstOrderModel, GainModel
-from cosim.spec import (
+from cosim.model.spec import (
     ComponentSpec,
     ConnectionSpec,
     ResolvedComponent,
@@ -154,7 +154,7 @@ def fake_system(
 
 # --------------------------------------------------------------------------- real FMUs
 def bundled(name: str) -> Path:
-    from cosim.library import bundled_fmu
+    from cosim.library.build import bundled_fmu
 
     return Path(bundled_fmu(name))
 
@@ -190,8 +190,8 @@ record:
 
 def load_yaml(tmp_path: Path, text: str, name: str = "system.yaml", overrides=()):
     """Write `text` to tmp_path/name and load + resolve it (ConfigError on bad input)."""
-    from cosim.config import load_system
-    from cosim.resolve import resolve_system
+    from cosim.io.yaml import load_system
+    from cosim.resolve.resolver import resolve_system
 
     path = tmp_path / name
     path.write_text(text)
@@ -235,7 +235,7 @@ class Recorder:
 
 def simulate(system):
     """Run `system` over the real FMUs and return its Recorder."""
-    from cosim.execution import Execution
+    from cosim.engine.execution import Execution
 
     rec = Recorder()
     with Execution(system, observers=[rec]) as ex:

@@ -12,7 +12,7 @@ from pathlib import Path
 import fmpy
 import h5py
 
-from cosim.library import bundled_fmu
+from cosim.library.build import bundled_fmu
 
 DATA = Path(__file__).parent / "data" / "validation"
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests of the tolerance-tube comparison (cosim.compare), the signal reader and `cosim compare`.
+"""Tests of the tolerance-tube comparison (cosim.verify.compare), signal reader and `cosim compare`.
 
 Test data is written with numpy + h5py following the results.h5 contract (/time, /signals/<name>
 with a `unit` attribute) and as CSV, from closed-form signals, so every expected deviation is
@@ -18,9 +18,9 @@ import h5py
 import numpy as np
 import pytest
 
-from cosim.compare import Tolerance, compare, tube
 from cosim.errors import ConfigError
-from cosim.signals import from_arrays, read_signals
+from cosim.results.signals import from_arrays, read_signals
+from cosim.verify.compare import Tolerance, compare, tube
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

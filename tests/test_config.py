@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cosim.config import check_stop_override, load_system, parse_ref, read_system, with_stop
 from cosim.errors import ConfigError
-from cosim.schema import SCHEMA
-from cosim.spec import VarRef
+from cosim.io.schema import SCHEMA
+from cosim.io.yaml import check_stop_override, load_system, parse_ref, read_system, with_stop
+from cosim.model.spec import VarRef
 
 DATA = Path(__file__).parent / "data" / "validation"
 ROOT = Path(__file__).resolve().parents[1]

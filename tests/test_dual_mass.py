@@ -18,8 +18,8 @@ import pytest
 from engine_helpers import bundled, dual_mass_yaml, load_yaml, simulate
 from scipy.linalg import expm
 
-from cosim.config import load_system
-from cosim.resolve import resolve_system
+from cosim.io.yaml import load_system
+from cosim.resolve.resolver import resolve_system
 
 # bundled model parameters (fmus/models/Mass1, Mass2)
 m1, k1, c1 = 1.0, 10.0, 0.2
@@ -252,7 +252,7 @@ def test_step_loop_allocates_nothing_per_step(tmp_path):
     allocated does not grow with the number of steps (only per-call bookkeeping remains)."""
     import tracemalloc
 
-    from cosim.execution import Execution
+    from cosim.engine.execution import Execution
 
     system = load_yaml(tmp_path, dual_mass_yaml("2.0", stop=20.0))
     with Execution(system) as ex:

@@ -15,11 +15,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from engine_helpers import FIRST_ORDER, GAIN, fake_system
 
+from cosim.engine.execution import Execution
 from cosim.errors import FmuError, SimulationError
-from cosim.execution import Execution
 from cosim.fmu.adapter import ERROR, WARNING, select_log_categories
 from cosim.fmu.fake import FakeSlave, FirstOrderModel, GainModel, fake_factory
-from cosim.spec import TICKS_PER_SECOND
+from cosim.model.spec import TICKS_PER_SECOND
 
 H = 1e-3
 
@@ -118,7 +118,7 @@ def test_multirate_tick_schedule(algorithm, precomputed, monkeypatch):
     its outputs at the end of step n when (n + 1) % decimation == 0 (sample and hold).
     Same schedule whether the phases are precomputed or (long hyperperiods) built per step."""
     if not precomputed:
-        monkeypatch.setattr("cosim.execution.MAX_SCHEDULE_PERIOD", 1)
+        monkeypatch.setattr("cosim.engine.execution.MAX_SCHEDULE_PERIOD", 1)
     decimation = {"A": 1, "B": 2, "C": 3}
     system = fake_system(
         [("A", FIRST_ORDER, 1), ("B", FIRST_ORDER, 2), ("C", FIRST_ORDER, 3)],

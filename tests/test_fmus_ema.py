@@ -8,7 +8,7 @@ from fmpy import extract, instantiate_fmu, read_model_description, simulate_fmu
 from fmpy.validation import validate_fmu
 from scipy.integrate import solve_ivp
 
-from cosim.library import bundled_fmu
+from cosim.library.build import bundled_fmu
 
 NAMES = ["Actuator", "fmi3/Actuator"]
 # order of the state vector of the independent reference model below

@@ -15,7 +15,7 @@ from fmpy.fmi1 import FMICallException
 from fmpy.validation import validate_fmu
 from scipy.integrate import solve_ivp
 
-from cosim.library import bundled_fmu
+from cosim.library.build import bundled_fmu
 
 EV_MODELS = ["Battery", "Motor", "Vehicle", "Driver"]
 VERSIONS = [2, 3]

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from fmpy import read_model_description
 
-from cosim import library
-from cosim.graph import algebraic_loops, direct_feedthrough, step_order
+from cosim.library import build as library
+from cosim.resolve.graph import algebraic_loops, direct_feedthrough, step_order
 
 GAIN = {"y": ("u",), "n_out": ("n_in",), "positive": ("u",)}  # as Gain declares it
 LAG = {"y": ()}  # FirstOrder: the output is a state

@@ -16,9 +16,9 @@ from xml.etree import ElementTree
 import pytest
 from fmpy import read_model_description
 
-from cosim import library
+from cosim.library import build as library
 
-REPO = Path(library.__file__).resolve().parents[1]
+REPO = Path(library.__file__).resolve().parents[2]
 CASES = ["Mass2", "fmi3/Mass2", "Gain", "fmi3/Gain"]  # ME + output feedthrough; CS-only + types
 
 

@@ -33,8 +33,8 @@ from fmpy.fmi3 import FMU3Model, FMU3Slave
 from fmpy.validation import validate_fmu
 from scipy.linalg import expm
 
-from cosim import library
 from cosim.fmu.archive import extract
+from cosim.library import build as library
 
 NAMES = library.bundled_names()
 VERSIONS = ["", "fmi3/"]  # bundled-name prefix: FMI 2.0, FMI 3.0
@@ -307,7 +307,7 @@ _STALENESS_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     from pathlib import Path
-    from cosim import library
+    from cosim.library import build as library
 
     systems = Path(sys.argv[1])
     facts = {"fmus_dir": str(library.FMUS_DIR)}

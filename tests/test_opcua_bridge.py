@@ -21,6 +21,7 @@ from asyncua import Client, ua
 from live_helpers import free_port, wait_for
 
 from cosim.errors import BridgeError
+from cosim.model.spec import VarRef
 from cosim.opcua import (
     RUN_STATE,
     InputBridge,
@@ -31,7 +32,6 @@ from cosim.opcua import (
     run_state_variables,
 )
 from cosim.opcua.config import InputSpec, OutputSpec
-from cosim.spec import VarRef
 
 # A change must be visible within this bound. The expected latency is ~10-20 ms (server
 # update tick 10 ms + publishing interval 10 ms); 2 s leaves room for a loaded CI machine.

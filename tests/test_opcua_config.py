@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from cosim.errors import BridgeError, ConfigError
+from cosim.model.spec import ComponentSpec, SimulationSpec, SystemSpec, VarRef
 from cosim.opcua.certs import generate_certificate
 from cosim.opcua.config import check_opcua, check_security, opcua_from_system, parse_opcua
-from cosim.spec import ComponentSpec, SimulationSpec, SystemSpec, VarRef
 
 TWIN_YAML = """\
 name: twin

@@ -26,9 +26,9 @@ from asyncua import Server, ua
 from live_helpers import free_port, wait_for
 
 from cosim.errors import BridgeError
+from cosim.model.spec import VarRef
 from cosim.opcua import InputBridge, OpcuaSpec, OutputBridge
 from cosim.opcua.config import InputSpec, OutputSpec
-from cosim.spec import VarRef
 
 PLANT_URI = "urn:test:plant"
 OTHER_URI = "urn:test:other"

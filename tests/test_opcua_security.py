@@ -17,9 +17,9 @@ import pytest
 from live_helpers import free_port
 
 from cosim.errors import BridgeError
+from cosim.model.spec import VarRef
 from cosim.opcua import InputBridge, OpcuaSpec, SecuritySpec, ValueServer, generate_certificate
 from cosim.opcua.config import InputSpec
-from cosim.spec import VarRef
 
 PASSWORD_ENV = "COSIM_TEST_OPCUA_PASSWORD"
 PASSWORD = "correct horse battery staple"

@@ -24,9 +24,9 @@ import pytest
 from asyncua import Client, ua
 from live_helpers import free_port
 
-from cosim.config import load_system
 from cosim.errors import ConfigError
-from cosim.plant import Plant
+from cosim.io.yaml import load_system
+from cosim.plant.simulator import Plant
 
 H = 0.01  # communication step of the test plant
 U_WRITTEN = 2.0  # what the client writes to the command node

@@ -1,4 +1,4 @@
-"""Tests of cosim.plot and `cosim plot`: units on the axes, overlays, decimation, errors."""
+"""Tests of cosim.verify.plot and `cosim plot`: units on the axes, overlays, decimation, errors."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from matplotlib.image import imread
 
 from cosim.errors import ConfigError
-from cosim.plot import decimate, file_labels, plot_signals
-from cosim.signals import from_arrays, read_signals
+from cosim.results.signals import from_arrays, read_signals
+from cosim.verify.plot import decimate, file_labels, plot_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 T = np.linspace(0.0, 5.0, 501)

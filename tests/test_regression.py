@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 from scipy.linalg import expm
 
-from cosim.regression import decimation_mask, write_reference_file
+from cosim.verify.regression import decimation_mask, write_reference_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEM = ROOT / "systems" / "dual_mass_oscillator.yaml"

@@ -10,12 +10,12 @@ from pathlib import Path
 import fmpy
 import pytest
 
-from cosim.config import load_system, with_stop
+from cosim.engine.plan import build_plan
 from cosim.errors import ConfigError
-from cosim.library import bundled_fmu
-from cosim.plan import build_plan
-from cosim.resolve import _not_settable, resolve_system, validate
-from cosim.spec import VariableInfo
+from cosim.io.yaml import load_system, with_stop
+from cosim.library.build import bundled_fmu
+from cosim.model.spec import VariableInfo
+from cosim.resolve.resolver import _not_settable, resolve_system, validate
 
 DATA = Path(__file__).parent / "data" / "validation"
 VERSIONS = pytest.mark.parametrize("prefix", ["", "fmi3/"], ids=["fmi2", "fmi3"])

@@ -19,11 +19,11 @@ import pytest
 from engine_helpers import FIRST_ORDER, Recorder, bundled, dual_mass_yaml, fake_system, load_yaml
 
 import cosim
-from cosim.execution import Execution
+from cosim.engine.execution import Execution
+from cosim.engine.plan import build_plan
 from cosim.fmu.archive import read_model_description
 from cosim.fmu.fake import FirstOrderModel, fake_factory
-from cosim.plan import build_plan
-from cosim.results import ResultsWriter, export_csv
+from cosim.results.writer import ResultsWriter, export_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -139,10 +139,10 @@ SLOW_RUN = """\
 import sys, time
 sys.path[:0] = [{tests!r}, {root!r}]
 from engine_helpers import FIRST_ORDER, fake_system
-from cosim.execution import Execution
+from cosim.engine.execution import Execution
 from cosim.fmu.fake import FirstOrderModel, fake_factory
-from cosim.plan import build_plan
-from cosim.results import ResultsWriter
+from cosim.engine.plan import build_plan
+from cosim.results.writer import ResultsWriter
 
 
 class SlowLag(FirstOrderModel):  # every doStep takes 0.2 s of wall time
@@ -307,7 +307,7 @@ def test_variable_names_with_slashes_stay_flat_and_keep_their_label(tmp_path):
     holds the label, and both readers give the labels back."""
     from engine_helpers import var
 
-    from cosim.results import dataset_name, read_results, signal_label
+    from cosim.results.writer import dataset_name, read_results, signal_label
 
     variables = {
         "bus/y": var("bus/y", FirstOrderModel.Y, "output", unit="1"),

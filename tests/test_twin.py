@@ -30,10 +30,10 @@ import pytest
 from asyncua import Client
 from live_helpers import free_port
 
-from cosim.config import load_system
 from cosim.errors import BridgeError, ConfigError
+from cosim.io.yaml import load_system
 from cosim.opcua import ServedVariable, ValueServer, generate_certificate
-from cosim.twin import TwinResult, TwinRun
+from cosim.twin.runner import TwinResult, TwinRun
 
 ROOT = Path(__file__).resolve().parents[1]
 H = 0.01
@@ -420,7 +420,7 @@ async def _secure_read(url: str, certs: Path, password: str) -> float:
 def test_secure_plant_twin_and_twin_server(
     tmp_path: Path, certs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cosim.plant import Plant
+    from cosim.plant.simulator import Plant
 
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     plant_path = tmp_path / "plant.yaml"
@@ -515,7 +515,7 @@ def test_cli_realtime_option_overrides_the_yaml(tmp_path: Path) -> None:
 
 def test_lateness_histogram_p99_is_a_tight_upper_bound() -> None:
     """The twin server's P99Lateness vs the exact nearest-rank p99 of the same samples."""
-    from cosim.twin import LatenessHistogram
+    from cosim.twin.runner import LatenessHistogram
 
     rng = np.random.default_rng(3)
     # mostly tens of microseconds with a heavy tail into milliseconds, plus on-time zeros

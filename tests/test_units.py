@@ -7,9 +7,9 @@ import math
 import pytest
 from fmpy import read_model_description
 
-from cosim import library
 from cosim.errors import ConfigError
-from cosim.units import BASE_UNITS, Unit, conversion, find_unit, unit_definitions
+from cosim.library import build as library
+from cosim.resolve.units import BASE_UNITS, Unit, conversion, find_unit, unit_definitions
 
 # Conversion factors are products/quotients of a few exact decimal constants, so they agree
 # with the references to a few ulp; 1e-12 relative leaves room without hiding a wrong factor.

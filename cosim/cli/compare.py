@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 
-from cosim.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, DEFAULT_TIME_TOL_FRACTION, Report
+from cosim.verify.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, DEFAULT_TIME_TOL_FRACTION, Report
 
 EXIT_OK, EXIT_FAILURE = 0, 1
 
@@ -52,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.compare import compare
-    from cosim.signals import read_signals
+    from cosim.results.signals import read_signals
+    from cosim.verify.compare import compare
 
     result = read_signals(args.result, args.signals)
     reference = read_signals(args.reference, args.signals)
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     )
     index = None
     if args.report:
-        from cosim.report import write_report
+        from cosim.verify.report import write_report
 
         index = write_report(report, result, reference, args.report)
     if args.json:

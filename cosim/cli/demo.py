@@ -183,8 +183,8 @@ def print_twin_summary(s: dict[str, Any]) -> None:
 # imported before a live run arms its Ctrl-C handler (see preload_live_modules)
 _LIVE_MODULES = (
     "h5py", "fmpy.fmi2", "fmpy.fmi3", "asyncua", "asyncua.common.utils", "wait_for2",
-    "cosim.execution", "cosim.fmu.fmi2", "cosim.fmu.fmi3", "cosim.plan", "cosim.results",
-    "cosim.opcua", "cosim.twin",
+    "cosim.engine.execution", "cosim.fmu.fmi2", "cosim.fmu.fmi3", "cosim.engine.plan",
+    "cosim.results.writer", "cosim.opcua", "cosim.twin.runner",
 )  # fmt: skip
 
 
@@ -231,7 +231,7 @@ def run_live(
     failure or Ctrl-C) and its path goes into the summary.
     """
     preload_live_modules()
-    from cosim.twin import TwinRun
+    from cosim.twin.runner import TwinRun
 
     quiet_asyncua()
     results = out_dir / "results.h5"
@@ -349,7 +349,7 @@ class _PlantProcess:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.config import load_system
+    from cosim.io.yaml import load_system
 
     if not (math.isfinite(args.duration) and args.duration > 0):
         raise ConfigError(

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.results import export_csv
+    from cosim.results.writer import export_csv
 
     rows = export_csv(args.results, args.csv)
     if not args.quiet:

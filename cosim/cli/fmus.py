@@ -9,9 +9,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from cosim import library
 from cosim.cli import EXIT_OK
 from cosim.fmu.archive import read_model_description
+from cosim.library import build as library
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

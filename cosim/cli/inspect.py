@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cosim.cli import EXIT_BAD_INPUT, EXIT_OK
 from cosim.errors import ConfigError
-from cosim.inspect import CAPABILITIES, inspect_fmu
+from cosim.fmu.inspect import CAPABILITIES, inspect_fmu
 
 _CAUSALITIES = ("independent", "structuralParameter", "parameter", "calculatedParameter")
 _CAUSALITIES += ("input", "output", "local")
@@ -61,7 +61,7 @@ def one_line(err: ConfigError) -> str:
 
 
 def print_report(r: dict[str, Any], console: Console) -> None:
-    """Render an inspection report (see cosim.inspect) as text."""
+    """Render an inspection report (see cosim.fmu.inspect) as text."""
     major = 3 if str(r["fmiVersion"]).startswith("3") else 2
     console.print(f"[bold]{r['modelName']}[/bold]  FMI {r['fmiVersion']}")
     if r["description"]:

@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cosim.cli.demo import quiet_asyncua
-    from cosim.config import load_system
-    from cosim.plant import Plant, PlantStatus
+    from cosim.io.yaml import load_system
+    from cosim.plant.simulator import Plant, PlantStatus
 
     for name in ("duration", "realtime"):
         value = getattr(args, name)

@@ -43,8 +43,8 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from cosim.errors import ConfigError, Problem
-    from cosim.plot import plot_signals
-    from cosim.signals import read_signals
+    from cosim.results.signals import read_signals
+    from cosim.verify.plot import plot_signals
 
     files, patterns = split_items(args.items)
     if not files:

@@ -183,11 +183,11 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.config import load_system
-    from cosim.execution import Execution
-    from cosim.plan import build_plan
-    from cosim.resolve import resolve_system
-    from cosim.results import ResultsWriter
+    from cosim.engine.execution import Execution
+    from cosim.engine.plan import build_plan
+    from cosim.io.yaml import load_system
+    from cosim.resolve.resolver import resolve_system
+    from cosim.results.writer import ResultsWriter
 
     spec = load_system(args.system, args.overrides, stop=args.stop)  # --stop checked on the grid
     realtime = getattr(args, "realtime", None)
@@ -276,8 +276,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _save_plot(results: Path, title: str, quiet: bool = False) -> Path | None:
     """Save plot.png of every recorded signal next to results.h5 (--plot); None if impossible."""
-    from cosim.plot import plot_signals
-    from cosim.signals import read_signals
+    from cosim.results.signals import read_signals
+    from cosim.verify.plot import plot_signals
 
     out = results.with_name("plot.png")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cosim.schema import json_schema
+from cosim.io.schema import json_schema
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cosim.errors import ConfigError, Location, Problem
-    from cosim.regression import SuiteResult, collect_cases, run_suite
+    from cosim.verify.regression import SuiteResult, collect_cases, run_suite
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(Problem(Location("--jobs"), f"--jobs must be >= 1, got {args.jobs}"))
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if broken:
         suite = SuiteResult(suite.cases + tuple(broken), suite.wall_time, suite.jobs)
     if args.junit:
-        from cosim.junit import write_junit
+        from cosim.verify.junit import write_junit
 
         try:
             write_junit(suite, args.junit)

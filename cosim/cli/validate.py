@@ -7,8 +7,8 @@ import json
 
 from cosim.cli import EXIT_BAD_INPUT, EXIT_OK
 from cosim.errors import Problem
-from cosim.resolve import check
-from cosim.spec import ResolvedSystem
+from cosim.model.spec import ResolvedSystem
+from cosim.resolve.resolver import check
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

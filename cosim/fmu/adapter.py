@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from cosim.errors import FmuError
-from cosim.spec import VariableInfo
+from cosim.model.spec import VariableInfo
 
 OK, WARNING, DISCARD, ERROR, FATAL, PENDING = range(6)
 STATUS_NAMES = ("OK", "Warning", "Discard", "Error", "Fatal", "Pending")

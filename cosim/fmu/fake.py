@@ -16,7 +16,7 @@ from typing import Any
 
 from cosim.fmu.adapter import ERROR, OK, Slave, StatusCall, ValueType, status_name
 from cosim.fmu.fmi2 import Fmi2Slave
-from cosim.spec import VariableInfo
+from cosim.model.spec import VariableInfo
 
 Trace = list[tuple]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from cosim.errors import FmuError
 from cosim.fmu.adapter import OK, NativeSlave, StatusCall, ValueType, select_log_categories
-from cosim.spec import VariableInfo
+from cosim.model.spec import VariableInfo
 
 # ---------------------------------------------------------------- one logger for all instances
 # fmpy's native proxy (it formats the variadic message) forwards to ONE Python logger; each line

@@ -10,7 +10,7 @@ from typing import Any
 
 from cosim.errors import FmuError
 from cosim.fmu.adapter import NativeSlave, StatusCall, ValueType, select_log_categories
-from cosim.spec import VariableInfo
+from cosim.model.spec import VariableInfo
 
 _BY_FMI_TYPE = {
     "Float64": ValueType.F64,

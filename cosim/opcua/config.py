@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import yaml
 
 from cosim.errors import BridgeError, ConfigError, Location, Problem
-from cosim.spec import SystemSpec, VarRef
+from cosim.model.spec import SystemSpec, VarRef
 
 POLICIES = ("Basic256Sha256",)
 MODES = ("Sign", "SignAndEncrypt")

@@ -87,7 +87,7 @@ def main() -> int:
     assert k == times.size
 
     sys.path.insert(0, str(ROOT))
-    from cosim.regression import write_reference_file
+    from cosim.verify.regression import write_reference_file
 
     write_reference_file(
         OUTPUT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cosim.spec import MAX_SECONDS
+from cosim.model.spec import MAX_SECONDS
 
 # A name usable as a component (no dots: `component.variable` splits at the first dot).
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -26,7 +26,7 @@ _VALUE: dict[str, Any] = {
     "description": "A value: a number for Real/Integer variables, true/false for Boolean, "
     "text for String.",
 }
-# Times are integer nanoseconds in 64 bits (cosim.spec.MAX_SECONDS, about 292 years either
+# Times are integer nanoseconds in 64 bits (cosim.model.spec.MAX_SECONDS, about 292 years either
 # side of 0). config.py reports a value beyond `minimum`/`maximum` as out of that range: only
 # time keys carry these two keywords.
 _SECONDS: dict[str, Any] = {"type": "number", "minimum": -MAX_SECONDS, "maximum": MAX_SECONDS}

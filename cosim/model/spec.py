@@ -70,7 +70,7 @@ class SimulationSpec:
 class ComponentSpec:
     name: str
     fmu: str  # as written in YAML
-    fmu_path: Path  # resolved absolute path (bundled names resolved by cosim.library)
+    fmu_path: Path  # resolved absolute path (bundled names resolved by cosim.library.build)
     parameters: Mapping[str, Value] = field(default_factory=dict)
     parameter_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
     step: float | None = None  # own step in seconds; None = simulation.step

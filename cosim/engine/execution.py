@@ -55,9 +55,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cosim.errors import ConfigError, FmuError, Problem, SimulationError
-from cosim.fmu.adapter import BOOLEAN, CTYPES, DISCARD, DTYPES, WARNING, Slave, ValueType
-from cosim.plan import (
+from cosim.engine.plan import (
     CONVERT_BOOL,
     CONVERT_CEIL,
     CONVERT_FLOOR,
@@ -68,7 +66,9 @@ from cosim.plan import (
     Plan,
     build_plan,
 )
-from cosim.spec import TICKS_PER_SECOND, ResolvedComponent, ResolvedSystem
+from cosim.errors import ConfigError, FmuError, Problem, SimulationError
+from cosim.fmu.adapter import BOOLEAN, CTYPES, DISCARD, DTYPES, WARNING, Slave, ValueType
+from cosim.model.spec import TICKS_PER_SECOND, ResolvedComponent, ResolvedSystem
 
 TIMING_SAMPLE = 32  # time doStep on every 32nd communication step
 MAX_SCHEDULE_PERIOD = 10_000  # precompute the multirate schedule up to this hyperperiod

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from cosim.compare import Report, SignalVerdict, tube
 from cosim.errors import ConfigError, Problem
-from cosim.plot import MAX_POINTS, axis_label, decimate
-from cosim.signals import SignalSet
+from cosim.results.signals import SignalSet
+from cosim.verify.compare import Report, SignalVerdict, tube
+from cosim.verify.plot import MAX_POINTS, axis_label, decimate
 
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; }

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cosim.errors import ConfigError, Problem
-from cosim.signals import SignalSet, is_glob, matches
+from cosim.results.signals import SignalSet, is_glob, matches
 
 MAX_POINTS = 4000
 _STYLES = ("-", "--", ":", "-.")

@@ -7,11 +7,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cosim.config import describe, did_you_mean, read_system, sort_problems, time_problems
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import check_archive, read_model_description
-from cosim.graph import algebraic_loops, direct_feedthrough, step_order
-from cosim.spec import (
+from cosim.io.yaml import describe, did_you_mean, read_system, sort_problems, time_problems
+from cosim.model.spec import (
     ComponentSpec,
     ResolvedComponent,
     ResolvedConnection,
@@ -25,7 +24,8 @@ from cosim.spec import (
     to_seconds,
     to_ticks,
 )
-from cosim.units import Unit, conversion, find_unit, unit_definitions
+from cosim.resolve.graph import algebraic_loops, direct_feedthrough, step_order
+from cosim.resolve.units import Unit, conversion, find_unit, unit_definitions
 
 _INTEGERS = ("Integer", "Enumeration", *(f"{u}Int{n}" for u in ("", "U") for n in (8, 16, 32, 64)))
 _KINDS = {
@@ -752,7 +752,7 @@ def _live_sections(spec: SystemSpec, file: str) -> tuple[Any, Any, list[Problem]
         )
         problems += found
     if "plant" in spec.extra:
-        from cosim.plant import parse_plant
+        from cosim.plant.simulator import parse_plant
 
         try:
             plant = parse_plant(spec)
@@ -776,11 +776,11 @@ def _live_problems(
         return problems
     links: list[Problem] = []
     if opcua is not None:
-        from cosim.twin import resolve_links
+        from cosim.twin.runner import resolve_links
 
         links += resolve_links(system, opcua)[1]
     if plant is not None:
-        from cosim.plant import check_plant_links
+        from cosim.plant.simulator import check_plant_links
 
         links += check_plant_links(plant, system)
     return links

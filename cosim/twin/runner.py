@@ -48,17 +48,17 @@ import numpy as np
 
 from cosim.errors import BridgeError, ConfigError, CosimError, Location, Problem, SimulationError
 from cosim.fmu.adapter import BOOLEAN, CTYPES, DTYPES, NUMERIC_FLOAT, ValueType
-from cosim.pacing import Pacer, PacingStats
-from cosim.spec import (
+from cosim.model.spec import (
     TICKS_PER_SECOND,
     ResolvedSystem,
     SystemSpec,
     VariableInfo,
     VarRef,
 )
+from cosim.realtime import Pacer, PacingStats
 
 if TYPE_CHECKING:
-    from cosim.execution import Execution, RunStatistics
+    from cosim.engine.execution import Execution, RunStatistics
     from cosim.opcua import InputBridge, OpcuaSpec, OutputBridge, ValueServer
 
 _log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ SIGNIFICANT = 1e-3
 
 # ============================================================================ value access
 def _value_type(system: ResolvedSystem, component: int, var: VariableInfo) -> ValueType:
-    from cosim.plan import default_value_type
+    from cosim.engine.plan import default_value_type
 
     return default_value_type(system.components[component], var)
 
@@ -862,7 +862,7 @@ class TwinRun:
         attrs: dict[str, Any] | None = None,
     ) -> None:
         from cosim.opcua import opcua_from_system
-        from cosim.resolve import resolve_system
+        from cosim.resolve.resolver import resolve_system
 
         if realtime is not None and not (math.isfinite(realtime) and realtime > 0):
             raise ConfigError(
@@ -907,10 +907,10 @@ class TwinRun:
     def run(self, on_ready: Callable[[dict[str, Any]], None] | None = None) -> TwinResult:
         """Connect, serve, initialize, step to the stop time (or a stop request); always closes
         the bridge, the server and every FMU, and completes results.h5."""
-        from cosim.execution import Execution
+        from cosim.engine.execution import Execution
+        from cosim.engine.plan import build_plan
         from cosim.opcua import InputBridge, OutputBridge
-        from cosim.plan import build_plan
-        from cosim.results import ResultsWriter
+        from cosim.results.writer import ResultsWriter
 
         system, opcua, health = self.system, self.opcua, self.health
         plan = build_plan(system)
@@ -1252,7 +1252,7 @@ def _sample_dtype() -> np.dtype:
 
 
 def _empty_stats() -> RunStatistics:
-    from cosim.execution import RunStatistics
+    from cosim.engine.execution import RunStatistics
 
     return RunStatistics(status="failed")
 

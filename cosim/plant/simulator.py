@@ -32,12 +32,12 @@ import numpy as np
 import yaml
 
 from cosim.errors import BridgeError, ConfigError, CosimError, Location, Problem, SimulationError
-from cosim.spec import TICKS_PER_SECOND, ResolvedSystem, SystemSpec, VariableInfo, VarRef
+from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, SystemSpec, VariableInfo, VarRef
 
 if TYPE_CHECKING:
-    from cosim.execution import Execution
+    from cosim.engine.execution import Execution
     from cosim.opcua import SecuritySpec, ValueServer
-    from cosim.pacing import PacingStats
+    from cosim.realtime import PacingStats
 
 _log = logging.getLogger(__name__)
 
@@ -522,7 +522,7 @@ class PlantIO:
         self.pacing: Any = None
 
     def simulation_initialized(self, execution: Execution) -> None:
-        from cosim.twin import InputSetter, SignalReader, current_values
+        from cosim.twin.runner import InputSetter, SignalReader, current_values
 
         self._ex = execution
         self._reader = SignalReader(execution, self._labels)
@@ -681,8 +681,8 @@ class Plant:
     def __init__(
         self, spec: SystemSpec, *, endpoint: str | None = None, realtime: float | None = None
     ) -> None:
-        from cosim.resolve import resolve_system
-        from cosim.twin import with_records
+        from cosim.resolve.resolver import resolve_system
+        from cosim.twin.runner import with_records
 
         self.plant = parse_plant(spec, endpoint)
         # check the links on the system as written (recording nothing), so a bad `from` or
@@ -743,10 +743,10 @@ class Plant:
         progress: Callable[[PlantStatus], None] | None = None,
     ) -> PlantResult:
         """Serve and step in real time until `duration` simulated seconds or request_stop()."""
-        from cosim.execution import Execution
+        from cosim.engine.execution import Execution
+        from cosim.engine.plan import build_plan
         from cosim.opcua import ValueServer
-        from cosim.plan import build_plan
-        from cosim.twin import Health, Pacing
+        from cosim.twin.runner import Health, Pacing
 
         system = self.system
         plan = build_plan(system)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cosim.regression import ERROR, FAIL, CaseResult, SuiteResult
+from cosim.verify.regression import ERROR, FAIL, CaseResult, SuiteResult
 
 # characters XML 1.0 cannot hold, even escaped (FMU logs may carry them)
 _BAD_XML = {c: None for c in range(32) if chr(c) not in "\t\n\r"}

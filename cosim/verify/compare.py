@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from cosim.errors import ConfigError, Problem
-from cosim.signals import SignalSet, is_glob, matches, read_signals
+from cosim.results.signals import SignalSet, is_glob, matches, read_signals
 
 DEFAULT_ABS_TOL = 1e-6
 DEFAULT_REL_TOL = 1e-3

@@ -42,11 +42,11 @@ import numpy as np
 
 from cosim import __version__
 from cosim.errors import ConfigError, Location, Problem
-from cosim.spec import TICKS_PER_SECOND, ResolvedSystem
+from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem
 
 if TYPE_CHECKING:
-    from cosim.execution import Execution, RunStatistics
-    from cosim.plan import Plan
+    from cosim.engine.execution import Execution, RunStatistics
+    from cosim.engine.plan import Plan
 
 _DTYPES = {"real": np.float64, "integer": np.int64, "boolean": np.uint8}
 _UNESCAPE = re.compile("%(25|2F)")

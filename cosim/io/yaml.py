@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from cosim.errors import ConfigError, CosimError, Location, Problem
-from cosim.schema import EXTRA_SECTIONS, SCHEMA
-from cosim.spec import (
+from cosim.io.schema import EXTRA_SECTIONS, SCHEMA
+from cosim.model.spec import (
     MAX_SECONDS,
     ComponentSpec,
     ConnectionSpec,
@@ -756,20 +756,20 @@ def _scalar(text: str, loc: Location, report: _Report) -> Any:
 
 def _bundled_names() -> list[str]:
     try:
-        from cosim import library
+        from cosim.library import build as library
     except ModuleNotFoundError as exc:
-        if exc.name != "cosim.library":
+        if exc.name != "cosim.library.build":
             raise
         return []
     return list(library.bundled_names())
 
 
 def _resolve_fmu(text: str, base_dir: Path) -> Path:
-    """A YAML `fmu:` value as an absolute path (bundled names through cosim.library)."""
+    """A YAML `fmu:` value as an absolute path (bundled names through cosim.library.build)."""
     try:
-        from cosim import library
+        from cosim.library import build as library
     except ModuleNotFoundError as exc:
-        if exc.name != "cosim.library":
+        if exc.name != "cosim.library.build":
             raise
         library = None
     if library is not None:

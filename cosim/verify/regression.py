@@ -14,7 +14,7 @@ A system opts in with a top-level section (paths relative to the YAML file)::
 `run_suite` runs every case in its own worker process (a crash inside an FMU takes down only
 that worker; the cases it held are re-run one by one so the crash is pinned to its system),
 writes each run's results.h5 into a temporary folder and compares it with the reference through
-`cosim.compare.compare`. With ``update=True`` the references are rewritten instead: the chosen
+`compare()`. With ``update=True`` the references are rewritten instead: the chosen
 signals, decimated to the record interval, as a gzip+shuffle compressed HDF5 file that follows
 the results.h5 contract (/time, /signals/<name> with a `unit` attribute); each case reports per
 signal what changed against the old reference ("new", "changed" with the largest deviation,
@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cosim.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, Report, Tolerance
 from cosim.errors import ConfigError, CosimError, Location, Problem
-from cosim.signals import is_glob, matches, select_names
+from cosim.results.signals import is_glob, matches, select_names
+from cosim.verify.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, Report, Tolerance
 
 SECTION = "regression"
 KEYS = ("reference", "abs_tol", "rel_tol", "time_tol", "signals", "tolerances")
@@ -254,7 +254,7 @@ def load_cases(
         except ConfigError as err:
             problems += err.problems
     if problems:
-        from cosim.config import sort_problems
+        from cosim.io.yaml import sort_problems
 
         raise ConfigError(sort_problems(problems))
     return _unique_ids(cases)
@@ -305,7 +305,7 @@ def _unique_ids(cases: list[RegressionCase]) -> list[RegressionCase]:
 
 def load_case(path: str | os.PathLike[str], *, update: bool = False) -> RegressionCase:
     """Load one system YAML and check its `regression:` section (ConfigError with locations)."""
-    from cosim.config import load_system
+    from cosim.io.yaml import load_system
 
     path = Path(path)
     spec = load_system(path)
@@ -383,7 +383,7 @@ def _is_number(v: Any) -> bool:
 
 
 def _describe(v: Any) -> str:
-    from cosim.config import describe
+    from cosim.io.yaml import describe
 
     return describe(v)
 
@@ -401,7 +401,7 @@ def parse_regression(
     base_dir: the YAML file's folder (the reference path is relative to it). recorded: the
     system's record.variables when listed explicitly, to check plain signal names against.
     """
-    from cosim.config import did_you_mean
+    from cosim.io.yaml import did_you_mean
 
     locs = locs or _Locations("", "<regression>")
     problems: list[Problem] = []
@@ -541,7 +541,7 @@ def parse_regression(
                     overrides[str(name)] = t
 
     if problems:
-        from cosim.config import sort_problems
+        from cosim.io.yaml import sort_problems
 
         raise ConfigError(sort_problems(problems))
     assert reference is not None
@@ -572,7 +572,7 @@ def _parse_override(
     signals: tuple[str, ...] | None,
     recorded: Sequence[str] | None,
 ) -> Tolerance | None:
-    from cosim.config import did_you_mean
+    from cosim.io.yaml import did_you_mean
 
     where = f"{SECTION}.tolerances.{name}"
     ok = True
@@ -676,11 +676,11 @@ def simulate(case: RegressionCase, work_dir: str | os.PathLike[str]) -> Path:
 
     Raises ConfigError for a bad system, FmuError/SimulationError when the run fails.
     """
-    from cosim.config import load_system
-    from cosim.execution import Execution
-    from cosim.plan import build_plan
-    from cosim.resolve import resolve_system
-    from cosim.results import ResultsWriter
+    from cosim.engine.execution import Execution
+    from cosim.engine.plan import build_plan
+    from cosim.io.yaml import load_system
+    from cosim.resolve.resolver import resolve_system
+    from cosim.results.writer import ResultsWriter
 
     spec = load_system(case.path)
     system = resolve_system(spec)
@@ -709,7 +709,7 @@ def simulate(case: RegressionCase, work_dir: str | os.PathLike[str]) -> Path:
 
 def compare_case(case: RegressionCase, results: str | os.PathLike[str]) -> Report:
     """Compare a results file with the case's reference, using the case's tolerances."""
-    from cosim.compare import compare
+    from cosim.verify.compare import compare
 
     reg = case.regression
     tol = reg.tolerance
@@ -796,7 +796,7 @@ def write_reference_file(
                             f"signal {name!r} has shape {arr.shape}, time has {t.shape}",
                         )
                     )
-                from cosim.results import dataset_name
+                from cosim.results.writer import dataset_name
 
                 ds = group.create_dataset(dataset_name(name), data=arr, **opts)
                 ds.attrs["unit"] = (units or {}).get(name, "")
@@ -817,7 +817,7 @@ def _read_recorded(
 
     with h5py.File(results, "r") as f:
         t = f["time"][()]
-        from cosim.results import signal_label  # "/" and "%" are escaped in dataset names
+        from cosim.results.writer import signal_label  # "/" and "%" are escaped in dataset names
 
         group = f["signals"]
         keys = {signal_label(k): k for k in group}
@@ -876,8 +876,8 @@ def update_reference(
     e.g. an exact solution) is only replaced with `force`.
     """
     from cosim import __version__
-    from cosim.compare import compare
-    from cosim.signals import from_arrays, read_signals
+    from cosim.results.signals import from_arrays, read_signals
+    from cosim.verify.compare import compare
 
     reg = case.regression
     patterns = list(reg.signals) if reg.signals is not None else None

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from cosim import library
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import read_model_description
+from cosim.library import build as library
 
 # canonical key -> (FMI 2.0 attribute, FMI 3.0 attribute, default); None = not in that version
 _COMMON: dict[str, tuple[str | None, str | None, Any]] = {

@@ -35,7 +35,7 @@ import numpy as np
 
 from cosim.errors import ConfigError, Problem
 from cosim.fmu.adapter import BOOLEAN, NUMERIC_FLOAT, ValueType
-from cosim.spec import ResolvedComponent, ResolvedSystem, Value, VariableInfo
+from cosim.model.spec import ResolvedComponent, ResolvedSystem, Value, VariableInfo
 
 JACOBI, GAUSS_SEIDEL = 0, 1
 ALGORITHMS = {"jacobi": JACOBI, "gauss-seidel": GAUSS_SEIDEL}

@@ -141,7 +141,9 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
             units: dict[str, str] = {}
             skipped: dict[str, str] = {}
             notes: list[str] = []
-            from cosim.results import signal_label  # "/" and "%" are escaped in dataset names
+            from cosim.results.writer import (
+                signal_label,
+            )  # "/" and "%" are escaped in dataset names
 
             datasets = {signal_label(key): key for key in group}
             available = tuple(datasets)

@@ -1,0 +1,1 @@
+"""The engine: the flat plan, the one loop, the execution life cycle."""

@@ -1,0 +1,1 @@
+"""The bundled FMU library: generated and compiled from fmus/."""

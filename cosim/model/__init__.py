@@ -1,0 +1,1 @@
+"""format-neutral data: SystemSpec, ResolvedSystem, the time base (integer ns ticks)."""

@@ -1,0 +1,1 @@
+"""Resolving a SystemSpec against FMU model descriptions: names, units, graph."""

@@ -1,0 +1,1 @@
+"""Verification: comparison, reports, plots, regression suites, JUnit, pytest plugin."""
