@@ -780,17 +780,19 @@ def _resolve_fmu(text: str, base_dir: Path) -> Path:
 
 # --------------------------------------------------------------------------- entry points
 def read_system(
-    path: str | Path, overrides: Sequence[str] = ()
+    path: str | Path, overrides: Sequence[str] = (), *, text: str | None = None
 ) -> tuple[SystemSpec | None, list[Problem]]:
     """Best-effort SystemSpec (broken parts left out) and every problem found in the file.
 
-    The spec is None only when the file cannot be read as a YAML mapping at all.
+    The spec is None only when the file cannot be read as a YAML mapping at all. With `text`,
+    that text is read as if it were the file `path` (which need not exist: System.from_dict).
     """
     file = str(path)
     path = Path(path).resolve()
     report = _Report()
     try:
-        text = path.read_text(encoding="utf-8")
+        if text is None:
+            text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         report.error(Location(file), f"cannot read the system file: {reason}", _read_hint(exc))
@@ -897,13 +899,18 @@ def with_stop(spec: SystemSpec, stop: float | None) -> SystemSpec:
 
 
 def load_system(
-    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    stop: float | None = None,
+    *,
+    text: str | None = None,
 ) -> SystemSpec:
     """Read and check a system YAML file; raise one ConfigError holding every problem.
 
-    `stop` (from `--stop`) replaces simulation.stop after checking it (check_stop_override).
+    `stop` (from `--stop`) replaces simulation.stop after checking it (check_stop_override);
+    `text` is read in place of the file's contents (see read_system).
     """
-    spec, problems = read_system(path, overrides)
+    spec, problems = read_system(path, overrides, text=text)
     if spec is not None and stop is not None:
         problems = problems + check_stop_override(spec, stop)
     if spec is None or any(p.severity == "error" for p in problems):
