@@ -752,7 +752,7 @@ def _live_sections(spec: SystemSpec, file: str) -> tuple[Any, Any, list[Problem]
         )
         problems += found
     if "plant" in spec.extra:
-        from cosim.plant.simulator import parse_plant
+        from cosim.io.plant import parse_plant
 
         try:
             plant = parse_plant(spec)
@@ -776,11 +776,11 @@ def _live_problems(
         return problems
     links: list[Problem] = []
     if opcua is not None:
-        from cosim.twin.runner import resolve_links
+        from cosim.resolve.live import resolve_links
 
         links += resolve_links(system, opcua)[1]
     if plant is not None:
-        from cosim.plant.simulator import check_plant_links
+        from cosim.resolve.live import check_plant_links
 
         links += check_plant_links(plant, system)
     return links

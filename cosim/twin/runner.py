@@ -53,9 +53,9 @@ from cosim.model.spec import (
     ResolvedSystem,
     SystemSpec,
     VariableInfo,
-    VarRef,
 )
 from cosim.realtime import Pacer, PacingStats
+from cosim.resolve.live import LiveLink, ensure_recorded, resolve_links, with_records
 
 if TYPE_CHECKING:
     from cosim.engine.execution import Execution, RunStatistics
@@ -175,128 +175,6 @@ def current_values(execution: Execution, targets: Sequence[tuple[int, VariableIn
             value = var.start if isinstance(var.start, int | float) else math.nan
         out[k] = float(value)
     return out
-
-
-def ensure_recorded(spec: SystemSpec, system: ResolvedSystem, labels: Sequence[str]) -> SystemSpec:
-    """`spec` with `labels` added to its record list (so the engine gets them every step).
-
-    Returns `spec` itself when every label is already recorded.
-    """
-    have = [r.label for r in system.records]
-    missing = [label for label in dict.fromkeys(labels) if label not in have]
-    if not missing:
-        return spec
-    refs = [VarRef(*label.split(".", 1)) for label in have + missing]
-    return replace(spec, record=replace(spec.record, variables=tuple(refs)))
-
-
-def with_records(spec: SystemSpec, labels: Sequence[str]) -> SystemSpec:
-    """`spec` recording exactly `labels` (the plant records nothing else)."""
-    refs = tuple(VarRef(*label.split(".", 1)) for label in dict.fromkeys(labels))
-    return replace(spec, record=replace(spec.record, variables=refs))
-
-
-# ============================================================================ links
-@dataclass(frozen=True)
-class LiveLink:
-    """One opcua.inputs entry, resolved: drive an input, or watch an output."""
-
-    index: int  # position in opcua.inputs (and in the InputBridge's buffers)
-    node: str
-    label: str  # "comp.var"
-    component: int
-    variable: VariableInfo
-    role: str  # "drive" | "watch"
-
-
-_SETTABLE = "an input or a tunable parameter (driven by the plant value)"
-_WATCHABLE = "an output or a local variable (watched: residual = measured - predicted)"
-
-
-def _lookup(
-    system: ResolvedSystem, ref: VarRef, where: str, loc: Location | None
-) -> tuple[int, VariableInfo] | Problem:
-    import difflib
-
-    names = {c.name: c for c in system.components}
-    comp = names.get(ref.component)
-    if comp is None:
-        close = difflib.get_close_matches(ref.component, list(names), n=1)
-        hint = f"did you mean '{close[0]}.{ref.variable}'?" if close else ""
-        return Problem(loc, f"{where}: no component named '{ref.component}'", hint)
-    var = comp.variables.get(ref.variable)
-    if var is None:
-        close = difflib.get_close_matches(ref.variable, list(comp.variables), n=1)
-        hint = (
-            f"did you mean '{ref.component}.{close[0]}'?"
-            if close
-            else f"run `cosim inspect {comp.fmu_path}` to list its variables"
-        )
-        return Problem(loc, f"{where}: {comp.fmu_path.name} has no variable '{ref.variable}'", hint)
-    if var.kind == "string":
-        return Problem(loc, f"{where}: {ref} is a String variable; live values must be numbers")
-    return comp.index, var
-
-
-def _article(noun: str) -> str:
-    return ("an " if noun[:1] in "aeiou" else "a ") + noun
-
-
-def resolve_links(
-    system: ResolvedSystem, opcua: OpcuaSpec
-) -> tuple[tuple[LiveLink, ...], list[Problem]]:
-    """Check every opcua input and output against the FMUs' variables."""
-    problems: list[Problem] = []
-    links: list[LiveLink] = []
-    driven = {
-        f"{system.components[c.target_component].name}.{c.target.name}": c
-        for c in system.connections
-    }
-    for i, item in enumerate(opcua.inputs):
-        where = f"opcua.inputs[{i}].to"
-        loc = item.to.loc or item.loc  # the `to:` key itself, else the list item
-        found = _lookup(system, item.to, where, loc)
-        if isinstance(found, Problem):
-            problems.append(found)
-            continue
-        component, var = found
-        label = str(item.to)
-        tunable = var.causality == "parameter" and var.variability == "tunable"
-        if var.causality == "input" or tunable:
-            if label in driven:
-                problems.append(
-                    Problem(
-                        loc,
-                        f"{where}: {label} is already driven by a connection from "
-                        f"{system.components[driven[label].source_component].name}."
-                        f"{driven[label].source.name}",
-                        "an input takes one source: remove the connection or the live input",
-                    )
-                )
-                continue
-            role = "drive"
-        elif var.causality in ("output", "local"):
-            role = "watch"
-        else:
-            what = var.causality if var.causality != "parameter" else f"{var.variability} parameter"
-            problems.append(
-                Problem(
-                    loc,
-                    f"{where}: {label} is {_article(what)}; a live input must go to "
-                    f"{_SETTABLE} or to {_WATCHABLE}",
-                    f"{_article(what)} cannot change during a run; give it a value under "
-                    f"components.{item.to.component}.parameters instead"
-                    if var.causality == "parameter"
-                    else "",
-                )
-            )
-            continue
-        links.append(LiveLink(i, item.node, label, component, var, role))
-    for i, out in enumerate(opcua.outputs):
-        found = _lookup(system, out.source, f"opcua.outputs[{i}].from", out.source.loc or out.loc)
-        if isinstance(found, Problem):
-            problems.append(found)
-    return tuple(links), problems
 
 
 # ============================================================================ shared run state
