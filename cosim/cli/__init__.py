@@ -3,6 +3,10 @@
 Each sub-command lives in its own module ``cosim/cli/<name>.py`` exposing
 ``add_arguments(parser)`` and ``run(args) -> int``. Exit codes: 0 success,
 1 simulation/FMU/bridge failure, 2 bad input (ConfigError), 130 interrupted.
+
+Start-up is kept short: `main` imports only the module of the command given on the command
+line (``cosim --version`` and ``cosim --help`` import none: the help lines come from
+`COMMANDS`), and command modules import their heavy dependencies inside ``run``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cosim import __version__
 from cosim.errors import ConfigError, CosimError
@@ -40,15 +44,32 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command named by `argv` (its first word that is not an option), if it is one."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The `cosim` parser: every command is listed, only those in `commands` get their arguments.
+
+    `commands=None` builds them all. A command left out still parses (to an empty namespace),
+    so `cosim --help` and "invalid choice" errors list every command without importing any.
+    """
+    chosen = set(COMMANDS) if commands is None else set(commands)
     parser = _Parser(prog="cosim", description="FMI co-simulation and live OPC UA digital twin.")
     parser.add_argument("--version", action="version", version=f"cosim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"cosim.cli.{name.replace('-', '_')}")
         p = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(p)
-        p.set_defaults(_module=module)
+        if name in chosen:
+            module = importlib.import_module(f"cosim.cli.{name.replace('-', '_')}")
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
     return parser
 
 
@@ -58,7 +79,9 @@ def print_problems(err: ConfigError) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = command_in(argv)
+    parser = build_parser([command] if command else [])
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

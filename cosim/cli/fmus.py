@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-
 from cosim.cli import EXIT_OK
-from cosim.fmu.archive import read_model_description
-from cosim.library import build as library
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from cosim.library import build as library
+
     build_seconds: dict[str, float] = {}
     if args.build or args.force:
         for name in library.bundled_names():
@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _state(name: str) -> tuple[str, str]:
     """(interfaces, status) of bundled FMU `name`; interfaces come from the built archive."""
+    from cosim.fmu.archive import read_model_description
+    from cosim.library import build as library
+
     path = library.output_path(name)
     if not path.is_file():
         return "-", "not built"

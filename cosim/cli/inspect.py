@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from cosim.cli import EXIT_BAD_INPUT, EXIT_OK
 from cosim.errors import ConfigError
-from cosim.fmu.inspect import CAPABILITIES, inspect_fmu
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _CAUSALITIES = ("independent", "structuralParameter", "parameter", "calculatedParameter")
 _CAUSALITIES += ("input", "output", "local")
@@ -34,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from cosim.fmu.inspect import inspect_fmu
+
     try:
         report = inspect_fmu(args.fmu)
     except ConfigError as err:  # one line on stderr, whatever the problem says
@@ -62,6 +64,11 @@ def one_line(err: ConfigError) -> str:
 
 def print_report(r: dict[str, Any], console: Console) -> None:
     """Render an inspection report (see cosim.fmu.inspect) as text."""
+    from rich import box
+    from rich.table import Table
+
+    from cosim.fmu.inspect import CAPABILITIES
+
     major = 3 if str(r["fmiVersion"]).startswith("3") else 2
     console.print(f"[bold]{r['modelName']}[/bold]  FMI {r['fmiVersion']}")
     if r["description"]:
