@@ -1,24 +1,31 @@
-"""The only co-simulation loop: initialize(), step(), run_until(tick) over a precomputed Plan.
+"""The one co-simulation loop: initialize(), step(), run_until(tick) over a precomputed Plan.
 
 Call order::
 
-    ex = Execution(system, observers=[...])     # builds the plan; no FMU touched yet
-    with ex:                                    # __exit__ terminates and frees every FMU
-        ex.initialize()                         # instantiate, start values, initialization mode
+    ex = Execution(system, observers=[...], manipulators=[...], pacer=None)
+                                                # builds the plan; no FMU touched yet
+    with ex:                                    # __exit__ frees every state and every FMU
+        ex.initialize()                         # instantiate, start values, initialization mode,
+                                                # then manipulators', observers' initialized hooks
         ex.run_until(system.stop_tick)          # or step() repeatedly; request_stop() ends early
+        ex.get(label); ex.set(label, value)     # between steps
+        s = ex.get_state(); ...; ex.set_state(s)   # whole-system rollback
 
 One communication step n (time t = start + n*step, h = step); instance i has decimation d_i
 and its own step H_i = d_i*h:
-    1. timed events with tick <= t are applied (an event at t acts on the step starting at t;
-       on a connected input the connection's value overwrites it in the same step);
-    2. in the plan's order, every instance with n % d_i == 0 takes its inputs and steps from t
-       to t + H_i (transfer, set, doStep); every instance with (n + 1) % d_i == 0 publishes its
-       outputs (get), i.e. at the end of the communication step in which the global time
-       reaches the end of its own step. For d_i = 1 both happen in every step.
-       Gauss-Seidel: each instance's set, doStep and get in turn (downstream instances see
-       the outputs published in this step, as of t + h);
-       Jacobi: all inputs from the outputs published as of t, set, doStep; then the gets;
-    3. observers' step_complete(n + 1, tick) (read-only), then the stop flag is checked.
+    1. manipulators' before_step(n, tick): they write external-input slots (plan inputs);
+    2. values given to set() for variables without a slot, then timed events with
+       tick <= t, are sent with set_values (an event at t acts on the step starting at t; on a
+       connected input the connection's value overwrites it in the same step);
+    3. the phase n % period of the algorithm's phase table runs through the one loop body:
+       for each stage, connection transfers, bound sets (connection and external-input slots),
+       doStep from t to t + H_i, bound gets. The algorithm (cosim.engine.algorithms) only
+       orders the stages: Gauss-Seidel steps and publishes each instance in turn (downstream
+       instances see the outputs published in this step, as of t + h); Jacobi steps every
+       instance on the outputs published as of t, then publishes. An instance steps when
+       n % d_i == 0 and publishes (gets) when (n + 1) % d_i == 0;
+    4. observers' step_complete(n + 1, tick + h) (read-only);
+    5. pacer.wait() (a run option: cosim.realtime.Pacer), then the stop flag is checked.
 
 Multirate is sample-and-hold on each instance's own grid: a slower instance's outputs stay at
 their value from its last completed step (y(t0) over [t0, t0 + H)) and change to y(t0 + H)
@@ -33,178 +40,48 @@ FMU asks to end the simulation (FMI 2.0 fmi2GetBooleanStatus(fmi2Terminated), FM
 terminateSimulation) ends the run cleanly after the current communication step, status
 "stopped", like an FMI 3.0 terminateSimulation after an OK step. close() then terminates
 what FMI allows (not after Error or Fatal) and frees every instance except those that
-returned Fatal (and, FMI 2.0, every other instance of that FMU), which get no further call.
+returned Fatal (and, FMI 2.0, every other instance of that FMU), which get no further call;
+errors from several slaves at close are collected and the first is raised.
 
 The per-step path runs over tuples of bound ctypes calls and preallocated ctypes buffers
 (views into one store per value type): one get and one set call per instance and type, no
 allocation of buffers, no file I/O (the results observer buffers rows and writes whole chunks
-about once a second). doStep wall time is sampled on every TIMING_SAMPLE-th step
-to estimate each instance's share without timing every call.
+about once a second). doStep wall time is sampled on every TIMING_SAMPLE-th step, by running
+that step's phase from a second table whose doSteps are wrapped in a clock (same loop body).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import math
-import shutil
 import time as _time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from cosim.engine.plan import (
-    CONVERT_BOOL,
-    CONVERT_CEIL,
-    CONVERT_FLOOR,
-    CONVERT_NONE,
-    CONVERT_ROUND,
-    CONVERT_TRUNCATE,
-    JACOBI,
-    Plan,
-    build_plan,
+from cosim.engine.algorithms import algorithm_for
+from cosim.engine.hooks import Manipulator, Observer
+from cosim.engine.plan import Plan, build_plan
+from cosim.engine.slots import InputView, python_value, store_value
+from cosim.engine.stages import (
+    Stage,
+    Variants,
+    bind_stages,
+    phase_stages,
+    phase_table,
+    timed_step,
+    variants,
 )
+from cosim.engine.state import SystemState
+from cosim.engine.statistics import RunStatistics
 from cosim.errors import ConfigError, FmuError, Problem, SimulationError
-from cosim.fmu.adapter import BOOLEAN, CTYPES, DISCARD, DTYPES, WARNING, Slave, ValueType
-from cosim.model.spec import TICKS_PER_SECOND, ResolvedComponent, ResolvedSystem
+from cosim.fmu.adapter import CTYPES, DISCARD, DTYPES, WARNING, Slave, ValueType
+from cosim.fmu.factory import NativeSlaves, SlaveFactory, can_get_and_set_state, value_type
+from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, VariableInfo
 
 TIMING_SAMPLE = 32  # time doStep on every 32nd communication step
 MAX_SCHEDULE_PERIOD = 10_000  # precompute the multirate schedule up to this hyperperiod
-
-_INTEGER = frozenset(
-    {
-        ValueType.I8,
-        ValueType.U8,
-        ValueType.I16,
-        ValueType.U16,
-        ValueType.I32,
-        ValueType.U32,
-        ValueType.I64,
-        ValueType.U64,
-    }
-)
-
-
-def _round_half_away(x: float) -> int:
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
-
-
-_CONVERTERS: dict[int, Callable[[float], Any]] = {
-    CONVERT_ROUND: _round_half_away,
-    CONVERT_FLOOR: math.floor,
-    CONVERT_CEIL: math.ceil,
-    CONVERT_TRUNCATE: int,
-    CONVERT_BOOL: bool,
-}
-
-
-class Observer(Protocol):
-    """Reads results after initialization and after each step; never writes to the system."""
-
-    def simulation_initialized(self, execution: Execution) -> None: ...
-
-    def step_complete(self, step: int, tick: int) -> None: ...
-
-
-SlaveFactory = Callable[[ResolvedComponent], Slave]
-
-
-class NativeSlaves:
-    """Default slave factory: unpack each FMU once, open an FMI 2.0/3.0 adapter per component."""
-
-    def __init__(self) -> None:
-        self._unzipped: dict[Path, Path] = {}
-
-    def __call__(self, component: ResolvedComponent) -> Slave:
-        md = component.model_description
-        if md is not None and getattr(md, "coSimulation", None) is None:
-            raise ConfigError(
-                Problem(
-                    component.spec.loc,
-                    f"component {component.name!r}: {component.fmu_path.name} has no Co-Simulation "
-                    "interface; Model Exchange FMUs in a system are not yet supported",
-                    "use a Co-Simulation FMU (or export one from your tool)",
-                )
-            )
-        from cosim.fmu.archive import extract
-
-        path = Path(component.fmu_path)
-        if path not in self._unzipped:
-            self._unzipped[path] = extract(path)
-        unzip_dir = self._unzipped[path]
-        if component.fmi_version == "3.0":
-            from cosim.fmu.fmi3 import Fmi3Slave as cls
-        else:
-            from cosim.fmu.fmi2 import Fmi2Slave as cls
-        categories = getattr(md, "logCategories", None) or ()
-        return cls(
-            component.name,
-            unzip_dir,
-            component.model_identifier,
-            component.guid,
-            log_categories=categories,
-        )
-
-    def close(self) -> None:
-        for path, unzip_dir in self._unzipped.items():
-            if unzip_dir != path:  # extract() returns folders unchanged: never delete those
-                shutil.rmtree(unzip_dir, ignore_errors=True)
-        self._unzipped.clear()
-
-
-@dataclass
-class RunStatistics:
-    """What a run cost: steps, wall time, real-time factor, each instance's share of doStep."""
-
-    steps: int = 0
-    start_time: float = 0.0
-    simulated_time: float = 0.0  # seconds of simulated time advanced by the step loop
-    init_wall_time: float = 0.0
-    wall_time: float = 0.0  # seconds spent in the step loop
-    do_step_sampled: dict[str, float] = field(default_factory=dict)  # seconds, sampled steps
-    do_step_calls: dict[str, int] = field(default_factory=dict)  # all doStep calls
-    do_step_sampled_calls: dict[str, int] = field(default_factory=dict)
-    status: str = "created"  # created | initialized | running | completed | stopped | failed
-    # FMU warnings, only instances that had any: log lines with status Warning, calls that
-    # returned Warning, and the last few warning lines
-    fmu_warnings: dict[str, int] = field(default_factory=dict)
-    fmu_warning_returns: dict[str, int] = field(default_factory=dict)
-    fmu_warning_lines: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def real_time_factor(self) -> float | None:
-        """Simulated seconds per wall-clock second (> 1: faster than real time)."""
-        return self.simulated_time / self.wall_time if self.wall_time > 0 else None
-
-    def do_step_seconds(self) -> dict[str, float]:
-        """Estimated wall time in doStep per instance (sampled time scaled to all calls)."""
-        out = {}
-        for name, sampled in self.do_step_sampled.items():
-            k = self.do_step_sampled_calls.get(name, 0)
-            out[name] = sampled * self.do_step_calls.get(name, 0) / k if k else 0.0
-        return out
-
-    def do_step_share(self) -> dict[str, float]:
-        seconds = self.do_step_seconds()
-        total = sum(seconds.values())
-        return {name: (s / total if total > 0 else 0.0) for name, s in seconds.items()}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "steps": self.steps,
-            "simulated_time": self.simulated_time,
-            "wall_time": self.wall_time,
-            "init_wall_time": self.init_wall_time,
-            "real_time_factor": self.real_time_factor,
-            "do_step_seconds": self.do_step_seconds(),
-            "do_step_share": self.do_step_share(),
-            "fmu_warnings": dict(self.fmu_warnings),
-            "fmu_warning_returns": dict(self.fmu_warning_returns),
-            "fmu_warning_lines": {k: list(v) for k, v in self.fmu_warning_lines.items()},
-        }
 
 
 class Execution:
@@ -213,6 +90,7 @@ class Execution:
     `logging_on` turns on every FMU log category and keeps every line (debugging); by default
     FMUs log with loggingOn = true but only their error/warning categories are enabled, and
     only lines with status Warning or worse (or of those categories) are kept.
+    `pacer` (cosim.realtime.Pacer or anything with start() and wait()) paces the loop.
     """
 
     def __init__(
@@ -220,6 +98,8 @@ class Execution:
         system: ResolvedSystem,
         *,
         observers: Iterable[Observer] = (),
+        manipulators: Iterable[Manipulator] = (),
+        pacer: Any = None,
         slave_factory: SlaveFactory | None = None,
         plan: Plan | None = None,
         logging_on: bool = False,
@@ -230,6 +110,9 @@ class Execution:
         self.system = system
         self.plan = plan if plan is not None else build_plan(system)
         self.observers: list[Observer] = list(observers)
+        self.manipulators: list[Manipulator] = list(manipulators)
+        self.pacer = pacer
+        self._pacer_started = False
         self._factory: SlaveFactory = slave_factory or NativeSlaves()
         self._logging_on = logging_on
         self._max_init_iterations = max_init_iterations
@@ -260,15 +143,26 @@ class Execution:
         self._h_cells = [
             ctypes.c_double(int(d) * p.step_ticks / TICKS_PER_SECOND) for d in p.decimation
         ]
-        self._stages: list[tuple] = []
-        self._phases: list[tuple] | None = None
+        self._algorithm = algorithm_for(p)
+        self._stages: list[Stage] = []  # per instance: its full stage (step and publish)
+        self._variants: list[Variants] = []
+        self._timed_variants: list[Variants] = []
+        self._phases: list[tuple[Stage, ...]] | None = None
+        self._timed_phases: list[tuple[Stage, ...]] | None = None
         self._step_sampled = [0.0] * p.n_instances
         self._step_sampled_calls = [0] * p.n_instances
         self._warning_returns = [0] * p.n_instances
-        self._variants: list[tuple[tuple, tuple, tuple]] = []  # per instance: step+get, step, get
         self._fmu_ended = ""  # set when an FMU asked to end the simulation: no further step
         self._discard_end = False  # ... after a doStep that returned Discard
         self._gather = self._make_gather()
+        # Execution.set values for variables without a slot: before initialize() they join
+        # the start values, after it they are sent before the next step
+        self._pending: list[tuple[int, ValueType, int, Any]] = []
+        self._states: list[SystemState] = []  # taken and not yet freed
+        self._slot_of: dict[str, tuple[int, int]] | None = None  # label -> (vtype, slot)
+        self._input_of = {
+            label: (int(p.in_vtype[k]), int(p.in_slot[k])) for k, label in enumerate(p.in_labels)
+        }
 
     # ------------------------------------------------------------------ life cycle
     def __enter__(self) -> Execution:
@@ -290,12 +184,18 @@ class Execution:
     def stop_requested(self) -> bool:
         return self._stop_requested
 
+    @property
+    def initialized(self) -> bool:
+        return bool(self._stages)
+
     def initialize(self) -> None:
         """Instantiate every FMU, apply start values, and agree on values in initialization mode.
 
         Connected values are passed through initialization mode in stepping order; when an
         input feeds an output directly, passes repeat until every output changes by less than
-        rtol*|value| + atol (SimulationError after max_init_iterations).
+        rtol*|value| + atol (SimulationError after max_init_iterations). External-input slots
+        start at the FMUs' values in initialization mode. Then manipulators' and observers'
+        simulation_initialized(execution), in that order.
         """
         t0 = _time.perf_counter()
         p = self.plan
@@ -305,29 +205,33 @@ class Execution:
         for slave in self.slaves:
             slave.instantiate(logging_on=self._logging_on)
             slave.time = start
+        early = [(i, vtype, vr, value) for i, vtype, vr, value in self._pending]
+        self._pending.clear()
         for i, slave in enumerate(self.slaves):
             by_type: dict[ValueType, tuple[list[int], list[Any]]] = {}
-            for vtype, vr, value in p.start_values[i]:
-                vrs, values = by_type.setdefault(ValueType(vtype), ([], []))
+            starts = [(ValueType(t), vr, v) for t, vr, v in p.start_values[i]]
+            starts += [(vtype, vr, value) for k, vtype, vr, value in early if k == i]
+            for vtype, vr, value in starts:
+                vrs, values = by_type.setdefault(vtype, ([], []))
                 vrs.append(vr)
                 values.append(value)
             for vtype, (vrs, values) in by_type.items():
                 slave.set_values(vtype, vrs, values)
         for slave in self.slaves:
             slave.enter_initialization(start)
+        self._fill_input_slots()
         self._bind()
 
-        gets = [stage[5] for stage in self._stages]
-        for i in range(p.n_instances):
-            self._checked(i, gets[i], start)
+        for stage in self._stages:
+            self._checked(stage.instance, stage.gets, start)
         order = [int(i) for i in p.order]
         passes = self._max_init_iterations if p.needs_init_iteration else 1
         for k in range(passes):
             before = [v.copy() for v in self.views]
             for i in order:
                 self._transfer(i)
-                self._checked(i, self._stages[i][3], start)
-                self._checked(i, gets[i], start)
+                self._checked(i, self._stages[i].sets, start)
+                self._checked(i, self._stages[i].gets, start)
             changed = self._changes(before)
             if not changed:
                 break
@@ -340,16 +244,19 @@ class Execution:
                 )
         for slave in self.slaves:
             slave.exit_initialization()
-        for i in range(p.n_instances):
-            self._checked(i, gets[i], start)
+        for stage in self._stages:
+            self._checked(stage.instance, stage.gets, start)
         self.stats.init_wall_time = _time.perf_counter() - t0
         self.stats.status = "initialized"
         self._update_stats()
+        for m in self.manipulators:
+            m.simulation_initialized(self)
         for obs in self.observers:
             obs.simulation_initialized(self)
 
     def close(self, suppress: bool = False) -> None:
-        """Terminate (where FMI allows it) and free every FMU, then remove unpacked FMUs.
+        """Free every state still held, terminate (where FMI allows it) and free every FMU,
+        then remove unpacked FMUs.
 
         No call at all reaches an instance that returned Fatal, nor (FMI 2.0: "no function
         of any instance") another instance loaded from the same FMU binary.
@@ -360,8 +267,17 @@ class Execution:
         self._update_stats()
         errors: list[BaseException] = []
         fatal = {s.library_key for s in self.slaves if s.fatal and s.library_key is not None}
+
+        def lost(slave: Slave) -> bool:
+            return slave.fatal or (slave.library_key is not None and slave.library_key in fatal)
+
+        for state in list(self._states):
+            try:
+                self._free_state(state, skip=lost)
+            except Exception as exc:
+                errors.append(exc)
         for slave in self.slaves:
-            if slave.fatal or (slave.library_key is not None and slave.library_key in fatal):
+            if lost(slave):
                 try:
                     slave.abandon()
                 except Exception as exc:
@@ -384,88 +300,45 @@ class Execution:
             raise errors[0]
 
     # ------------------------------------------------------------------ binding
-    def _view(self, vtype: int, begin: int, end: int) -> Any:
-        ctype = CTYPES[ValueType(vtype)]
-        return (ctype * (end - begin)).from_buffer(self.stores[vtype], begin * ctypes.sizeof(ctype))
-
     def _bind(self) -> None:
-        """Build each instance's stage: connection copies, bound sets, bound step, bound gets."""
+        """Each instance's stage and variants, then the phase tables (plain and timed)."""
         p = self.plan
-        n = p.n_instances
-        sets: list[list] = [[] for _ in range(n)]
-        gets: list[list] = [[] for _ in range(n)]
-        for rows, out, bind in ((p.set_calls, sets, "bind_set"), (p.get_calls, gets, "bind_get")):
-            for i, t, b, e in rows.tolist():
-                vrs = p.store_vr[t][b:e].tolist()
-                out[i].append(getattr(self.slaves[i], bind)(ValueType(t), vrs, self._view(t, b, e)))
-        stores = self.stores
-        for i in range(n):
-            copies, linear, converted = [], [], []
-            for k in range(int(p.conn_begin[i]), int(p.conn_begin[i + 1])):
-                sv, dv = ValueType(int(p.conn_src_vtype[k])), ValueType(int(p.conn_dst_vtype[k]))
-                src, dst = stores[sv], stores[dv]
-                ss, ds = int(p.conn_src_slot[k]), int(p.conn_dst_slot[k])
-                g, o, cv = float(p.conn_gain[k]), float(p.conn_offset[k]), int(p.conn_convert[k])
-                exact = cv == CONVERT_NONE or (
-                    (sv in _INTEGER or sv in BOOLEAN) and (dv in _INTEGER or dv in BOOLEAN)
-                )
-                if g == 1.0 and o == 0.0 and exact:
-                    copies.append((dst, ds, src, ss))
-                elif cv == CONVERT_NONE:
-                    linear.append((dst, ds, src, ss, g, o))
-                else:
-                    converted.append((dst, ds, src, ss, g, o, _CONVERTERS[cv]))
-            step = self.slaves[i].bind_step(self._t_cell, self._h_cells[i])
-            self._stages.append(
-                (
-                    tuple(copies),
-                    tuple(linear),
-                    tuple(converted),
-                    tuple(sets[i]),
-                    step,
-                    tuple(gets[i]),
-                    i,
-                )  # fmt: skip
-            )
-        # per instance: (step and get) when d = 1, else (step only) at n % d == 0 and
-        # (get only) at (n + 1) % d == 0: sample-and-hold on the instance's own grid
+        self._stages = bind_stages(p, self.slaves, self.stores, self._t_cell, self._h_cells)
+        sampled, calls = self._step_sampled, self._step_sampled_calls
         for stage in self._stages:
-            copies, linear, converted, sets, step, gets, i = stage
-            self._variants.append(
-                (
-                    stage,
-                    (copies, linear, converted, sets, step, (), i),
-                    ((), (), (), (), _no_step, gets, i),
-                )
-            )
-        # the multirate schedule: the stage variants of phase n % period, in stepping order
-        period = math.lcm(*[int(d) for d in p.decimation]) if n else 1
-        self._phases = (
-            [self._phase(ph) for ph in range(period)] if period <= MAX_SCHEDULE_PERIOD else None
+            self._variants.append(variants(stage))
+            timed = timed_step(stage.step, stage.instance, sampled, calls)
+            self._timed_variants.append(variants(stage._replace(step=timed)))
+        self._phases = phase_table(p, self._algorithm, self._variants, MAX_SCHEDULE_PERIOD)
+        self._timed_phases = phase_table(
+            p, self._algorithm, self._timed_variants, MAX_SCHEDULE_PERIOD
         )
 
-    def _phase(self, n: int) -> tuple:
-        """What communication step n does, per instance in stepping order (see module doc)."""
-        out = []
-        for i in self.plan.order.tolist():
-            d = int(self.plan.decimation[i])
-            steps, gets = n % d == 0, (n + 1) % d == 0
-            both, step_only, get_only = self._variants[i]
-            if steps and gets:
-                out.append(both)
-            elif steps:
-                out.append(step_only)
-            elif gets:
-                out.append(get_only)
-        return tuple(out)
+    def _phase(self, n: int, timed: bool) -> tuple[Stage, ...]:
+        """Communication step n's stages when the phase table is not precomputed."""
+        table = self._timed_variants if timed else self._variants
+        return phase_stages(self._algorithm.phase(self.plan, n), table)
+
+    def _fill_input_slots(self) -> None:
+        """External-input slots start at the FMUs' present values (initialization mode)."""
+        p = self.plan
+        for k in range(len(p.in_labels)):
+            i, t, slot = int(p.in_instance[k]), int(p.in_vtype[k]), int(p.in_slot[k])
+            vr = int(p.store_vr[t][slot])
+            try:
+                value = self.slaves[i].get_values(ValueType(t), [vr])[0]
+            except FmuError:
+                var = self._variable(p.in_labels[k])[1]
+                value = var.start if isinstance(var.start, int | float) else 0
+            self.views[t][slot] = value
 
     def _transfer(self, i: int) -> None:
-        copies, linear, converted = self._stages[i][:3]
-        for d, di, s, si in copies:
+        stage = self._stages[i]
+        for d, di, s, si in stage.copies:
             d[di] = s[si]
-        for d, di, s, si, g, o in linear:
+        for d, di, s, si, g, o in stage.linear:
             d[di] = g * s[si] + o
-        for d, di, s, si, g, o, cv in converted:
+        for d, di, s, si, g, o, cv in stage.converted:
             d[di] = cv(g * s[si] + o)
 
     def _checked(self, i: int, calls: Sequence[Callable[[], int]], t: float) -> None:
@@ -481,7 +354,7 @@ class Execution:
             return
         raise self.slaves[i].error(call, status, t)
 
-    def _step_status(self, i: int, call: Callable[[], int], status: int, t: float) -> None:
+    def _step_status(self, i: int, status: int, t: float) -> None:
         """A doStep returned something other than OK. Warning: counted. Discard with the FMU
         asking to end the simulation: the run stops after this communication step. Else
         FmuError (the instance records the status for close())."""
@@ -489,7 +362,7 @@ class Execution:
             self._warning_returns[i] += 1
             return
         slave = self.slaves[i]
-        error = slave.error(call, status, t)
+        error = slave.error(self._stages[i].step, status, t)
         if status == DISCARD:
             try:
                 ends = slave.wants_to_terminate()
@@ -561,6 +434,166 @@ class Execution:
                 return self.views[t][labels.index(label)].item()
         raise KeyError(label)
 
+    # ------------------------------------------------------------------ values between steps
+    def _variable(self, label: str) -> tuple[int, VariableInfo]:
+        comp_name, _, var_name = label.partition(".")
+        for comp in self.system.components:
+            if comp.name == comp_name:
+                var = comp.variables.get(var_name)
+                if var is None:
+                    raise KeyError(f"{label}: component {comp_name!r} has no variable {var_name!r}")
+                return comp.index, var
+        names = ", ".join(c.name for c in self.system.components)
+        raise KeyError(f"{label}: no component {comp_name!r} (components: {names})")
+
+    def input_view(self, labels: Sequence[str]) -> InputView:
+        """Write access to external-input slots (plan inputs), for manipulators."""
+        return InputView(self.plan, self.views, labels)
+
+    def get(self, label: str) -> float | int | bool | str:
+        """The present value of "<component>.<variable>": from the stores when the plan gets
+        it (recorded or a connection source) or drives it (external input), else straight
+        from the FMU (get_values)."""
+        if self._slot_of is None:
+            self._slot_of = {
+                label: (t, k)
+                for t, labels in enumerate(self.plan.get_labels)
+                for k, label in enumerate(labels)
+            }
+            self._slot_of.update(self._input_of)
+        where = self._slot_of.get(label)
+        if where is not None and self.initialized:
+            t, slot = where
+            return store_value(ValueType(t), self.views[t][slot])
+        i, var = self._variable(label)
+        if not self.initialized:
+            raise SimulationError(f"get({label!r}): initialize() must be called first")
+        vtype = value_type(self.system.components[i], var)
+        value = self.slaves[i].get_values(vtype, [var.value_reference])[0]
+        return value if vtype is ValueType.STR else store_value(vtype, value)
+
+    def set(self, label: str, value: float | int | bool | str) -> None:
+        """Set an input or tunable parameter "<component>.<variable>" for the next step: into
+        its external-input slot when the plan has one, else with set_values before the next
+        step (like a timed event). Before initialize() any parameter can be set (as a start
+        value)."""
+        i, var = self._variable(label)
+        tunable = var.causality == "parameter" and var.variability == "tunable"
+        early = not self.initialized and var.causality == "parameter"
+        if var.causality != "input" and not tunable and not early:
+            raise ConfigError(
+                Problem(
+                    None,
+                    f"cannot set {label}: it is a {var.variability} {var.causality}; only "
+                    "inputs and tunable parameters can change during a run",
+                )
+            )
+        vtype = value_type(self.system.components[i], var)
+        converted = python_value(vtype, value)
+        where = self._input_of.get(label)
+        if where is not None:
+            self.views[where[0]][where[1]] = converted
+            return
+        self._pending.append((i, vtype, var.value_reference, converted))
+
+    def _apply_pending(self, t: float) -> None:
+        pending = list(self._pending)
+        self._pending.clear()
+        for i, vtype, vr, value in pending:
+            slave = self.slaves[i]
+            slave.time = t
+            try:
+                slave.set_values(vtype, [vr], [value])
+            except FmuError:
+                slave.failed = True
+                raise
+
+    # ------------------------------------------------------------------ whole-system state
+    def get_state(self) -> SystemState:
+        """Every instance's FMU state, a copy of every store and the loop position.
+
+        SimulationError when a component's FMU cannot get and set its state
+        (canGetAndSetFMUstate is false). Free it with free_state() (close() frees the rest).
+        """
+        if not self.initialized or self._closed:
+            raise SimulationError("get_state(): the execution is not initialized or closed")
+        unable = [
+            f"{c.name} ({c.fmu_path.name})"
+            for c in self.system.components
+            if can_get_and_set_state(c) is False
+        ]
+        if unable:
+            raise SimulationError(
+                f"cannot take the system state: {', '.join(unable)} cannot get and set its FMU "
+                "state (canGetAndSetFMUstate is false in the model description)"
+            )
+        fmu_states: list[Any] = []
+        try:
+            for slave in self.slaves:
+                fmu_states.append(slave.get_state())
+        except FmuError:
+            for slave, s in zip(self.slaves, fmu_states, strict=False):
+                with contextlib.suppress(FmuError):
+                    slave.free_state(s)
+            raise
+        state = SystemState(
+            owner=id(self),
+            fmu_states=fmu_states,
+            stores=[v.copy() for v in self.views],
+            step_count=self.step_count,
+            tick=self.tick,
+            next_event=self._next_event,
+            stop_requested=self._stop_requested,
+            stop_reason=self.stop_reason,
+            fmu_ended=self._fmu_ended,
+            discard_end=self._discard_end,
+        )
+        self._states.append(state)
+        return state
+
+    def set_state(self, state: SystemState) -> None:
+        """Put the whole system back to `state` (taken by this execution, not freed)."""
+        if state.owner != id(self) or state not in self._states:
+            raise SimulationError("set_state(): the state was freed or taken by another run")
+        if self._closed:
+            raise SimulationError("set_state(): the execution is closed")
+        t = state.tick / TICKS_PER_SECOND
+        for slave, fmu_state in zip(self.slaves, state.fmu_states, strict=True):
+            slave.set_state(fmu_state)
+            slave.time = t
+        for view, saved in zip(self.views, state.stores, strict=True):
+            np.copyto(view, saved)
+        self.step_count, self.tick = state.step_count, state.tick
+        self._next_event = state.next_event
+        self._t_cell.value = t
+        self._stop_requested, self.stop_reason = state.stop_requested, state.stop_reason
+        self._fmu_ended, self._discard_end = state.fmu_ended, state.discard_end
+        self._pending.clear()
+        self.stats.steps = self.step_count
+        self.stats.simulated_time = (self.tick - self.plan.start_tick) / TICKS_PER_SECOND
+
+    def free_state(self, state: SystemState) -> None:
+        """Release the FMU states of `state` (idempotent)."""
+        self._free_state(state)
+
+    def _free_state(self, state: SystemState, skip: Callable[[Slave], bool] | None = None) -> None:
+        if state.freed or state.owner != id(self):
+            return
+        state.freed = True
+        if state in self._states:
+            self._states.remove(state)
+        errors: list[BaseException] = []
+        for slave, fmu_state in zip(self.slaves, state.fmu_states, strict=True):
+            if skip is not None and skip(slave):
+                continue
+            try:
+                slave.free_state(fmu_state)
+            except Exception as exc:
+                errors.append(exc)
+        state.fmu_states = []
+        if errors:
+            raise errors[0]
+
     # ------------------------------------------------------------------ events
     def _apply_events(self, tick: int) -> None:
         p = self.plan
@@ -568,10 +601,12 @@ class Execution:
         k = self._next_event
         while k < len(p.ev_tick) and p.ev_tick[k] <= tick:
             i = int(p.ev_instance[k])
+            vtype = ValueType(int(p.ev_vtype[k]))
+            number = p.ev_values[k] if vtype is ValueType.STR else float(p.ev_value[k])
             slave = self.slaves[i]
             slave.time = t
             try:
-                slave.set_values(ValueType(int(p.ev_vtype[k])), [int(p.ev_vr[k])], [p.ev_values[k]])
+                slave.set_values(vtype, [int(p.ev_vr[k])], [python_value(vtype, number)])
             except FmuError:
                 slave.failed = True
                 raise
@@ -597,17 +632,23 @@ class Execution:
         return self.step_count >= n_end
 
     def _run(self, count: int) -> None:
-        if not self.slaves:
+        if not self.slaves or not self._stages:
             raise SimulationError("initialize() must be called before stepping")
         if self._fmu_ended:  # FMI: after terminateSimulation / Discard+terminated, no doStep
             return
         p = self.plan
         self.stats.status = "running"
         t_cell = self._t_cell
-        phases = self._phases
+        phases, timed_phases = self._phases, self._timed_phases
         period = len(phases) if phases is not None else 0
-        jacobi = p.algorithm == JACOBI
         observers = tuple(self.observers)
+        manipulators = tuple(self.manipulators)
+        pending = self._pending  # Execution.set values, mutated in place
+        pacer = self.pacer
+        if pacer is not None and not self._pacer_started:
+            pacer.start()
+            self._pacer_started = True
+        status_of, step_status_of = self._status, self._step_status
         # FMI 3.0 instances may ask to end the simulation through fmi3DoStep's out-argument
         end_flags = [
             (s.name, s.terminate_simulation)
@@ -621,58 +662,47 @@ class Execution:
         try:
             for _ in range(count):
                 tick = start + n * step_ticks
+                t = tick / TICKS_PER_SECOND
+                for m in manipulators:
+                    m.before_step(n, tick)
+                if pending:
+                    self._apply_pending(t)
                 next_ev = ev_tick[self._next_event]
                 if next_ev is not None and next_ev <= tick:
                     self._apply_events(tick)
-                t = tick / TICKS_PER_SECOND
                 t_cell.value = t
-                phase = phases[n % period] if phases is not None else self._phase(n)
-                if n % TIMING_SAMPLE == 0:
-                    self._timed_step(phase, t, jacobi)
-                elif jacobi:
-                    for copies, linear, converted, sets, step, _gets, i in phase:
-                        for d, di, s, si in copies:
-                            d[di] = s[si]
-                        for d, di, s, si, g, o in linear:
-                            d[di] = g * s[si] + o
-                        for d, di, s, si, g, o, cv in converted:
-                            d[di] = cv(g * s[si] + o)
-                        for call in sets:
-                            status = call()
-                            if status:
-                                self._status(i, call, status, t)
-                        status = step()
-                        if status:
-                            self._step_status(i, step, status, t)
-                    for stage in phase:
-                        for call in stage[5]:
-                            status = call()
-                            if status:
-                                self._status(stage[6], call, status, t)
+                if phases is None:
+                    phase = self._phase(n, n % TIMING_SAMPLE == 0)
+                elif n % TIMING_SAMPLE:
+                    phase = phases[n % period]
                 else:
-                    for copies, linear, converted, sets, step, gets, i in phase:
-                        for d, di, s, si in copies:
-                            d[di] = s[si]
-                        for d, di, s, si, g, o in linear:
-                            d[di] = g * s[si] + o
-                        for d, di, s, si, g, o, cv in converted:
-                            d[di] = cv(g * s[si] + o)
-                        for call in sets:
-                            status = call()
-                            if status:
-                                self._status(i, call, status, t)
-                        status = step()
+                    phase = timed_phases[n % period]  # type: ignore[index]
+                # the one loop body: any algorithm, any phase
+                for copies, linear, converted, sets, step, gets, i in phase:
+                    for d, di, s, si in copies:
+                        d[di] = s[si]
+                    for d, di, s, si, g, o in linear:
+                        d[di] = g * s[si] + o
+                    for d, di, s, si, g, o, cv in converted:
+                        d[di] = cv(g * s[si] + o)
+                    for call in sets:
+                        status = call()
                         if status:
-                            self._step_status(i, step, status, t)
-                        for call in gets:
-                            status = call()
-                            if status:
-                                self._status(i, call, status, t)
+                            status_of(i, call, status, t)
+                    status = step()
+                    if status:
+                        step_status_of(i, status, t)
+                    for call in gets:
+                        status = call()
+                        if status:
+                            status_of(i, call, status, t)
                 n += 1
                 self.step_count = n
                 self.tick = tick + step_ticks
                 for obs in observers:
                     obs.step_complete(n, tick + step_ticks)
+                if pacer is not None:
+                    pacer.wait()
                 if end_flags:
                     for name, flag in end_flags:
                         if flag.value:
@@ -691,39 +721,6 @@ class Execution:
             done = self.step_count >= p.n_steps and not self._discard_end
             self.stats.status = "completed" if done else "stopped"
 
-    def _timed_step(self, phase: tuple, t: float, jacobi: bool) -> None:
-        clock = _time.perf_counter
-        sampled, sampled_calls = self._step_sampled, self._step_sampled_calls
-        for copies, linear, converted, sets, step, gets, i in phase:
-            for d, di, s, si in copies:
-                d[di] = s[si]
-            for d, di, s, si, g, o in linear:
-                d[di] = g * s[si] + o
-            for d, di, s, si, g, o, cv in converted:
-                d[di] = cv(g * s[si] + o)
-            for call in sets:
-                status = call()
-                if status:
-                    self._status(i, call, status, t)
-            if step is not _no_step:
-                c0 = clock()
-                status = step()
-                sampled[i] += clock() - c0
-                sampled_calls[i] += 1
-                if status:
-                    self._step_status(i, step, status, t)
-            if not jacobi:
-                for call in gets:
-                    status = call()
-                    if status:
-                        self._status(i, call, status, t)
-        if jacobi:
-            for stage in phase:
-                for call in stage[5]:
-                    status = call()
-                    if status:
-                        self._status(stage[6], call, status, t)
-
     def _update_stats(self) -> None:
         names = self.plan.instance_names
         st = self.stats
@@ -738,11 +735,6 @@ class Execution:
         }
         st.fmu_warnings = {s.name: s.warning_count for s in self.slaves if s.warning_count}
         st.fmu_warning_lines = {s.name: s.warnings for s in self.slaves if s.warning_count}
-
-
-def _no_step() -> int:
-    """The doStep slot of a stage that only publishes outputs (a slower instance between steps)."""
-    return 0
 
 
 def run(
@@ -761,10 +753,11 @@ def run(
 
 __all__ = [
     "Execution",
-    "NativeSlaves",
+    "Manipulator",
     "Observer",
     "RunStatistics",
     "SlaveFactory",
+    "SystemState",
     "TIMING_SAMPLE",
     "run",
 ]

@@ -22,12 +22,21 @@ at communication step n when n % decimation[i] == 0, with a step of decimation[i
 and publishes its outputs (its get calls) at the end of communication step n when
 (n + 1) % decimation[i] == 0, i.e. once the global time has reached the end of its own step
 (both in every step when decimation[i] == 1); `order` is the stepping order (Gauss-Seidel:
-topological). Events are sorted by tick and applied before the step that starts at their tick.
+topological). `schedule_period` (lcm of the decimations) is when the schedule repeats: the
+algorithm (cosim.engine.algorithms) orders each phase n % period once, before the run.
+
+Events are sorted by tick and applied before the step that starts at their tick; their values
+are numbers (`ev_value`, float64), the values as written stay in `ev_values` for messages.
+
+External inputs (`build_plan(system, inputs=...)`) are extra set slots, in the same set
+regions, that an external writer (a Manipulator, Execution.set) fills between steps:
+`in_slot[k]` of store `in_vtype[k]` is "<component>.<variable>" `in_labels[k]`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +44,7 @@ import numpy as np
 
 from cosim.errors import ConfigError, Problem
 from cosim.fmu.adapter import BOOLEAN, NUMERIC_FLOAT, ValueType
+from cosim.fmu.factory import value_type
 from cosim.model.spec import ResolvedComponent, ResolvedSystem, Value, VariableInfo
 
 JACOBI, GAUSS_SEIDEL = 0, 1
@@ -51,17 +61,8 @@ _CONVERT_CODES = {
 N_VTYPES = len(ValueType)
 
 ValueTypeOf = Callable[[ResolvedComponent, VariableInfo], ValueType]
-
-
-def default_value_type(component: ResolvedComponent, var: VariableInfo) -> ValueType:
-    """The buffer type the adapter for this component's FMI version uses for `var`."""
-    if component.fmi_version == "3.0":
-        from cosim.fmu.fmi3 import Fmi3Slave
-
-        return Fmi3Slave.value_type(var)
-    from cosim.fmu.fmi2 import Fmi2Slave
-
-    return Fmi2Slave.value_type(var)
+ExternalInput = tuple[int, VariableInfo]  # (component index, variable) driven from outside
+default_value_type = value_type  # the fmu factory's mapping (kept for existing callers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,13 +100,20 @@ class Plan:
     ev_instance: np.ndarray  # int32
     ev_vtype: np.ndarray  # int8
     ev_vr: np.ndarray  # uint32
+    ev_value: np.ndarray  # float64 (booleans 0/1; integers exact up to 2**53; strings NaN)
+    # external inputs: set slots written by manipulators / Execution.set, sent by the
+    # instance's normal bound set call when it steps
+    in_instance: np.ndarray  # int32 [I]
+    in_vtype: np.ndarray  # int8 [I]
+    in_slot: np.ndarray  # int64 [I]
     # side tables (messages, metadata, values that are not numbers)
     instance_names: tuple[str, ...]
     get_labels: tuple[tuple[str, ...], ...]  # per vtype: "<component>.<variable>" per get slot
     rec_labels: tuple[str, ...]
     rec_units: tuple[str, ...]
     rec_kinds: tuple[str, ...]
-    ev_values: tuple[Value, ...]
+    ev_values: tuple[Value, ...]  # the events' values as written (messages; strings)
+    in_labels: tuple[str, ...]  # "<component>.<variable>" per external input
     start_values: tuple[tuple[tuple[ValueType, int, Value], ...], ...]  # per instance
 
     @property
@@ -120,6 +128,11 @@ class Plan:
     def tick(self, step: int) -> int:
         return self.start_tick + step * self.step_ticks
 
+    @property
+    def schedule_period(self) -> int:
+        """Communication steps after which the multirate schedule repeats (lcm of decimations)."""
+        return math.lcm(*[int(d) for d in self.decimation]) if self.n_instances else 1
+
 
 def _convert_code(src: ValueType, dst: ValueType, convert: str | None) -> int:
     if dst in NUMERIC_FLOAT:
@@ -132,8 +145,23 @@ def _convert_code(src: ValueType, dst: ValueType, convert: str | None) -> int:
     return _CONVERT_CODES.get(convert or "round", CONVERT_ROUND)
 
 
-def build_plan(system: ResolvedSystem, value_type: ValueTypeOf = default_value_type) -> Plan:
-    """Flatten `system`; raises ConfigError for what the engine cannot execute (e.g. strings)."""
+def _event_number(value: Value) -> float:
+    if isinstance(value, bool | int | float):
+        return float(value)
+    return math.nan
+
+
+def build_plan(
+    system: ResolvedSystem,
+    value_type: ValueTypeOf = value_type,
+    inputs: Sequence[ExternalInput] = (),
+) -> Plan:
+    """Flatten `system`; raises ConfigError for what the engine cannot execute (e.g. strings).
+
+    `inputs` are variables (inputs or tunable parameters) an external writer drives (live
+    OPC UA values, plant commands, Execution.set): each gets a set slot in its instance's set
+    region. A variable that a connection drives cannot be an external input.
+    """
     comps = system.components
     n = len(comps)
     problems: list[Problem] = []
@@ -160,6 +188,30 @@ def build_plan(system: ResolvedSystem, value_type: ValueTypeOf = default_value_t
             continue
         gets[c.source_component][(sv, c.source.value_reference)] = c.source
         sets[c.target_component][(dv, c.target.value_reference)] = c.target
+    externals: list[tuple[int, int, int, str]] = []  # instance, vtype, vr, label
+    for ci, var in inputs:
+        label = f"{comps[ci].name}.{var.name}"
+        iv = vt(ci, var)
+        key = (iv, var.value_reference)
+        problem = ""
+        if iv is ValueType.STR:
+            problem = "String inputs cannot be driven from outside yet"
+        elif var.causality != "input" and not (
+            var.causality == "parameter" and var.variability == "tunable"
+        ):
+            problem = (
+                f"only inputs and tunable parameters can be driven from outside "
+                f"(causality {var.causality}, variability {var.variability})"
+            )
+        elif key in sets[ci]:
+            problem = "a connection drives it already"
+        elif any(e[0] == ci and e[2] == var.value_reference for e in externals):
+            continue  # listed twice: one slot
+        if problem:
+            problems.append(Problem(None, f"external input {label}: {problem}"))
+            continue
+        sets[ci][key] = var
+        externals.append((ci, int(iv), var.value_reference, label))
     records = []
     for r in system.records:
         rv = vt(r.component, r.variable)
@@ -262,12 +314,17 @@ def build_plan(system: ResolvedSystem, value_type: ValueTypeOf = default_value_t
         ev_instance=np.array([e.component for e in events], dtype=np.int32),
         ev_vtype=np.array([int(vt(e.component, e.variable)) for e in events], dtype=np.int8),
         ev_vr=np.array([e.variable.value_reference for e in events], dtype=np.uint32),
+        ev_value=np.array([_event_number(e.value) for e in events], dtype=np.float64),
+        in_instance=np.array([e[0] for e in externals], dtype=np.int32),
+        in_vtype=np.array([e[1] for e in externals], dtype=np.int8),
+        in_slot=np.array([set_slot[(e[0], e[1], e[2])] for e in externals], dtype=np.int64),
         instance_names=tuple(c.name for c in comps),
         get_labels=tuple(tuple(v) for v in get_labels),
         rec_labels=tuple(r.label for r, _ in records),
         rec_units=tuple(r.variable.unit or "" for r, _ in records),
         rec_kinds=tuple(r.variable.kind for r, _ in records),
         ev_values=tuple(e.value for e in events),
+        in_labels=tuple(e[3] for e in externals),
         start_values=start_values,
     )
 
@@ -282,6 +339,7 @@ __all__ = [
     "CONVERT_TRUNCATE",
     "GAUSS_SEIDEL",
     "JACOBI",
+    "ExternalInput",
     "Plan",
     "build_plan",
     "default_value_type",

@@ -3,6 +3,7 @@
 A FakeSlave behaves like an FMI 2.0 Co-Simulation instance (F64/I32/B32 buffers, the same
 bound-call protocol, the same communication-point check as the bundled FMUs) and appends every
 call to a shared `trace` list, so tests can assert the exact order of sets, steps and gets.
+FMU states (get_state / set_state) are copies of the model's values and time.
 An injected failure returns a chosen status (Error by default; Discard, optionally with the
 "terminated" flag FMI 2.0 reports through fmi2GetBooleanStatus; Fatal).
 """
@@ -186,6 +187,21 @@ class FakeSlave(Slave):
     def get_values(self, vtype: ValueType, vrs: Sequence[int]) -> list[Any]:
         self._eval()
         return [self.model.values[vr] for vr in vrs]
+
+    def get_state(self) -> Any:
+        """A copy of the model's values and the FMU time (like fmi2GetFMUstate)."""
+        self.trace.append(("get_state", self.name, self.t))
+        return (dict(self.model.values), self.t)
+
+    def set_state(self, state: Any) -> None:
+        values, t = state
+        self.model.values.clear()
+        self.model.values.update(values)
+        self.t = t
+        self.trace.append(("set_state", self.name, t))
+
+    def free_state(self, state: Any) -> None:
+        self.trace.append(("free_state", self.name))
 
     def wants_to_terminate(self) -> bool:
         self.trace.append(("terminated?", self.name))

@@ -94,6 +94,8 @@ class Fmi2Slave(NativeSlave):
         _next_key += 1
         _INSTANCES[self._key] = self
         self._callbacks: Any = None
+        # noSetFMUStatePriorToCurrentPoint of every doStep: true until a state is taken
+        self._no_rollback = ctypes.c_int(1)
 
     @staticmethod
     def value_type(var: VariableInfo) -> ValueType:
@@ -151,11 +153,13 @@ class Fmi2Slave(NativeSlave):
         self.initialized = True
 
     def bind_step(self, time: ctypes.c_double, step: ctypes.c_double) -> StatusCall:
-        flag = ctypes.c_int(1)  # noSetFMUStatePriorToCurrentPoint: the engine never rolls back
+        flag = self._no_rollback  # bound once; get_state() flips its value
         call = functools.partial(self.raw("fmi2DoStep"), self._c, time, step, flag)
         return self._register(call, "fmi2DoStep", time, step, flag)
 
     def get_state(self) -> Any:
+        """fmi2GetFMUstate; from now on doStep passes noSetFMUStatePriorToCurrentPoint = false."""
+        self._no_rollback.value = 0
         state = ctypes.c_void_p()
         self.call("fmi2GetFMUstate", ctypes.byref(state))
         return state

@@ -81,6 +81,8 @@ class Fmi3Slave(NativeSlave):
         self.terminate_simulation = ctypes.c_bool(False)
         self.early_return = ctypes.c_bool(False)
         self.last_successful_time = ctypes.c_double(0.0)
+        # noSetFMUStatePriorToCurrentPoint of every doStep: true until a state is taken
+        self._no_rollback = ctypes.c_bool(True)
 
     @staticmethod
     def value_type(var: VariableInfo) -> ValueType:
@@ -134,7 +136,7 @@ class Fmi3Slave(NativeSlave):
         args = (
             time,
             step,
-            ctypes.c_bool(True),  # noSetFMUStatePriorToCurrentPoint: the engine never rolls back
+            self._no_rollback,  # bound once; get_state() flips its value
             ctypes.byref(self.event_handling_needed),
             ctypes.byref(self.terminate_simulation),
             ctypes.byref(self.early_return),
@@ -144,6 +146,8 @@ class Fmi3Slave(NativeSlave):
         return self._register(call, "fmi3DoStep", *args)
 
     def get_state(self) -> Any:
+        """fmi3GetFMUState; from now on doStep passes noSetFMUStatePriorToCurrentPoint = false."""
+        self._no_rollback.value = False
         state = ctypes.c_void_p()
         self.call("fmi3GetFMUState", ctypes.byref(state))
         return state

@@ -1,0 +1,93 @@
+"""The one place that maps an FMI version to its adapter: slave creation and value types.
+
+Everything above `cosim.fmu` asks this module, never `fmi2` / `fmi3` directly:
+
+    value_type(component, var)   the buffer type (ValueType) the component's adapter uses for var
+    adapter_class(fmi_version)   Fmi2Slave | Fmi3Slave
+    NativeSlaves()(component)    unpack the FMU once, open one adapter instance per component
+    can_get_and_set_state(component)   what the model description says about FMU states
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cosim.errors import ConfigError, Problem
+from cosim.fmu.adapter import NativeSlave, Slave, ValueType
+from cosim.model.spec import ResolvedComponent, VariableInfo
+
+SlaveFactory = Callable[[ResolvedComponent], Slave]
+
+
+def adapter_class(fmi_version: str) -> type[NativeSlave]:
+    """The adapter for an FMI version ("3.0" -> Fmi3Slave, anything else -> Fmi2Slave)."""
+    if fmi_version.startswith("3"):
+        from cosim.fmu.fmi3 import Fmi3Slave
+
+        return Fmi3Slave
+    from cosim.fmu.fmi2 import Fmi2Slave
+
+    return Fmi2Slave
+
+
+def value_type(component: ResolvedComponent, var: VariableInfo) -> ValueType:
+    """The buffer type the adapter for this component's FMI version uses for `var`."""
+    return adapter_class(component.fmi_version).value_type(var)
+
+
+def can_get_and_set_state(component: ResolvedComponent) -> bool | None:
+    """canGetAndSetFMUstate of the component's Co-Simulation interface (None: no model
+    description, e.g. a test double: ask the slave itself)."""
+    md = component.model_description
+    if md is None:
+        return None
+    cs = getattr(md, "coSimulation", None)
+    return bool(getattr(cs, "canGetAndSetFMUstate", False))
+
+
+class NativeSlaves:
+    """Default slave factory: unpack each FMU once, open an FMI 2.0/3.0 adapter per component.
+
+    `close()` removes the unpacked folders (call it after every slave was freed).
+    """
+
+    def __init__(self) -> None:
+        self._unzipped: dict[Path, Path] = {}
+
+    def __call__(self, component: ResolvedComponent) -> Slave:
+        md = component.model_description
+        if md is not None and getattr(md, "coSimulation", None) is None:
+            raise ConfigError(
+                Problem(
+                    component.spec.loc,
+                    f"component {component.name!r}: {component.fmu_path.name} has no Co-Simulation "
+                    "interface; Model Exchange FMUs in a system are not yet supported",
+                    "use a Co-Simulation FMU (or export one from your tool)",
+                )
+            )
+        from cosim.fmu.archive import extract
+
+        path = Path(component.fmu_path)
+        if path not in self._unzipped:
+            self._unzipped[path] = extract(path)
+        categories: Any = getattr(md, "logCategories", None) or ()
+        cls: Any = adapter_class(component.fmi_version)
+        return cls(
+            component.name,
+            self._unzipped[path],
+            component.model_identifier,
+            component.guid,
+            log_categories=categories,
+        )
+
+    def close(self) -> None:
+        for path, unzip_dir in self._unzipped.items():
+            if unzip_dir != path:  # extract() returns folders unchanged: never delete those
+                shutil.rmtree(unzip_dir, ignore_errors=True)
+        self._unzipped.clear()
+
+
+__all__ = ["NativeSlaves", "SlaveFactory", "adapter_class", "can_get_and_set_state", "value_type"]
