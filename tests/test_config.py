@@ -482,8 +482,11 @@ def test_unknown_components_and_an_input_driven_twice():
 
 
 def test_fmu_not_found_suggests_a_bundled_name():
+    from cosim.resolve.resolver import validate
+
     path = DATA / "fmu_not_found.yaml"
-    problems = problems_of("fmu_not_found.yaml")
+    assert problems_of("fmu_not_found.yaml") == []  # reading YAML looks up no FMU
+    problems = [p for p in validate(path) if p.severity == "error"]
     assert first_lines(problems) == [
         f"{at(path, 'Mass3')}: error: FMU not found: Mass3",
         f"{at(path, 'models/Nope.fmu')}: error: FMU not found: models/Nope.fmu",
@@ -495,6 +498,21 @@ def test_fmu_not_found_suggests_a_bundled_name():
         f"looked for {DATA.resolve() / 'models' / 'Nope.fmu'}; a path ending in .fmu is "
         "relative to this file's folder; bundled FMUs: "
     )
+
+
+def test_reading_yaml_never_reaches_the_fmu_library():
+    """`fmu: Mass1` is kept as text; the library (and gcc) is reached only when resolving."""
+    code = (
+        "import sys; from cosim.io.yaml import load_system; "
+        f"spec = load_system({str(DATA / 'dual_mass.yaml')!r}); "
+        "print(sorted(m for m in sys.modules if m.startswith('cosim.library')))"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- --set overrides

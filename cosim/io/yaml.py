@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cosim.errors import ConfigError, CosimError, Location, Problem
+from cosim.errors import ConfigError, Location, Problem
+from cosim.io.locate import Problems, did_you_mean, listing, sort_problems, where
 from cosim.io.schema import EXTRA_SECTIONS, SCHEMA
 from cosim.model.spec import (
     MAX_SECONDS,
@@ -61,51 +61,30 @@ class _Node:
         return self.key_loc or self.loc
 
 
-def _where(path: tuple) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+_where = where
+_listing = listing
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to `name`, if any is close enough."""
-    scored = [
-        (difflib.SequenceMatcher(None, name, c).ratio(), -i, c) for i, c in enumerate(candidates)
-    ]
-    best = max(scored, default=None)  # ties go to the candidate listed first
-    return best[2] if best is not None and best[0] >= 0.5 else None
-
-
-def _listing(names: Iterable[str], limit: int = 12) -> str:
-    names = list(names)
-    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more if names else "(none)"
-
-
-@dataclass
-class _Report:
+class _Report(Problems):
     """Collects problems; remembers which parts of the document are broken."""
 
-    problems: list[Problem] = field(default_factory=list)
-    bad: set[tuple] = field(default_factory=set)
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad: set[tuple] = set()
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.items
 
     def error(self, loc: Location | None, message: str, hint: str = "", path=None) -> None:
-        self.problems.append(Problem(loc, message, hint))
+        super().error(loc, message, hint)
         if path is not None:
             self.bad.add(tuple(path))
-
-    def warn(self, loc: Location | None, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(loc, message, hint, severity="warning"))
 
     def is_bad(self, *path) -> bool:
         """True if the part at `path`, anything inside it, or anything around it is broken."""
         n = len(path)
         return any(p[:n] == path or path[: len(p)] == p for p in self.bad)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(p.severity == "error" for p in self.problems)
 
 
 # --------------------------------------------------------------------------- YAML -> _Node
@@ -566,8 +545,6 @@ class _Builder:
                 continue
             fmu_node = comp.value["fmu"]
             fmu_path = self.fmu_path(fmu_node)
-            if fmu_path is None:
-                continue
             if "step" in comp.value:
                 step_path = (*path, "step")
                 self.step_multiple(comp.value["step"], sim.step, step_path)
@@ -584,6 +561,7 @@ class _Builder:
                 name=name,
                 fmu=fmu_node.value,
                 fmu_path=fmu_path,
+                base_dir=self.path.parent,
                 parameters=params,
                 parameter_locs=locs,
                 step=float(step) if step is not None else None,
@@ -593,28 +571,10 @@ class _Builder:
         self.usable = set(out)
         return out
 
-    def fmu_path(self, node: _Node) -> Path | None:
-        text = node.value
-        base_dir = self.path.parent
-        try:
-            path = _resolve_fmu(text, base_dir)
-        except CosimError as exc:
-            problems = exc.problems if isinstance(exc, ConfigError) else [Problem(None, str(exc))]
-            for p in problems:
-                self.report.error(node.loc, p.message, p.hint)
-            return None
-        if not path.exists():
-            names = _bundled_names()
-            close = did_you_mean(text, names) if names else None
-            self.report.error(
-                node.loc,
-                f"FMU not found: {text}",
-                (f"did you mean '{close}'? " if close else "")
-                + f"looked for {path}; a path ending in .fmu is relative to this file's folder"
-                + (f"; bundled FMUs: {_listing(names)}" if names else ""),
-            )
-            return None
-        return path
+    def fmu_path(self, node: _Node) -> Path:
+        """The `fmu:` text as a path relative to the file's folder (no lookup: see resolve.fmus)."""
+        path = Path(node.value)
+        return (path if path.is_absolute() else self.path.parent / path).resolve()
 
     def connections(self) -> tuple[ConnectionSpec, ...]:
         node = self.root.get("connections")
@@ -754,30 +714,6 @@ def _scalar(text: str, loc: Location, report: _Report) -> Any:
     return node.value
 
 
-def _bundled_names() -> list[str]:
-    try:
-        from cosim.library import build as library
-    except ModuleNotFoundError as exc:
-        if exc.name != "cosim.library.build":
-            raise
-        return []
-    return list(library.bundled_names())
-
-
-def _resolve_fmu(text: str, base_dir: Path) -> Path:
-    """A YAML `fmu:` value as an absolute path (bundled names through cosim.library.build)."""
-    try:
-        from cosim.library import build as library
-    except ModuleNotFoundError as exc:
-        if exc.name != "cosim.library.build":
-            raise
-        library = None
-    if library is not None:
-        return Path(library.resolve_fmu(text, base_dir)).resolve()
-    path = Path(text)
-    return (path if path.is_absolute() else base_dir / path).resolve()
-
-
 # --------------------------------------------------------------------------- entry points
 def read_system(
     path: str | Path, overrides: Sequence[str] = (), *, text: str | None = None
@@ -838,18 +774,6 @@ def _read_hint(exc: Exception) -> str:
     if isinstance(exc, PermissionError):
         return "check that you may read the file (its permissions)"
     return "check that the file exists and is readable"
-
-
-def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
-    """File order (line, column); problems without a line (e.g. --set) last, stable."""
-    return sorted(
-        problems,
-        key=lambda p: (
-            not (p.loc and p.loc.line),
-            p.loc and p.loc.line or 0,
-            p.loc and p.loc.col or 0,
-        ),
-    )
 
 
 def check_stop_override(spec: SystemSpec, stop: float) -> list[Problem]:

@@ -70,12 +70,15 @@ class SimulationSpec:
 class ComponentSpec:
     name: str
     fmu: str  # as written in YAML
-    fmu_path: Path  # resolved absolute path (bundled names resolved by cosim.library.build)
+    fmu_path: Path  # `fmu` as a path relative to base_dir (no lookup; see resolve.fmus)
     parameters: Mapping[str, Value] = field(default_factory=dict)
     parameter_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
     step: float | None = None  # own step in seconds; None = simulation.step
     loc: Location | None = field(default=None, compare=False)
     fmu_loc: Location | None = field(default=None, compare=False)  # of the `fmu:` value
+    # the YAML file's folder: `fmu` may be a bundled name or path, looked up (and built) when
+    # the system is resolved (cosim.resolve.fmus.find_fmu); None = use fmu_path as it is
+    base_dir: Path | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

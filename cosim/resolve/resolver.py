@@ -24,6 +24,7 @@ from cosim.model.spec import (
     to_seconds,
     to_ticks,
 )
+from cosim.resolve.fmus import locate_fmu
 from cosim.resolve.graph import algebraic_loops, direct_feedthrough, step_order
 from cosim.resolve.units import Unit, conversion, find_unit, unit_definitions
 
@@ -214,8 +215,12 @@ class _Resolver:
     # -- components
     def load(self, comp: ComponentSpec) -> None:
         loc = comp.fmu_loc or comp.loc
+        path, found = locate_fmu(comp)
+        if path is None:
+            self.problems += found
+            return
         try:
-            info = fmu_info(comp.fmu_path)
+            info = fmu_info(path)
         except ConfigError as exc:
             for p in exc.problems:
                 self.error(loc, f"{comp.fmu}: {p.message}", p.hint)
