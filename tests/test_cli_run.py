@@ -165,7 +165,7 @@ def test_export_csv(tmp_path, system_file):
     proc = cosim("export", tmp_path / "o" / "results.h5", "--csv", tmp_path / "r.csv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = (tmp_path / "r.csv").read_text().splitlines()
-    assert lines[0] == "time,mass1.x1,mass1.v1,mass2.x2,mass2.v2"
+    assert lines[0] == "time [s],mass1.x1 [m],mass1.v1 [m/s],mass2.x2 [m],mass2.v2 [m/s]"
     assert len(lines) == 202
     assert lines[1].split(",")[:4] == ["0", "0", "0", "0.5"]
 

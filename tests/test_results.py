@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,31 +78,37 @@ def test_layout_and_metadata_contract(tmp_path):
         assert sum(stats["do_step_share"].values()) == pytest.approx(1.0)
 
 
-def test_rows_are_written_in_chunks_not_one_at_a_time(tmp_path, monkeypatch):
+def test_rows_are_written_in_chunks_on_the_writer_thread(tmp_path, monkeypatch):
+    """The step thread only fills buffers: every append to the file happens on the writer
+    thread, a full buffer (64 rows) at a time, and the rest at close."""
     system = fake_system([("A", FIRST_ORDER)], stop=1.0, step=1e-3)  # 1001 rows
     plan = build_plan(system)
     writer = ResultsWriter(tmp_path / "r.h5", system, plan, buffer_rows=64, flush_interval=1e9)
-    writes = []
-    original = writer.flush
+    writes = []  # (rows, thread) per write
+    original = writer._write_rows
 
-    def counting_flush():
-        writes.append(writer._pending)
-        original()
+    def counting_write(block, k):
+        writes.append((k, threading.get_ident()))
+        original(block, k)
 
-    monkeypatch.setattr(writer, "flush", counting_flush)
+    monkeypatch.setattr(writer, "_write_rows", counting_write)
     factory = fake_factory({"A": lambda: FirstOrderModel(T=0.5, u=1.0)})
     ex = Execution(system, plan=plan, observers=[writer], slave_factory=factory)
     with ex:
         ex.initialize()
         ex.run_until()
     writer.close(ex.stats)
-    assert sum(writes) == 1001
-    assert writes[:-1] == [64] * (len(writes) - 1)  # full buffers, then the rest at close
+    rows = [k for k, _ in writes]
+    assert sum(rows) == 1001 and writer.rows_written == 1001
+    assert rows == [64] * 15 + [1001 - 15 * 64]  # full buffers, then the rest at close
+    assert threading.get_ident() not in {thread for _, thread in writes}
+    assert not writer._thread.is_alive()  # close() joined it
     with h5py.File(tmp_path / "r.h5", "r") as f:
         ds = f["signals/A.y"]
         assert ds.chunks is not None and ds.maxshape == (None,)
         # exact solution of the fake lag with u = 1: y = 1 - exp(-t/T)
         np.testing.assert_allclose(ds[:], 1 - np.exp(-f["time"][:] / 0.5), rtol=0, atol=1e-12)
+        assert f.attrs["status"] == "completed"
 
 
 class _Slow:
@@ -291,7 +298,7 @@ def test_export_csv_matches_the_results_file(tmp_path):
     run_with_writer(system, h5)
     rows = export_csv(h5, tmp_path / "out.csv")
     lines = (tmp_path / "out.csv").read_text().splitlines()
-    assert lines[0] == "time,mass1.x1,mass1.v1,mass2.x2,mass2.v2"
+    assert lines[0] == "time [s],mass1.x1 [m],mass1.v1 [m/s],mass2.x2 [m],mass2.v2 [m/s]"
     assert rows == len(lines) - 1 == 201
     data = np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1)
     with h5py.File(h5, "r") as f:
@@ -339,4 +346,138 @@ def test_variable_names_with_slashes_stay_flat_and_keep_their_label(tmp_path):
     data = read_results(tmp_path / "r.h5")
     assert list(data["signals"]) == labels
     export_csv(tmp_path / "r.h5", tmp_path / "r.csv")
-    assert (tmp_path / "r.csv").read_text().splitlines()[0] == "time,A.bus/y,A.bus%2Fy,A.T"
+    header = (tmp_path / "r.csv").read_text().splitlines()[0]
+    assert header == "time [s],A.bus/y [1],A.bus%2Fy [1],A.T [s]"
+
+
+def test_each_signal_carries_the_fmu_description(tmp_path):
+    system = load_yaml(tmp_path, dual_mass_yaml("2.0", stop=0.01))
+    run_with_writer(system, tmp_path / "r.h5")
+    expected = {}
+    for comp, model in (("mass1", "Mass1"), ("mass2", "Mass2")):
+        md = read_model_description(bundled(model))  # fmpy's reading of the XML
+        expected.update({f"{comp}.{v.name}": v.description for v in md.modelVariables})
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        for label in ("mass1.x1", "mass1.v1", "mass2.x2", "mass2.v2"):
+            assert f["signals"][label].attrs["description"] == expected[label]
+            assert expected[label]  # the bundled FMUs describe every output
+    assert expected["mass1.x1"] == "Position of mass 1"
+
+
+DISK_FULL_RUN = """\
+import os, resource, signal, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+from engine_helpers import FIRST_ORDER, fake_system
+from cosim.engine.execution import Execution
+from cosim.engine.plan import build_plan
+from cosim.errors import SimulationError
+from cosim.fmu.fake import FirstOrderModel, fake_factory
+from cosim.results.writer import ResultsWriter
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+system = fake_system([("A", FIRST_ORDER)], stop=100.0, step=1e-3)  # 100001 rows, ~1.6 MB
+plan = build_plan(system)
+writer = ResultsWriter({path!r}, system, plan, buffer_rows=1024)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))  # "disk full"
+ex = Execution(system, plan=plan, observers=[writer],
+               slave_factory=fake_factory({{"A": lambda: FirstOrderModel(T=50.0, u=1.0)}}))
+try:
+    with ex:
+        ex.initialize()
+        ex.run_until()
+    print("no error")
+except SimulationError as err:
+    print("step", ex.step_count, "of", plan.n_steps)
+    print(err)
+    writer.close(ex.stats, "failed", err)  # already raised: close does not raise it again
+    print("closed", flush=True)
+os._exit(0)  # HDF5's own teardown after a failed write crashes at exit (h5py 3.x, not ours)
+"""
+
+
+def test_a_failed_write_on_the_writer_thread_ends_the_run_with_a_clear_error(tmp_path):
+    """The file may grow to 200 kB only (RLIMIT_FSIZE, a real write error from the kernel):
+    the writer thread's failure is raised on the step thread within a buffer or two, as a
+    SimulationError naming the file and the cause, not lost."""
+    path = tmp_path / "r.h5"
+    script = tmp_path / "full.py"
+    script.write_text(
+        DISK_FULL_RUN.format(tests=str(ROOT / "tests"), root=str(ROOT), path=str(path))
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    out = proc.stdout.splitlines()
+    assert proc.returncode == 0 and out and out[0].startswith("step "), proc.stdout + proc.stderr
+    step, n_steps = int(out[0].split()[1]), int(out[0].split()[3])
+    # 200 kB hold ~12,000 rows of (time, y); the run stops soon after, far before its end
+    assert 5_000 < step < 30_000 and n_steps == 100_000
+    assert f"cannot write results to {path}" in out[1]
+    assert "File too large" in out[1]
+    assert out[-1] == "closed"
+
+
+def test_a_write_failure_at_close_is_raised_by_close(tmp_path, monkeypatch):
+    system = fake_system([("A", FIRST_ORDER)], stop=0.1, step=1e-3)
+    plan = build_plan(system)
+    writer = ResultsWriter(tmp_path / "r.h5", system, plan, flush_interval=1e9)
+
+    def full_disk(block, k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_write_rows", full_disk)
+    factory = fake_factory({"A": lambda: FirstOrderModel(T=0.5, u=1.0)})
+    ex = Execution(system, plan=plan, observers=[writer], slave_factory=factory)
+    with ex:
+        ex.initialize()
+        ex.run_until()  # 101 rows fit in the buffer: nothing is written before close
+    with pytest.raises(cosim.errors.SimulationError, match="No space left on device") as info:
+        writer.close(ex.stats, "completed")
+    assert str(tmp_path / "r.h5") in str(info.value)
+    writer.close(ex.stats, "completed")  # a second close does nothing
+    with h5py.File(tmp_path / "r.h5", "r") as f:
+        assert f["time"].shape == (0,)
+        assert f.attrs["status"] == "failed"
+        assert "No space left on device" in f.attrs["error"]
+
+
+def test_csv_units_read_back(tmp_path):
+    """h5 -> CSV -> read_signals: units from the header's "name [unit]" columns, values
+    bit-exact; a CSV without units (the old format) still reads, with empty units."""
+    from cosim.results.signals import read_signals
+
+    system = load_yaml(tmp_path, dual_mass_yaml("2.0", stop=0.05, record_interval=1e-2))
+    h5 = tmp_path / "results.h5"
+    run_with_writer(system, h5)
+    export_csv(h5, tmp_path / "r.csv")
+    from_csv, from_h5 = read_signals(tmp_path / "r.csv"), read_signals(h5)
+    assert from_csv.names == from_h5.names == ["mass1.x1", "mass1.v1", "mass2.x2", "mass2.v2"]
+    assert dict(from_csv.units) == {
+        "mass1.x1": "m", "mass1.v1": "m/s", "mass2.x2": "m", "mass2.v2": "m/s"
+    }  # fmt: skip
+    np.testing.assert_array_equal(from_csv.time, from_h5.time)
+    for name in from_h5.names:
+        np.testing.assert_array_equal(from_csv.values[name], from_h5.values[name])
+    old = tmp_path / "old.csv"
+    old.write_text("time,mass1.x1,x[1]\n0,1,2\n0.5,3,4\n")
+    legacy = read_signals(old)
+    assert legacy.names == ["mass1.x1", "x[1]"] and dict(legacy.units) == {
+        "mass1.x1": "",
+        "x[1]": "",
+    }
+    np.testing.assert_array_equal(legacy.values["x[1]"], [2.0, 4.0])
+
+
+def test_csv_column_names_read_back_unchanged():
+    """A label that itself ends in " [..]" gets an empty unit "[]" so it is not misread."""
+    import io
+
+    from cosim.results.csv import column_name, write_header
+    from cosim.results.signals import split_unit
+
+    cases = [("a.x", "m"), ("a.x", ""), ("a.x[2]", ""), ("a.odd [b]", ""), ("a.y", "N.m")]
+    for label, unit in cases:
+        assert split_unit(column_name(label, unit)) == (label, unit)
+    buf = io.StringIO()
+    write_header(buf, ["a,b", "c"], ["m", ""])
+    assert buf.getvalue() == 'time [s],"a,b [m]",c\n'  # CSV quoting for a comma in a name

@@ -3,9 +3,9 @@
 The results.h5 contract: ``/time`` (1-D float64, seconds) and ``/signals/<component>.<variable>``
 (one 1-D dataset per recorded variable, with a ``unit`` attribute). A CSV file has a header row
 ``time,<name>,<name>,...``; the first column is always time in seconds, whatever it is called.
-A column name may carry its unit in brackets after a space, ``mass1.x1 [m]``; quotes around
-names are removed, so CSV files from other tools (fmpy, OMSimulator, Dymola, test-bench loggers)
-load too.
+A column name may carry its unit in brackets after a space, ``mass1.x1 [m]`` (as `cosim export`
+writes them, see cosim.results.csv); quotes around names are removed, so CSV files from other
+tools (fmpy, OMSimulator, Dymola, test-bench loggers) and unit-less CSV files load too.
 
 Every problem with a file (missing, empty, corrupt, unreadable numbers, time going backwards)
 is a ConfigError with a one-line message naming the file.
@@ -141,9 +141,7 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
             units: dict[str, str] = {}
             skipped: dict[str, str] = {}
             notes: list[str] = []
-            from cosim.results.writer import (
-                signal_label,
-            )  # "/" and "%" are escaped in dataset names
+            from cosim.results.layout import signal_label  # "/" and "%" are escaped
 
             datasets = {signal_label(key): key for key in group}
             available = tuple(datasets)
@@ -207,7 +205,7 @@ def _read_csv(path: Path, patterns: Sequence[str] | None) -> SignalSet:
     names: list[str] = []
     units: dict[str, str] = {}
     for col in header[1:]:
-        name, unit = _split_unit(col)
+        name, unit = split_unit(col)
         if not name:
             raise ConfigError(_problem(path, "CSV header has an empty column name"))
         if name in units:
@@ -233,7 +231,8 @@ def _read_csv(path: Path, patterns: Sequence[str] | None) -> SignalSet:
     return SignalSet(str(path), t, values, {n: units[n] for n in wanted}, available=tuple(names))
 
 
-def _split_unit(column: str) -> tuple[str, str]:
+def split_unit(column: str) -> tuple[str, str]:
+    """A CSV column name as (name, unit): ``"mass1.x1 [m]"`` -> ("mass1.x1", "m")."""
     column = column.strip().strip('"').strip()
     m = _UNIT_IN_NAME.match(column)
     if m and m.group("name"):
@@ -276,4 +275,5 @@ __all__ = [
     "matches",
     "read_signals",
     "select_names",
+    "split_unit",
 ]
