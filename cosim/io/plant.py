@@ -6,9 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from cosim.errors import ConfigError, Location, Problem
+from cosim.io.locate import Problems, did_you_mean, locator, where
 from cosim.model.live import Command, Fault, PlantSpec, ServedSignal
 from cosim.model.spec import SystemSpec, VarRef
 
@@ -16,43 +15,8 @@ DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840"
 _PLANT_KEYS = ("endpoint", "serve", "commands", "noise", "faults", "security", "namespace")
 
 
-class _Locator:
-    """file:line:col of a key path in the YAML text (for problems in the plant section)."""
-
-    def __init__(self, spec: SystemSpec) -> None:
-        self.file = str(spec.path)
-        try:
-            self.root = yaml.compose(spec.text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            self.root = None
-
-    def __call__(self, *path: str | int) -> Location:
-        node, mark = self.root, None
-        for part in ("plant", *path):
-            if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                        mark, node = key.start_mark, value
-                        break
-                else:
-                    break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if part >= len(node.value):
-                    break
-                node = node.value[part]
-                mark = node.start_mark
-            else:
-                break
-        if mark is None:
-            return Location(self.file)
-        return Location(self.file, mark.line + 1, mark.column + 1)
-
-
 def _where(path: Sequence[str | int]) -> str:
-    text = "plant"
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
+    return where(("plant", *path))
 
 
 def _number(value: Any) -> bool:
@@ -61,13 +25,15 @@ def _number(value: Any) -> bool:
 
 def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     """Validate the `plant:` section (structure only, no FMU); ConfigError with every problem."""
-    from cosim.opcua.config import check_endpoint, check_security
+    from cosim.io.opcua import check_endpoint, check_security
 
-    loc = _Locator(spec)
-    problems: list[Problem] = []
+    located = locator(spec.text, str(spec.path))
+    collect = Problems(located, ("plant",))
+    problems = collect.items
+    err = collect.error
 
-    def err(path: Sequence[str | int], message: str, hint: str = "") -> None:
-        problems.append(Problem(loc(*path), message, hint))
+    def loc(*path: str | int) -> Location:
+        return located.key("plant", *path)
 
     data = spec.extra.get("plant")
     if data is None:
@@ -82,11 +48,9 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
         raise ConfigError(Problem(loc(), "plant must be a mapping (endpoint, serve, commands...)"))
     for key in data:
         if key not in _PLANT_KEYS:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), _PLANT_KEYS, n=1)
+            close = did_you_mean(str(key), _PLANT_KEYS, cutoff=0.6)
             err((key,), f"unknown key '{key}' in plant",
-                (f"did you mean '{close[0]}'? " if close else "") +
+                (f"did you mean '{close}'? " if close else "") +
                 f"allowed keys: {', '.join(_PLANT_KEYS)}")  # fmt: skip
 
     def ref(value: Any, path: Sequence[str | int]) -> VarRef | None:

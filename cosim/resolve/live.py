@@ -7,11 +7,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cosim.errors import Location, Problem
+from cosim.io.locate import did_you_mean
 from cosim.model.live import PlantSpec
 from cosim.model.spec import ResolvedSystem, SystemSpec, VariableInfo, VarRef
 
 if TYPE_CHECKING:
-    from cosim.opcua.config import OpcuaSpec
+    from cosim.model.live import OpcuaSpec
 
 
 def ensure_recorded(spec: SystemSpec, system: ResolvedSystem, labels: Sequence[str]) -> SystemSpec:
@@ -53,19 +54,17 @@ _WATCHABLE = "an output or a local variable (watched: residual = measured - pred
 def _lookup(
     system: ResolvedSystem, ref: VarRef, where: str, loc: Location | None
 ) -> tuple[int, VariableInfo] | Problem:
-    import difflib
-
     names = {c.name: c for c in system.components}
     comp = names.get(ref.component)
     if comp is None:
-        close = difflib.get_close_matches(ref.component, list(names), n=1)
-        hint = f"did you mean '{close[0]}.{ref.variable}'?" if close else ""
+        close = did_you_mean(ref.component, names, cutoff=0.6)
+        hint = f"did you mean '{close}.{ref.variable}'?" if close else ""
         return Problem(loc, f"{where}: no component named '{ref.component}'", hint)
     var = comp.variables.get(ref.variable)
     if var is None:
-        close = difflib.get_close_matches(ref.variable, list(comp.variables), n=1)
+        close = did_you_mean(ref.variable, comp.variables, cutoff=0.6)
         hint = (
-            f"did you mean '{ref.component}.{close[0]}'?"
+            f"did you mean '{ref.component}.{close}'?"
             if close
             else f"run `cosim inspect {comp.fmu_path}` to list its variables"
         )
@@ -138,8 +137,6 @@ def resolve_links(
 
 def _variable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, VariableInfo] | Problem:
     """Look `ref` up in the resolved system: (component index, variable) or a Problem."""
-    import difflib
-
     comps = {c.name: c for c in system.components}
     comp = comps.get(ref.component)
     if comp is None:
@@ -147,8 +144,8 @@ def _variable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, Vari
                        f"components: {', '.join(comps) or '(none)'}")  # fmt: skip
     var = comp.variables.get(ref.variable)
     if var is None:
-        close = difflib.get_close_matches(ref.variable, list(comp.variables), n=1)
-        hint = f"did you mean '{ref.component}.{close[0]}'?" if close else (
+        close = did_you_mean(ref.variable, comp.variables, cutoff=0.6)
+        hint = f"did you mean '{ref.component}.{close}'?" if close else (
             f"run `cosim inspect {comp.fmu_path}` to list its variables")  # fmt: skip
         return Problem(ref.loc, f"{what}: {comp.fmu_path.name} has no variable "
                        f"'{ref.variable}'", hint)  # fmt: skip

@@ -746,7 +746,7 @@ def _live_sections(spec: SystemSpec, file: str) -> tuple[Any, Any, list[Problem]
     problems: list[Problem] = []
     opcua = plant = None
     if "opcua" in spec.extra:
-        from cosim.opcua.config import check_opcua
+        from cosim.io.opcua import check_opcua
 
         opcua, found = check_opcua(
             spec.extra["opcua"],

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from cosim.errors import ConfigError, CosimError, Location, Problem
+from cosim.io.locate import Locator, did_you_mean, locator, sort_problems
 from cosim.results.signals import is_glob, matches, select_names
 from cosim.verify.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, Report, Tolerance
 
@@ -254,8 +254,6 @@ def load_cases(
         except ConfigError as err:
             problems += err.problems
     if problems:
-        from cosim.io.yaml import sort_problems
-
         raise ConfigError(sort_problems(problems))
     return _unique_ids(cases)
 
@@ -311,7 +309,7 @@ def load_case(path: str | os.PathLike[str], *, update: bool = False) -> Regressi
     spec = load_system(path)
     if SECTION not in spec.extra:
         raise ConfigError(Problem(Location(str(path)), f"no top-level '{SECTION}:' section"))
-    locs = _Locations(spec.text, str(path))
+    locs = locator(spec.text, str(path))
     recorded = (
         [str(r) for r in spec.record.variables] if spec.record.variables is not None else None
     )
@@ -329,55 +327,6 @@ def load_case(path: str | os.PathLike[str], *, update: bool = False) -> Regressi
     return RegressionCase(spec.name, spec.name, path, regression)
 
 
-class _Locations:
-    """Where each key and value of the regression section is, by path like ("regression", 0)."""
-
-    def __init__(self, text: str, file: str) -> None:
-        self.file = file
-        self._keys: dict[tuple, Location] = {}
-        self._values: dict[tuple, Location] = {}
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            return  # the config loader has accepted the file; without marks we just lose lines
-        if isinstance(root, yaml.MappingNode):
-            for key, value in root.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == SECTION:
-                    self._keys[(SECTION,)] = self._loc(key.start_mark)
-                    self._walk(value, (SECTION,))
-
-    def _loc(self, mark: yaml.Mark) -> Location:
-        return Location(self.file, mark.line + 1, mark.column + 1)
-
-    def _walk(self, node: yaml.Node, path: tuple, depth: int = 0) -> None:
-        self._values[path] = self._loc(node.start_mark)
-        if depth > 6:
-            return
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    self._keys[(*path, key.value)] = self._loc(key.start_mark)
-                    self._walk(value, (*path, key.value), depth + 1)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self._walk(item, (*path, i), depth + 1)
-
-    def key(self, *path: Any) -> Location:
-        """Where the key at `path` is written (its value's place, or the file, if unknown)."""
-        return self._keys.get(path) or self._values.get(path) or Location(self.file)
-
-    def value(self, *path: Any) -> Location:
-        """Where the value at `path` starts (its key's place, or the file, if unknown)."""
-        return self._values.get(path) or self._keys.get(path) or Location(self.file)
-
-
-def _where(path: tuple) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
@@ -391,7 +340,7 @@ def _describe(v: Any) -> str:
 def parse_regression(
     data: Any,
     base_dir: Path,
-    locs: _Locations | None = None,
+    locs: Locator | None = None,
     *,
     recorded: Sequence[str] | None = None,
     update: bool = False,
@@ -401,9 +350,7 @@ def parse_regression(
     base_dir: the YAML file's folder (the reference path is relative to it). recorded: the
     system's record.variables when listed explicitly, to check plain signal names against.
     """
-    from cosim.io.yaml import did_you_mean
-
-    locs = locs or _Locations("", "<regression>")
+    locs = locs or Locator("", "<regression>")
     problems: list[Problem] = []
 
     def error(loc: Location, message: str, hint: str = "") -> None:
@@ -541,8 +488,6 @@ def parse_regression(
                     overrides[str(name)] = t
 
     if problems:
-        from cosim.io.yaml import sort_problems
-
         raise ConfigError(sort_problems(problems))
     assert reference is not None
     tolerance = Tolerance(values["abs_tol"], values["rel_tol"], values["time_tol"])
@@ -558,7 +503,7 @@ def parse_regression(
 
 _TOL_HINTS = {
     "abs_tol": "the band's floor, in each signal's unit",
-    "rel_tol": "a fraction of the reference's largest |value| of each signal",
+    "rel_tol": "a fraction of each reference signal's range max - min (max|value| if flat)",
     "time_tol": "seconds an event may move; leave it out for 1e-3 of the reference's span",
 }
 
@@ -567,13 +512,11 @@ def _parse_override(
     name: str,
     tol: Any,
     tpath: tuple,
-    locs: _Locations,
+    locs: Locator,
     error: Callable[..., None],
     signals: tuple[str, ...] | None,
     recorded: Sequence[str] | None,
 ) -> Tolerance | None:
-    from cosim.io.yaml import did_you_mean
-
     where = f"{SECTION}.tolerances.{name}"
     ok = True
     if not is_glob(name):
