@@ -527,3 +527,44 @@ def test_cli_missing_file_and_no_common_signals_exit_2(tmp_path: Path) -> None:
     disjoint = cosim("compare", str(other), str(ref))
     assert disjoint.returncode == 2 and "no common signals" in disjoint.stderr
     assert "Traceback" not in missing.stderr + disjoint.stderr
+
+
+# --------------------------------------------------------------------------- wording
+STALE = ("largest |value|", "of max|reference|", "reference's max|value|")
+
+
+def test_rel_tol_is_described_by_the_range_everywhere(pair: tuple[Path, Path], tmp_path) -> None:
+    """The code scales rel_tol by the reference's range (test above); the help text, the HTML
+    report and docs/regression.md say so, and none says "largest |value|"."""
+    help_text = " ".join(cosim("compare", "--help").stdout.split())
+    assert "fraction of each reference signal's range max - min" in help_text
+    res, ref = pair
+    cosim("compare", str(res), str(ref), "--abs-tol", "1e-3", "--report", str(tmp_path / "r"))
+    page = " ".join((tmp_path / "r" / "index.html").read_text().split())
+    assert "rel_tol=0.001 (of the reference's range max - min" in page
+    docs = (ROOT / "docs" / "regression.md").read_text()
+    for text in (help_text, page, docs):
+        assert not [s for s in STALE if s in text]
+
+
+def test_report_prints_the_resolved_time_tolerance(pair: tuple[Path, Path], tmp_path) -> None:
+    """Without --time-tol the tolerance is 1e-3 of the reference's 10 s span: 0.01 s, printed
+    as a number in the HTML report and the summary line, not as "auto s"."""
+    res, ref = pair
+    out = tmp_path / "r"
+    proc = cosim("compare", str(res), str(ref), "--abs-tol", "1e-3", "--report", str(out))
+    assert proc.returncode == 1
+    page = " ".join((out / "index.html").read_text().split())
+    assert "time_tol=0.01 s (automatic: 0.001 of the reference's time span)" in page
+    assert "auto s" not in page
+    assert "time_tol 0.01 s (auto))" in proc.stdout
+    report = compare(res, ref, abs_tol=1e-3)
+    assert report.time_tol == pytest.approx(1e-3 * (T[-1] - T[0]), rel=1e-12)
+    assert report.tolerance.time_tol is None and report.to_dict()["time_tol"] == report.time_tol
+    explicit = compare(res, ref, abs_tol=1e-3, time_tol=0.25)
+    assert explicit.time_tol == 0.25
+    from cosim.verify.report import write_report
+
+    write_report(explicit, read_signals(res), read_signals(ref), tmp_path / "e")
+    page = " ".join((tmp_path / "e" / "index.html").read_text().split())
+    assert "time_tol=0.25 s." in page

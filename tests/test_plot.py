@@ -156,3 +156,21 @@ def test_cli_plot_unknown_signal_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "no signal matches 'mass9.*'" in proc.stderr
     assert not (tmp_path / "p.png").exists()
+
+
+def test_no_offset_label_on_a_signal_riding_on_298_kelvin(tmp_path: Path) -> None:
+    """298.1 K +- 1 mK over t = 1e5 .. 1e5 + 10 s: matplotlib's default would print the ticks
+    as 0.000x with "+2.981e2" (and "+1e5" on time) above the axis; the ticks show the values."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    t = 1e5 + np.linspace(0.0, 10.0, 1001)
+    s = from_arrays(t, {"oil.T": 298.1 + 1e-3 * np.sin(t)}, {"oil.T": "K"})
+    fig = plot_signals([s], output=tmp_path / "p.png")
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    assert ax.yaxis.get_offset_text().get_text() == ""
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    ticks = [float(x.get_text().replace("\u2212", "-")) for x in ax.get_yticklabels()]
+    assert ticks and all(298.09 < v < 298.11 for v in ticks)
+    times = [float(x.get_text().replace("\u2212", "-")) for x in ax.get_xticklabels()]
+    assert times and all(1e5 - 5 < v < 1e5 + 15 for v in times)

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_REL_TOL,
         metavar="X",
-        help="relative tolerance, a fraction of the reference's largest |value| "
-        f"(default {DEFAULT_REL_TOL:g})",
+        help="relative tolerance, a fraction of each reference signal's range max - min "
+        f"(of max|value| for a flat signal; default {DEFAULT_REL_TOL:g})",
     )
     parser.add_argument(
         "--time-tol",
@@ -109,7 +109,7 @@ def format_table(report: Report) -> str:
         lines.append("  ".join([*cells, r[6]]).rstrip())
     tol = report.tolerance
     n_fail = len(report.failures)
-    time_tol = f"{tol.time_tol:g} s" if tol.time_tol is not None else "auto"
+    time_tol = f"{report.time_tol:g} s" + (" (auto)" if tol.time_tol is None else "")
     lines.append(
         f"{'PASS' if report.passed else 'FAIL'}: {len(report.signals)} signals, "
         f"{len(report.signals) - n_fail} passed, {n_fail} failed "

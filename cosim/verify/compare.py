@@ -127,6 +127,9 @@ class Report:
     tolerance: Tolerance
     extra: tuple[str, ...] = ()  # signals only in the result: noted, not failures
     notes: tuple[str, ...] = ()
+    # the time tolerance in force (s): tolerance.time_tol, or the automatic value when that is
+    # None (DEFAULT_TIME_TOL_FRACTION of the reference's time span); per-signal overrides aside
+    time_tol: float = math.nan
 
     @property
     def passed(self) -> bool:
@@ -159,6 +162,7 @@ class Report:
             "reference": self.reference,
             "passed": self.passed,
             "tolerance": asdict(self.tolerance),
+            "time_tol": self.time_tol,
             "signals": [{**asdict(v), "reason": v.reason} for v in self.signals],
             "extra": list(self.extra),
             "notes": list(self.notes),
@@ -269,7 +273,8 @@ def compare(
             what = "no signal matches" if is_glob(p) else "not found in result or reference"
             verdicts.append(_missing(p, "", what, base))
     checked = tuple(v for v in verdicts if v is not None)
-    return Report(res.source, ref.source, checked, base, tuple(extra), tuple(notes))
+    resolved = time_tol if time_tol is not None else auto_time_tol
+    return Report(res.source, ref.source, checked, base, tuple(extra), tuple(notes), resolved)
 
 
 def tube(

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from cosim.errors import ConfigError, Problem
 from cosim.results.signals import SignalSet, is_glob, matches
@@ -25,6 +27,15 @@ _STYLES = ("-", "--", ":", "-.")
 def axis_label(name: str, unit: str) -> str:
     """``name [unit]``; a signal without a declared unit shows ``[-]``."""
     return f"{name} [{unit or '-'}]" if name else f"[{unit or '-'}]"
+
+
+def plain_ticks(ax: Axes) -> None:
+    """Tick labels show the values themselves: no "+2.981e2" offset above the axis (a signal
+    riding on 298 K reads 298.1, not 0.0001 + an offset); a power-of-ten factor for very large
+    or small values stays."""
+    for axis in (ax.xaxis, ax.yaxis):
+        fmt = ScalarFormatter(useOffset=False)
+        axis.set_major_formatter(fmt)
 
 
 def decimate(t: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, ...]:
@@ -117,6 +128,7 @@ def plot_signals(
                 ax.plot(t, y, style, color=colors[names.index(n)], label=legend, linewidth=1.0)
         unit = units[group[0]]
         ax.set_ylabel(axis_label(group[0] if len(group) == 1 else "", unit))
+        plain_ticks(ax)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
     axes[-1].set_xlabel("time [s]")
@@ -133,4 +145,4 @@ def _all_names(sets: Sequence[SignalSet]) -> list[str]:
     return list(dict.fromkeys(n for s in sets for n in (*s.available, *s.names)))
 
 
-__all__ = ["MAX_POINTS", "axis_label", "decimate", "file_labels", "plot_signals"]
+__all__ = ["MAX_POINTS", "axis_label", "decimate", "file_labels", "plain_ticks", "plot_signals"]

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 from cosim.errors import ConfigError, Problem
 from cosim.results.signals import SignalSet
-from cosim.verify.compare import Report, SignalVerdict, tube
-from cosim.verify.plot import MAX_POINTS, axis_label, decimate
+from cosim.verify.compare import DEFAULT_TIME_TOL_FRACTION, Report, SignalVerdict, tube
+from cosim.verify.plot import MAX_POINTS, axis_label, decimate, plain_ticks
 
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
@@ -94,6 +94,7 @@ def _failure_figure(v: SignalVerdict, res: SignalSet, ref: SignalSet) -> Figure:
         ax.set_title(f"{v.name}: {what}", fontsize="medium")
         ax.set_ylabel(axis_label(v.name, v.unit))
         ax.set_xlabel("time [s]")
+        plain_ticks(ax)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
     return fig
@@ -159,14 +160,19 @@ def _html(report: Report, images: dict[str, str]) -> str:
         else ""
     )
     notes = "".join(f"<li>{e(n)}</li>" for n in report.notes)
+    auto = (
+        f" (automatic: {DEFAULT_TIME_TOL_FRACTION:g} of the reference's time span)"
+        if tol.time_tol is None
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cosim compare: {verdict}</title>
 <style>{_CSS}</style></head><body>
 <h1>cosim compare: <span class='{verdict.lower()}'>{verdict}</span></h1>
 <p>Result: <code>{e(report.result)}</code><br>Reference: <code>{e(report.reference)}</code></p>
 <p>{len(report.signals)} signals, {len(report.signals) - n_fail} passed, {n_fail} failed.
-Tolerances: abs_tol={_num(tol.abs_tol)}, rel_tol={_num(tol.rel_tol)} (of max|reference|),
-time_tol={_num(tol.time_tol) or "auto"} s.</p>
+Tolerances: abs_tol={_num(tol.abs_tol)}, rel_tol={_num(tol.rel_tol)} (of the reference's range
+max - min, max|reference| for a flat signal), time_tol={_num(report.time_tol)} s{auto}.</p>
 {extra}{f"<ul>{notes}</ul>" if notes else ""}
 <table><tr><th>status</th><th>signal</th><th>unit</th><th>max |deviation|</th><th>at t [s]</th>
 <th>band</th><th>time_tol [s]</th><th>reason</th></tr>
