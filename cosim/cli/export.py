@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--csv",
         metavar="OUT.csv",
         required=True,
-        help="write `time,<component>.<variable>,...` rows to this file",
+        help="write this CSV file: a header `time [s],<component>.<variable> [unit],...` "
+        "(units in brackets; none for a signal without a unit), then one row per sample",
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing on success")
 
