@@ -194,7 +194,7 @@ def test_run_plot_writes_plot_png_and_names_it_in_the_json(tmp_path: Path, path:
 
 
 def test_twin_summary_shows_lost_values_only_when_there_are_some(capsys) -> None:
-    from cosim.cli.demo import print_twin_summary
+    from cosim.cli.live import print_twin_summary
 
     base = {
         "system": "s", "status": "completed", "steps": 10, "start": 0.0,

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.cli.demo import quiet_asyncua
+    from cosim.cli.live import quiet_asyncua
     from cosim.io.yaml import load_system
     from cosim.plant.simulator import Plant, PlantStatus
 

@@ -1,4 +1,4 @@
-"""`cosim run SYSTEM.yaml`: run a system, write DIR/results.h5, print progress and a summary.
+"""`cosim run SYSTEM.yaml|X.fmu`: run a system (or one FMU), write DIR/results.h5, print a summary.
 
 Exit codes: 0 completed (or ended early by an FMU asking to terminate, status "stopped"),
 1 simulation failure (the results so far stay readable),
@@ -10,25 +10,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cosim.cli.output import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Progress,
+    default_out,
+    plural,
+    print_warnings,
+    problem_dict,
+    process_age,
+    save_plot,
+)
 from cosim.errors import ConfigError, CosimError, FmuError, Location, Problem
-
-EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
-PROGRESS_AFTER = 1.0  # seconds of wall time before a progress bar appears
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("system", metavar="SYSTEM.yaml", help="the system file")
+    parser.add_argument(
+        "system", metavar="SYSTEM.yaml", help="the system file, or one FMU (X.fmu) to run alone"
+    )
     parser.add_argument(
         "--out", metavar="DIR", help="folder for results.h5 (default: a new folder under results/)"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="replace results.h5 if --out already holds one"
+    )
     parser.add_argument("--stop", type=float, metavar="T", help="stop time in seconds")
+    parser.add_argument(
+        "--step",
+        type=float,
+        metavar="H",
+        help="communication step in seconds (an FMU run alone; default: its default experiment)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -53,62 +72,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _out_dir(name: str, out: str | None) -> Path:
-    if out:
-        return Path(out)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("results") / f"{name}-{stamp}"
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = base.with_name(f"{base.name}-{k}")
-    return path
+class _FirstStep:
+    """Observer: the process age at the end of the first communication step (start-up cost)."""
 
-
-class _Progress:
-    """Observer: a rich progress bar on a terminal, shown once a run takes longer than ~1 s."""
-
-    def __init__(self, start: float, stop: float, enabled: bool) -> None:
-        self.start, self.stop = start, stop
-        self.enabled = enabled
-        self._t0 = time.perf_counter()
-        self._last = self._t0
-        self._bar: Any = None
-        self._task: Any = None
+    def __init__(self) -> None:
+        self.age: float | None = None
 
     def simulation_initialized(self, execution: Any) -> None:
-        self._t0 = time.perf_counter()
+        pass
 
     def step_complete(self, step: int, tick: int) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()  # ~0.1 us: cheap enough to ask on every step, even slow ones
-        if now - self._last < 0.1 or now - self._t0 < PROGRESS_AFTER:
-            return
-        self._last = now
-        t = tick / 1e9
-        rtf = (t - self.start) / (now - self._t0)
-        if self._bar is None:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(
-                TextColumn("t = {task.fields[t]:.4g} / {task.total:.4g} s"),
-                BarColumn(),
-                TextColumn("real-time factor {task.fields[rtf]:.3g}"),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task("run", total=self.stop - self.start, t=t, rtf=rtf)
-        self._bar.update(self._task, completed=t - self.start, t=t, rtf=rtf)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+        if self.age is None:
+            self.age = process_age()
 
 
 def _error_info(err: BaseException | None) -> dict[str, Any] | None:
@@ -161,7 +136,7 @@ def _print_summary(s: dict[str, Any]) -> None:
     rtf = s["real_time_factor"]
     rtf_text = f"{rtf:.3g}" if rtf is not None else "n/a"
     print(
-        f"{s['system']}: {s['status']}, {s['steps']} steps to "
+        f"{s['system']}: {s['status']}, {plural(s['steps'], 'step')} to "
         f"t = {s['start'] + s['simulated_time']:.6g} s"
         f" in {s['wall_time']:.3g} s wall time (real-time factor {rtf_text})"
     )
@@ -173,52 +148,70 @@ def _print_summary(s: dict[str, Any]) -> None:
     for name, c in s["components"].items():
         print(
             f"  {name:<{width}}  {100 * c['do_step_share']:5.1f} %  "
-            f"({c['do_step_calls']} steps of {c['step']:g} s)"
+            f"({plural(c['do_step_calls'], 'step')} of {c['step']:g} s)"
         )
     for name, count in s.get("fmu_warnings", {}).items():
         if count:
             lines = s.get("fmu_warning_lines", {}).get(name) or []
             last = f" (last: {lines[-1]})" if lines else ""
             print(f"FMU warnings: {name} {count}{last}")
+    if s.get("warnings"):
+        print(f"{plural(len(s['warnings']), 'warning')} about the system (listed on stderr)")
+
+
+def load(args: argparse.Namespace) -> Any:
+    """The System that `cosim run` runs: a YAML file, or one FMU with its default experiment."""
+    from cosim.api import System
+
+    path = Path(args.system)
+    step = getattr(args, "step", None)
+    if path.suffix.lower() == ".fmu":
+        return System.from_fmu(path, stop=args.stop, step=step, overrides=args.overrides)
+    if step is not None:
+        raise ConfigError(
+            "--step applies to an FMU run alone; a system's step is simulation.step in its YAML"
+        )
+    return System.from_file(path, overrides=args.overrides, stop=args.stop)
 
 
 def run(args: argparse.Namespace) -> int:
-    from cosim.engine.execution import Execution
-    from cosim.engine.plan import build_plan
-    from cosim.io.yaml import load_system
-    from cosim.resolve.resolver import resolve_system
-    from cosim.results.writer import ResultsWriter
+    from cosim.api import results_path
 
-    spec = load_system(args.system, args.overrides, stop=args.stop)  # --stop checked on the grid
+    system = load(args)
+    spec = system.spec
+    show = not args.quiet and not args.json
+    if show:
+        print_warnings(system.warnings)
     realtime = getattr(args, "realtime", None)
+    if realtime is not None and not (math.isfinite(realtime) and realtime > 0):
+        raise ConfigError(
+            Problem(Location("--realtime"), f"--realtime must be > 0, got {realtime:g}")
+        )
+    out = Path(args.out) if args.out else default_out(spec.name)
+    results = results_path(out, overwrite=getattr(args, "force", False))
     if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
-        from cosim.cli.demo import run_live  # live twin / real-time pacing: cosim/twin.py
+        from cosim.cli.live import run_live  # live twin / real-time pacing: cosim/twin/
 
         return run_live(
             spec,
-            _out_dir(spec.name, args.out),
+            results,
             realtime=realtime,
             overrides=args.overrides,
             quiet=args.quiet,
             as_json=args.json,
             plot=getattr(args, "plot", False),
+            warnings=system.warnings,
         )
-    system = resolve_system(spec)
-    plan = build_plan(system)
-    out_dir = _out_dir(spec.name, args.out)
-    results = out_dir / "results.h5"
-    try:
-        writer = ResultsWriter(
-            results, system, plan, attrs={"overrides": json.dumps(list(args.overrides))}
-        )
-    except OSError as exc:
-        raise ConfigError(Problem(Location(str(results)), f"cannot write results: {exc}")) from None
-
-    show = not args.quiet and not args.json
-    progress = _Progress(
-        system.start_tick / 1e9, system.stop_tick / 1e9, show and sys.stderr.isatty()
+    resolved = system.resolved
+    progress = Progress(system.start, system.stop, show and sys.stderr.isatty(), step=system.step)
+    first = _FirstStep()
+    sim = system.execution(
+        results,
+        memory=False,
+        overwrite=True,  # checked above
+        observers=[progress, first],
+        attrs={"overrides": json.dumps(list(args.overrides))},
     )
-    ex = Execution(system, observers=[writer, progress], plan=plan)
 
     interrupted = False
 
@@ -227,36 +220,31 @@ def run(args: argparse.Namespace) -> int:
         if interrupted:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         interrupted = True
-        ex.request_stop(f"interrupted by {signal.Signals(signum).name}")
+        sim.request_stop(f"interrupted by {signal.Signals(signum).name}", interrupted=True)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     error: BaseException | None = None
     try:
-        with ex:
-            ex.initialize()
-            ex.run_until(system.stop_tick)
+        with sim:
+            sim.initialize()
+            sim.run_until()
     except BaseException as exc:
         error = exc
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         progress.close()
-        if error is not None:
-            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        elif ex.step_count < plan.n_steps:
-            status = "interrupted" if interrupted else "stopped"
-        else:
-            status = "completed"
-        writer.close(ex.stats, status, error)
-
+    status = sim.status
     if isinstance(error, ConfigError) or (
         error is not None and not isinstance(error, CosimError | KeyboardInterrupt)
     ):
         raise error  # bad input -> 2 (in cli main); a bug -> traceback
-    summary = _summary(system, ex.stats, results, status, error)
-    summary["stop_reason"] = ex.stop_reason if status in ("stopped", "interrupted") else ""
+    summary = _summary(resolved, sim.stats, results, status, error)
+    summary["stop_reason"] = sim.stop_reason if status in ("stopped", "interrupted") else ""
+    summary["warnings"] = [problem_dict(p) for p in system.warnings]
+    summary["time_to_first_step"] = first.age
     if getattr(args, "plot", False):
-        plot = _save_plot(results, spec.name, quiet=True)
+        plot = save_plot(results, spec.name, quiet=True)
         summary["plot"] = str(plot) if plot else None
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -272,19 +260,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"cosim: interrupted; results so far are in {results}", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
-
-
-def _save_plot(results: Path, title: str, quiet: bool = False) -> Path | None:
-    """Save plot.png of every recorded signal next to results.h5 (--plot); None if impossible."""
-    from cosim.results.signals import read_signals
-    from cosim.verify.plot import plot_signals
-
-    out = results.with_name("plot.png")
-    try:
-        plot_signals([read_signals(results)], None, out, title=title)
-    except ConfigError as err:  # e.g. no rows or no signals recorded: the run itself stands
-        print(f"cosim: warning: no plot: {err}", file=sys.stderr)
-        return None
-    if not quiet:
-        print(f"plot: {out}")
-    return out

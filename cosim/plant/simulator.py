@@ -33,7 +33,7 @@ import numpy as np
 from cosim.errors import BridgeError, ConfigError, CosimError, SimulationError
 from cosim.io.plant import DEFAULT_ENDPOINT, parse_plant
 from cosim.model.live import Command, Fault, PlantSpec, ServedSignal
-from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, SystemSpec, VariableInfo, VarRef
+from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, SystemSpec, VarRef
 from cosim.resolve.live import check_plant_links, with_records
 
 if TYPE_CHECKING:
@@ -72,8 +72,9 @@ class PlantStatus:
 
 
 class PlantIO:
-    """Observer (after the pacer): publish served values, then read commands and apply faults
-    for the next step."""
+    """Observer and manipulator of the plant's run: after each step it publishes the served
+    values (with noise and frozen sensors); before each step it reads the commands clients
+    wrote and applies the faults due, writing both into the plan's input slots."""
 
     def __init__(self, plant: PlantSpec, system: ResolvedSystem, server: ValueServer) -> None:
         self.plant = plant
@@ -105,7 +106,7 @@ class PlantIO:
         self._ramps: list[tuple[int, float, float, float, float]] = []  # slot, t0, v0, v1, over
         self._next_fault = 0
         self.active: list[str] = []
-        self._ex: Execution | None = None
+        self._sim: Any = None  # the cosim.api.Simulation while running
         self._reader: Any = None
         self._cmd_setter: Any = None
         self._fault_setter: Any = None
@@ -114,28 +115,26 @@ class PlantIO:
         self.progress_interval = 1.0
         self.pacing: Any = None
 
+    @property
+    def driven(self) -> list[str]:
+        """The labels this plant writes (its commands and fault targets): the plan's inputs."""
+        labels = [str(c.target) for c in self.plant.commands]
+        return labels + [x for x in self._fault_labels if x not in labels]
+
     def simulation_initialized(self, execution: Execution) -> None:
-        from cosim.twin.runner import InputSetter, SignalReader, current_values
+        from cosim.twin.runner import SignalReader
 
         self._ex = execution
         self._reader = SignalReader(execution, self._labels)
-        comps = {c.name: c.index for c in self.system.components}
-
-        def target(ref: VarRef) -> tuple[int, VariableInfo]:
-            c = comps[ref.component]
-            return c, self.system.components[c].variables[ref.variable]
-
-        cmd_targets = [target(c.target) for c in self.plant.commands]
-        if cmd_targets:
-            self._cmd_setter = InputSetter(execution, cmd_targets)
+        if self.plant.commands:
+            self._cmd_setter = execution.input_view([str(c.target) for c in self.plant.commands])
             # the command nodes start at these values; only later client writes count
             self._command_seq = self.server.read_commands(self.commands)
             self._set(self._cmd_setter, self.commands, "commands", execution.time)
             np.copyto(self._commands_applied, self.commands)
-        fault_targets = [target(VarRef(*x.split(".", 1))) for x in self._fault_labels]
-        if fault_targets:
-            self._fault_setter = InputSetter(execution, fault_targets)
-            self.fault_values[:] = current_values(execution, fault_targets)
+        if self._fault_labels:
+            self._fault_setter = execution.input_view(self._fault_labels)
+            self._fault_setter.read(self.fault_values)
         self._reader.read(self.raw)
         self._apply(execution.tick)
         self._publish()
@@ -149,6 +148,10 @@ class PlantIO:
     def step_complete(self, step: int, tick: int) -> None:
         self._reader.read(self.raw)
         self._publish()
+
+    def before_step(self, step: int, tick: int) -> None:
+        if step == 0:  # simulation_initialized applied what is due at the start
+            return
         self._apply(tick)
         if self.progress is not None:
             now = time.monotonic()
@@ -239,8 +242,8 @@ class PlantIO:
     def _set(self, setter: Any, values: np.ndarray, section: str, t: float) -> None:
         """Apply command or fault values; an FMU refusing them names the plant section."""
         try:
-            setter.apply(values)
-        except CosimError as exc:
+            setter.write(values)
+        except (CosimError, ValueError) as exc:
             where = self.plant.locs.get(section)
             targets = (
                 [str(c.target) for c in self.plant.commands]
@@ -293,8 +296,8 @@ class Plant:
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self._stop = True
-        if self._ex is not None:
-            self._ex.request_stop(reason)
+        if self._sim is not None:
+            self._sim.request_stop(reason)
 
     def variables(self) -> tuple[list[Any], list[Any]]:
         """The ServedVariable lists (served signals, command nodes) of the plant's server."""
@@ -335,28 +338,33 @@ class Plant:
         progress: Callable[[PlantStatus], None] | None = None,
     ) -> PlantResult:
         """Serve and step in real time until `duration` simulated seconds or request_stop()."""
-        from cosim.engine.execution import Execution
-        from cosim.engine.plan import build_plan
+        from cosim.api import Simulation, plan_for
         from cosim.opcua import ValueServer
         from cosim.twin.runner import Health, Pacing
 
         system = self.system
-        plan = build_plan(system)
         served, commands = self.variables()
         server = ValueServer(
             self.endpoint, served, commands, security=self.plant.security,
             namespace=self.plant.namespace, name=system.spec.name,
         )  # fmt: skip
         io = PlantIO(self.plant, system, server)
-        pacing = Pacing(plan.step_ticks / TICKS_PER_SECOND, self.realtime, Health())
+        pacing = Pacing(system.step_ticks / TICKS_PER_SECOND, self.realtime, Health())
         io.pacing = pacing
         io.progress = progress
-        ex = Execution(system, observers=[pacing, io], plan=plan)
-        self._ex = ex
+        sim = Simulation(
+            system,
+            memory=False,
+            observers=[io],
+            manipulators=[io],
+            pacer=pacing,
+            plan=plan_for(system, io.driven),
+        )
+        self._sim = sim
         error: BaseException | None = None
         try:
-            with ex:
-                ex.initialize()
+            with sim:
+                sim.initialize()
                 # serve from the first instant with the initialized values (not the nodes'
                 # placeholders): a client subscribing at once must never see a value the
                 # plant did not have
@@ -376,13 +384,10 @@ class Plant:
                 if on_ready is not None:
                     on_ready(self)
                 if self._stop:
-                    ex.request_stop("stop requested")
-                until = plan.start_tick + (
-                    round(duration * TICKS_PER_SECOND) if duration is not None else _FOREVER
-                )
-                pacing.start()
+                    sim.request_stop("stop requested")
+                span = duration if duration is not None else _FOREVER / TICKS_PER_SECOND
                 if not self._stop:
-                    ex.run_until(until)
+                    sim.run_until(system.start_tick / TICKS_PER_SECOND + span)
         except BaseException as exc:
             error = exc
         finally:
@@ -390,6 +395,7 @@ class Plant:
                 server.close()
             except Exception as exc:  # never hide the run's own error
                 _log.warning("closing the plant server: %r", exc)
+        steps = sim.stats.steps
         if isinstance(error, ConfigError):
             raise error
         status = "stopped" if error is None else (
@@ -397,9 +403,9 @@ class Plant:
         )  # fmt: skip
         return PlantResult(
             status=status,
-            steps=ex.step_count,
-            sim_time=ex.time,
-            pacing=pacing.stats() if ex.step_count else None,
+            steps=steps,
+            sim_time=system.start_tick / TICKS_PER_SECOND + sim.stats.simulated_time,
+            pacing=pacing.stats() if steps else None,
             commands_received=io.commands_received,
             faults=list(io.active),
             error=error,

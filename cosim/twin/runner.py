@@ -1,15 +1,18 @@
 """The live-twin run: one Execution coupled to a plant over OPC UA, paced against the wall clock.
 
-A run is the engine's loop with a few observers around it (libcosim style: observers read,
-manipulators write; the engine knows neither OPC UA nor the wall clock)::
+A run is one cosim.api.Simulation with a few hooks around the engine's loop (libcosim style:
+observers read, manipulators write through the plan's input slots, the pacer keeps the wall
+clock; the engine knows neither OPC UA nor the wall clock)::
 
-    communication step n ─► ResultsWriter      records /signals (results.h5)
-                         ─► LiveOutputs        queues mapped FMU outputs to the plant (write: true)
-                         ─► TwinServer         publishes every recorded signal + run state
-                         ─► Pacing             sleeps until the step's wall-clock deadline
-                         ─► LiveInputs         reads the latest plant values (never blocks),
-                                               sets driven FMU inputs for step n + 1, computes
-                                               residuals of watched outputs, flags stale values
+    before step n     LiveInputs (manipulator)  reads the latest plant values (never blocks),
+                                                writes driven FMU inputs into their input slots,
+                                                computes residuals of watched outputs, flags
+                                                stale values, records the twin's row of step n
+    step n            the engine (sets, doStep, gets)
+    after step n      ResultsWriter (observer)  records /signals (results.h5)
+                      LiveOutputs (observer)    queues mapped FMU outputs to the plant
+                      TwinServer (observer)     publishes every recorded signal + run state
+                      Pacing (the pacer)        waits until the step's wall-clock deadline
 
 `opcua.inputs[*].to` names either an FMU *input* (or tunable parameter), which the plant value
 then drives, or an FMU *output/local*, which the twin then *watches*: it records the measured
@@ -46,8 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cosim.errors import BridgeError, ConfigError, CosimError, Location, Problem, SimulationError
-from cosim.fmu.adapter import BOOLEAN, CTYPES, DTYPES, NUMERIC_FLOAT, ValueType
+from cosim.errors import BridgeError, ConfigError, Location, Problem, SimulationError
 from cosim.model.spec import (
     TICKS_PER_SECOND,
     ResolvedSystem,
@@ -74,12 +76,6 @@ SIGNIFICANT = 1e-3
 
 
 # ============================================================================ value access
-def _value_type(system: ResolvedSystem, component: int, var: VariableInfo) -> ValueType:
-    from cosim.engine.plan import default_value_type
-
-    return default_value_type(system.components[component], var)
-
-
 class SignalReader:
     """Copies chosen got variables ("comp.var") out of the execution's value stores.
 
@@ -114,67 +110,6 @@ class SignalReader:
         for view, slots, cols, tmp in self._groups:
             tmp[:] = view[slots]
             out[cols] = tmp
-
-
-class InputSetter:
-    """Sets chosen FMU inputs or tunable parameters from a float64 array, between steps.
-
-    One bound set call per (instance, value type), over ctypes buffers built once; integers
-    are rounded half away from zero, booleans are value != 0.
-    """
-
-    def __init__(self, execution: Execution, targets: Sequence[tuple[int, VariableInfo]]) -> None:
-        self._ex = execution
-        groups: dict[tuple[int, ValueType], list[tuple[int, VariableInfo]]] = {}
-        for k, (component, var) in enumerate(targets):
-            vtype = _value_type(execution.system, component, var)
-            groups.setdefault((component, vtype), []).append((k, var))
-        self._groups = []
-        for (component, vtype), items in groups.items():
-            slave = execution.slaves[component]
-            buf = (CTYPES[vtype] * len(items))()
-            view = np.frombuffer(buf, dtype=DTYPES[vtype])
-            vrs = [var.value_reference for _, var in items]
-            call = slave.bind_set(vtype, vrs, buf)
-            idx = np.array([k for k, _ in items])
-            if vtype in NUMERIC_FLOAT:
-                kind = 0
-            elif vtype in BOOLEAN:
-                kind = 2
-            else:
-                kind = 1
-            self._groups.append((slave, call, view, idx, kind))
-
-    def apply(self, values: np.ndarray) -> None:
-        t = self._ex.time
-        for slave, call, view, idx, kind in self._groups:
-            if kind == 0 and view.dtype == np.float64:
-                np.take(values, idx, out=view)
-            elif kind == 0:
-                view[:] = values[idx]
-            elif kind == 1:
-                x = values[idx]
-                view[:] = np.where(x >= 0, np.floor(x + 0.5), -np.floor(-x + 0.5))
-            else:
-                view[:] = values[idx] != 0
-            slave.time = t
-            status = call()
-            if status > 1:
-                slave.failed = True
-                raise slave.error(call, status, t)
-
-
-def current_values(execution: Execution, targets: Sequence[tuple[int, VariableInfo]]) -> np.ndarray:
-    """The targets' present values, read from the FMUs (outside the hot path)."""
-    out = np.zeros(len(targets))
-    for k, (component, var) in enumerate(targets):
-        vtype = _value_type(execution.system, component, var)
-        try:
-            value = execution.slaves[component].get_values(vtype, [var.value_reference])[0]
-        except CosimError:
-            value = var.start if isinstance(var.start, int | float) else math.nan
-        out[k] = float(value)
-    return out
 
 
 # ============================================================================ shared run state
@@ -270,7 +205,7 @@ class LatenessHistogram:
 
 
 class Pacing:
-    """Observer: waits after every communication step until its wall-clock deadline.
+    """The run's pacer: waits after every communication step until its wall-clock deadline.
 
     Keeps Health's overruns and max lateness current every step, and its p99 lateness (from a
     LatenessHistogram) about once per second of wall-clock time.
@@ -288,10 +223,7 @@ class Pacing:
     def start(self) -> None:
         self.pacer.start()
 
-    def simulation_initialized(self, execution: Execution) -> None:
-        pass
-
-    def step_complete(self, step: int, tick: int) -> None:
+    def wait(self) -> float:
         late = self.last_lateness = self.pacer.wait()
         self.health.overruns = self.pacer.overruns
         self.health.max_lateness = self.pacer.max_lateness
@@ -300,6 +232,7 @@ class Pacing:
         if self._countdown <= 0:
             self._countdown = self._every
             self.health.p99_lateness = self.histogram.quantile(0.99)
+        return late
 
     def stats(self) -> PacingStats:
         return self.pacer.stats()
@@ -353,9 +286,10 @@ class TwinRecorder:
 
 
 class LiveInputs:
-    """Manipulator: after each step (and once before the first), hands the latest plant values
-    to the FMUs. Driven inputs are set through bound set calls, so they act on the next step;
-    watched outputs get a residual measured - predicted. Applies opcua.on_disconnect."""
+    """Manipulator: before each step (and once at initialization), hands the latest plant
+    values to the FMUs. Driven inputs are written into the plan's input slots, so the step's
+    own set calls send them; watched outputs get a residual measured - predicted of the state
+    the step starts from. Applies opcua.on_disconnect."""
 
     def __init__(
         self,
@@ -389,30 +323,37 @@ class LiveInputs:
         self.residual = np.zeros(len(self._watch))
         self._watch_stale = np.zeros(len(self._watch), dtype=bool)
         self._ex: Execution | None = None
-        self._setter: InputSetter | None = None
+        self._setter: Any = None  # an InputView over the driven inputs' slots
         self._reader: SignalReader | None = None
         self._drain_every = 1
+        self._last_step = -1  # the step whose row was recorded last
         self.aborted = False
+
+    @property
+    def driven(self) -> list[str]:
+        """The labels this manipulator writes (the plan's external inputs)."""
+        return [self.links[k].label for k in self._drive]
 
     def simulation_initialized(self, execution: Execution) -> None:
         self._ex = execution
-        drive = [(self.links[k].component, self.links[k].variable) for k in self._drive]
-        if drive:
-            self._setter = InputSetter(execution, drive)
-            self._drive_values[:] = current_values(execution, drive)  # until a value arrives
+        if len(self._drive):
+            self._setter = execution.input_view(self.driven)
+            self._setter.read(self._drive_values)  # the start values, until a value arrives
         if len(self._watch):
             self._reader = SignalReader(execution, [self.links[k].label for k in self._watch])
         step = execution.plan.step_ticks / TICKS_PER_SECOND
         self._drain_every = max(1, round(SAMPLE_DRAIN_PERIOD / step))
         self._update(execution.step_count, execution.tick)
 
-    def step_complete(self, step: int, tick: int) -> None:
-        self._update(step, tick)
+    def before_step(self, step: int, tick: int) -> None:
+        if step != self._last_step:
+            self._update(step, tick)
 
-    def _update(self, step: int, tick: int) -> None:
+    def _update(self, step: int, tick: int, final: bool = False) -> None:
+        self._last_step = step
         bridge = self.bridge
         n_stale = bridge.read_latest(self.values, self.age, self.stale)
-        if not bridge.connected and self.on_disconnect != "hold":
+        if not bridge.connected and self.on_disconnect != "hold" and not final:
             if self.on_disconnect == "abort":
                 self._abort(tick)
             else:
@@ -426,7 +367,7 @@ class LiveInputs:
             np.isfinite(self._drive_age, out=self._drive_seen)
             np.take(self.values, self._drive, out=self._drive_latest)
             np.copyto(self._drive_values, self._drive_latest, where=self._drive_seen)
-            self._setter.apply(self._drive_values)
+            self._setter.write(self._drive_values)
         if self._reader is not None:
             self._reader.read(self._predicted)
             np.take(self.values, self._watch, out=self._measured)
@@ -440,7 +381,9 @@ class LiveInputs:
             self.drain()
 
     def final_row(self, step: int, tick: int) -> None:
-        """Record the last state when the run ended off the record grid."""
+        """Record the last step (no next step read it), and its state off the record grid."""
+        if step != self._last_step:
+            self._update(step, tick, final=True)
         lateness = self.pacing.last_lateness if self.pacing is not None else 0.0
         self.recorder.step(
             step, tick, lateness, self.values, self.age, self.stale, self.residual, final=True
@@ -769,7 +712,7 @@ class TwinRun:
         self.health = Health()
         self.first_values: dict[str, Any] = {}  # driven input -> first live value (start value)
         self._stop = False
-        self._ex: Execution | None = None
+        self._sim: Any = None  # the cosim.api.Simulation while running
         self.prefix = _serve_prefix(spec)
 
     @property
@@ -779,30 +722,27 @@ class TwinRun:
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self._stop = True
-        if self._ex is not None:
-            self._ex.request_stop(reason)
+        if self._sim is not None:
+            self._sim.request_stop(reason, interrupted=True)
 
     def run(self, on_ready: Callable[[dict[str, Any]], None] | None = None) -> TwinResult:
         """Connect, serve, initialize, step to the stop time (or a stop request); always closes
-        the bridge, the server and every FMU, and completes results.h5."""
-        from cosim.engine.execution import Execution
-        from cosim.engine.plan import build_plan
+        the bridge, the server and every FMU, and completes results.h5 (cosim.api.Simulation)."""
+        from cosim.api import Simulation, plan_for
         from cosim.opcua import InputBridge, OutputBridge
-        from cosim.results.writer import ResultsWriter
 
         system, opcua, health = self.system, self.opcua, self.health
-        plan = build_plan(system)
-        step = plan.step_ticks / TICKS_PER_SECOND
+        step = system.step_ticks / TICKS_PER_SECOND
         bridge: InputBridge | None = None
         server: ValueServer | None = None
-        writer: ResultsWriter | None = None
         live: LiveInputs | None = None
         outputs: OutputBridge | None = None
         pacing = Pacing(step, self.realtime, health) if self.realtime else None
-        recorder = TwinRecorder(self.links, plan.record_decimation)
+        recorder = TwinRecorder(self.links, system.record_decimation)
         served_info: dict[str, Any] | None = None
         error: BaseException | None = None
-        ex: Execution | None = None
+        sim: Simulation | None = None
+        last: Any = None
         try:
             if self.has_plant:
                 assert opcua is not None
@@ -812,44 +752,41 @@ class TwinRun:
                 bridge.start()
                 # the first live values become the driven inputs' start values, so the FMUs
                 # initialize with them and the first recorded row already shows them
-                live_system = self._with_first_values(system, bridge)
-                if live_system is not system:
-                    system, plan = live_system, build_plan(live_system)
+                system = self._with_first_values(system, bridge)
                 live = LiveInputs(
                     bridge, self.links, opcua.on_disconnect, health, recorder, pacing,
                     lambda: self._stop,
                 )  # fmt: skip
+            plan = plan_for(system, live.driven if live is not None else ())
+            observers: list[Any] = [_HealthClock(health)]
+            if outputs is not None:
+                observers.append(LiveOutputs(outputs))
             twin_server: TwinServer | None = None
             if opcua is not None and opcua.serve is not None:
                 variables, make, served_info = self._served(plan, live)
                 twin_server = TwinServer(
                     variables, make, len(plan.rec_labels), live, health, opcua.serve.loc
                 )
-            try:
-                writer = ResultsWriter(self.results, system, plan, attrs=self.attrs)
-            except OSError as exc:
-                raise ConfigError(
-                    Problem(Location(str(self.results)), f"cannot write results: {exc}")
-                ) from None
-            observers: list[Any] = [_HealthClock(health), writer]
-            if outputs is not None:
-                observers.append(LiveOutputs(outputs))
-            if twin_server is not None:
                 observers.append(twin_server)
-            if pacing is not None:
-                observers.append(pacing)
-            if live is not None:
-                observers.append(live)
-            else:  # no plant: still record time, wall time and lateness per step
-                observers.append(_StepLog(recorder, pacing))
-            last = observers[-1]
-            ex = Execution(system, observers=observers, plan=plan)
-            self._ex = ex
+            last = live if live is not None else _StepLog(recorder, pacing)
+            if live is None:  # no plant: still record time, wall time and lateness per step
+                observers.append(last)
+            sim = Simulation(
+                system,
+                results=self.results,
+                memory=False,
+                observers=observers,
+                manipulators=[live] if live is not None else [],
+                pacer=pacing,
+                attrs=self.attrs,
+                plan=plan,
+            )
+            self._sim = sim
             if self._stop:
-                ex.request_stop("stop requested")
-            with ex:
+                sim.request_stop("stop requested", interrupted=True)
+            with sim:
                 try:
-                    ex.initialize()
+                    sim.initialize()
                 finally:
                     server = twin_server.server if twin_server is not None else None
                 if server is not None and served_info is not None:
@@ -857,15 +794,15 @@ class TwinRun:
                 if on_ready is not None:
                     on_ready({"served": served_info, "plant": opcua.endpoint if opcua else None})
                 health.wall_start = time.perf_counter()
-                health.sim_start = ex.time
-                if pacing is not None:
-                    pacing.start()
+                health.sim_start = sim.time
                 try:
                     if not self._stop:
-                        ex.run_until(system.stop_tick)
+                        sim.run_until()
                 finally:
-                    if ex.stats.status in ("completed", "stopped"):
-                        last.final_row(ex.step_count, ex.tick)
+                    if sim.stats.status in ("completed", "stopped"):
+                        last.final_row(sim.execution.step_count, sim.execution.tick)
+                if health.error is not None:  # e.g. on_disconnect: abort
+                    raise health.error
         except BaseException as exc:
             error = exc
         finally:
@@ -878,31 +815,21 @@ class TwinRun:
                         closer.close()
                     except Exception as exc:  # closing must not hide the run's own error
                         _log.warning("closing %s: %r", type(closer).__name__, exc)
-        if error is None and health.error is not None:
-            error = health.error
-        stats = ex.stats if ex is not None else _empty_stats()
-        if isinstance(error, KeyboardInterrupt):
-            status = "interrupted"
-        elif live is not None and live.aborted:
-            status = "aborted"
-        elif error is not None:
-            status = "failed"
-        elif ex is not None and ex.step_count < plan.n_steps:
-            status = "interrupted" if self._stop else "stopped"
-        else:
-            status = "completed"
-        if writer is None:
+        if sim is None or sim.path is None or not sim.path.exists():
             if error is not None:
                 raise error
             raise SimulationError("results.h5 was not created")
-        writer.close(stats, status if status != "aborted" else "stopped", error)
+        stats = sim.stats
+        status = sim.status
+        if live is not None and live.aborted:
+            status = "aborted"
         result = TwinResult(
             system=system,
             results=self.results,
             status=status,
             error=error,
             stats=stats,
-            stop_reason=ex.stop_reason if ex is not None else "",
+            stop_reason=sim.stop_reason,
             realtime=self.realtime,
             pacing=pacing.stats() if pacing is not None and stats.steps else None,
             links=self.links,
@@ -1129,12 +1056,6 @@ def _sample_dtype() -> np.dtype:
     return SAMPLE_DTYPE
 
 
-def _empty_stats() -> RunStatistics:
-    from cosim.engine.execution import RunStatistics
-
-    return RunStatistics(status="failed")
-
-
 def _with_endpoints(spec: SystemSpec, endpoint: str | None, serve: str | None) -> SystemSpec:
     """`spec` with opcua.endpoint / opcua.serve.endpoint replaced (e.g. by `cosim demo`)."""
     if endpoint is None and serve is None:
@@ -1166,7 +1087,6 @@ def needs_twin(spec: SystemSpec, realtime: float | None = None) -> bool:
 
 __all__ = [
     "Health",
-    "InputSetter",
     "LiveInputs",
     "LiveLink",
     "LiveOutputs",
@@ -1176,7 +1096,6 @@ __all__ = [
     "TwinResult",
     "TwinRun",
     "TwinServer",
-    "current_values",
     "ensure_recorded",
     "needs_twin",
     "realtime_for",

@@ -617,36 +617,15 @@ def run_case(
 def simulate(case: RegressionCase, work_dir: str | os.PathLike[str]) -> Path:
     """Run the case's system offline (no pacing) to its stop time; return its results.h5 path.
 
-    Raises ConfigError for a bad system, FmuError/SimulationError when the run fails.
+    Raises ConfigError for a bad system, FmuError/SimulationError when the run fails (the
+    results file is then closed with status "failed").
     """
-    from cosim.engine.execution import Execution
-    from cosim.engine.plan import build_plan
-    from cosim.io.yaml import load_system
-    from cosim.resolve.resolver import resolve_system
-    from cosim.results.writer import ResultsWriter
+    from cosim.api import System
 
-    spec = load_system(case.path)
-    system = resolve_system(spec)
-    plan = build_plan(system)
     results = Path(work_dir) / "results.h5"
-    writer = ResultsWriter(results, system, plan)
-    ex = Execution(system, observers=[writer], plan=plan)
-    error: BaseException | None = None
-    try:
-        with ex:
-            ex.initialize()
-            ex.run_until(system.stop_tick)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if error is not None:
-            status = "failed"
-        elif ex.step_count < plan.n_steps:
-            status = "stopped"
-        else:
-            status = "completed"
-        writer.close(ex.stats, status, error)
+    with System.from_file(case.path).execution(results, memory=False, overwrite=True) as run:
+        run.initialize()
+        run.run_until()
     return results
 
 
