@@ -122,7 +122,9 @@ def test_from_fmu_runs_one_mass_against_its_closed_form(tmp_path):
     w0, zeta = np.sqrt(k / m), c / (2 * np.sqrt(k * m))
     wd = w0 * np.sqrt(1 - zeta**2)
     t = res.time
-    x = (1.0 / k) * (1 - np.exp(-zeta * w0 * t) * (np.cos(wd * t) + zeta * w0 / wd * np.sin(wd * t)))
+    x = (1.0 / k) * (
+        1 - np.exp(-zeta * w0 * t) * (np.cos(wd * t) + zeta * w0 / wd * np.sin(wd * t))
+    )
     # the input is constant, so only the FMU's own RK4 sub-steps err: far below 1e-6 of F/k
     assert np.max(np.abs(res["Mass1.x1"] - x)) < 1e-7
     assert set(res.names) >= {"Mass1.x1", "Mass1.v1"}  # every output recorded
