@@ -147,8 +147,9 @@ class Execution:
         self._stages: list[Stage] = []  # per instance: its full stage (step and publish)
         self._variants: list[Variants] = []
         self._timed_variants: list[Variants] = []
-        self._phases: list[tuple[Stage, ...]] | None = None
-        self._timed_phases: list[tuple[Stage, ...]] | None = None
+        # per phase n % period: the stages in execution order (plain tuples, Stage fields)
+        self._phases: list[tuple[tuple, ...]] | None = None
+        self._timed_phases: list[tuple[tuple, ...]] | None = None
         self._step_sampled = [0.0] * p.n_instances
         self._step_sampled_calls = [0] * p.n_instances
         self._warning_returns = [0] * p.n_instances
@@ -314,7 +315,7 @@ class Execution:
             p, self._algorithm, self._timed_variants, MAX_SCHEDULE_PERIOD
         )
 
-    def _phase(self, n: int, timed: bool) -> tuple[Stage, ...]:
+    def _phase(self, n: int, timed: bool) -> tuple[tuple, ...]:
         """Communication step n's stages when the phase table is not precomputed."""
         table = self._timed_variants if timed else self._variants
         return phase_stages(self._algorithm.phase(self.plan, n), table)
