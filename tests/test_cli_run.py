@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from engine_helpers import dual_mass_yaml
+from engine_helpers import bundled, dual_mass_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -173,3 +173,77 @@ def test_export_csv(tmp_path, system_file):
 def test_export_of_a_missing_file_exits_2(tmp_path):
     proc = cosim("export", tmp_path / "nope.h5", "--csv", tmp_path / "r.csv", cwd=tmp_path)
     assert proc.returncode == 2 and "nope.h5" in proc.stderr
+
+
+# ---------------------------------------------------------------- issue 8 defects 4, 6 and 9
+WARNED = """\
+name: warned
+simulation: {{stop: 1.0, step: 0.1}}
+components:
+  m1: {{fmu: {m1}}}
+  m2: {{fmu: {m2}}}
+connections:
+  - {{from: m1.x1, to: m2.x1}}
+  - {{from: m2.F, to: m1.F}}
+events:
+  - {{at: 0.55, set: {{m1.F_ext: 1.0}}}}
+"""
+
+
+def test_run_shows_every_validation_warning_in_text_and_json(tmp_path):
+    """An event off the step grid and an unconnected input (m2.v1) are warnings, not silence."""
+    path = tmp_path / "_warned_test.yaml"
+    path.write_text(WARNED.format(m1=bundled("Mass1"), m2=bundled("Mass2")))
+    text = cosim("run", path, "--out", tmp_path / "a", cwd=tmp_path)
+    data = cosim("run", path, "--out", tmp_path / "b", "--json", cwd=tmp_path)
+    assert text.returncode == 0 and data.returncode == 0, text.stderr + data.stderr
+    assert "warning:" in text.stderr and "_warned_test.yaml:" in text.stderr
+    assert "m2.v1" in text.stderr and "0.55" in text.stderr
+    assert "warnings about the system" in text.stdout
+    warnings = json.loads(data.stdout)["warnings"]
+    messages = " ".join(w["message"] for w in warnings)
+    assert "m2.v1" in messages and "0.55" in messages
+    assert all(w["severity"] == "warning" and w["location"] for w in warnings)
+
+
+def test_run_one_fmu_with_its_default_experiment(tmp_path):
+    """`cosim run X.fmu` like `fmpy simulate`: default experiment, --stop/--step/--set apply,
+    every output recorded. Mass1 alone with F_ext = 2 N settles at x1 = F/k1 = 0.2 m."""
+    fmu = ROOT / "fmus" / "Mass1.fmu"
+    proc = cosim("run", fmu, "--out", tmp_path / "o", "--json", "--set", "F_ext=2.0",
+                 "--stop", "60", "--step", "0.01", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["status"] == "completed" and s["step"] == 0.01 and s["stop"] == 60.0
+    with h5py.File(tmp_path / "o" / "results.h5") as f:
+        names = {f["signals"][k].attrs["name"] for k in f["signals"]}
+        assert names == {"Mass1.x1", "Mass1.v1"}  # the FMU's outputs
+        x1 = f["signals"]["Mass1.x1"][:]
+    k1 = 10.0  # fmus/models/Mass1/model.yaml; damping 0.2 N.s/m: e^(-0.1 t) < 3e-3 at 60 s
+    assert abs(x1[-1] - 2.0 / k1) < 2e-3
+    # the default experiment (stopTime 15, stepSize 1e-3) without flags
+    plain = cosim("run", fmu, "--out", tmp_path / "p", "--json", cwd=tmp_path)
+    s = json.loads(plain.stdout)
+    assert s["stop"] == 15.0 and s["step"] == 0.001 and s["steps"] == 15000
+
+
+def test_out_into_a_folder_with_results_needs_force(tmp_path, system_file):
+    out = tmp_path / "out"
+    assert cosim("run", system_file, "--out", out, "--stop", "0.5", cwd=tmp_path).returncode == 0
+    again = cosim("run", system_file, "--out", out, cwd=tmp_path)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr and "--force" in again.stderr
+    with h5py.File(out / "results.h5") as f:  # the earlier results are untouched
+        assert f["time"][-1] == pytest.approx(0.5)
+    forced = cosim("run", system_file, "--out", out, "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    with h5py.File(out / "results.h5") as f:
+        assert f["time"][-1] == pytest.approx(2.0)
+
+
+def test_run_text_uses_singular_and_plain_times(tmp_path):
+    path = tmp_path / "one.yaml"
+    path.write_text(dual_mass_yaml("2.0", stop=0.001, record_interval=1e-3))
+    proc = cosim("run", path, "--out", tmp_path / "o", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 step to" in proc.stdout and "1 steps" not in proc.stdout
