@@ -95,9 +95,15 @@ def test_yaml_1_2_floats_anchors_merge_keys_and_later_sections():
     assert second.parameters == {"k": 0.5}  # an explicit key beats the merged one
     assert spec.extra == {
         "opcua": {"endpoint": "opc.tcp://localhost:4840"},
-        "plant": {"model": "x"},
-        "regression": [{"signal": "second.y"}],
+        "plant": {"serve": [{"from": "second.y", "node": "ns=2;s=Plant.Y"}]},
+        "regression": {"reference": "references/features.h5", "signals": ["second.y"]},
     }
+    # the live sections are typed too
+    assert spec.opcua.endpoint == "opc.tcp://localhost:4840" and spec.opcua.inputs == ()
+    (served,) = spec.plant.serve
+    assert (str(served.source), served.node) == ("second.y", "ns=2;s=Plant.Y")
+    assert str(served.source.loc) == at(DATA / "features.yaml", "from: second.y")
+    assert spec.plant.endpoint == "opc.tcp://127.0.0.1:4840"  # the default
 
 
 @pytest.mark.parametrize(

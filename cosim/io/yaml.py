@@ -436,6 +436,7 @@ class _Builder:
         self.report = report
         self.names: list[str] = []  # every component name written (usable or not)
         self.usable: set[str] = set()
+        self.orphans: list[tuple[VarRef, str]] = []  # see SystemSpec.orphans
 
     def get(self, *path: str | int, default: Any = None) -> Any:
         """The plain value at `path` from the root, or `default` when absent, empty or broken."""
@@ -599,6 +600,8 @@ class _Builder:
             if target is not None:
                 targets[str(target)] = target.loc
             if source is None or target is None:
+                self.orphans += [(r, role) for r, role in ((source, "output"), (target, "input"))
+                                 if r is not None]  # fmt: skip
                 continue
             out.append(
                 ConnectionSpec(
@@ -759,9 +762,31 @@ def read_system(
         events=events,
         description=build.get("description", default=""),
         extra={k: plain(root.value[k]) for k in EXTRA_SECTIONS if k in root.value},
-        warnings=tuple(p for p in report.problems if p.severity == "warning"),
+        orphans=tuple(build.orphans),
     )
-    return spec, sort_problems(report.problems)
+    spec = _live_sections(spec, build.names, report)
+    return replace(spec, warnings=report.warnings), sort_problems(report.problems)
+
+
+def _live_sections(spec: SystemSpec, names: Sequence[str], report: _Report) -> SystemSpec:
+    """`spec` with its `opcua:` and `plant:` sections typed; their problems go to `report`."""
+    opcua = plant = None
+    if "opcua" in spec.extra:
+        from cosim.io.opcua import check_opcua
+
+        opcua, found = check_opcua(
+            spec.extra["opcua"], spec.path.parent, file=str(spec.path), text=spec.text,
+            components=list(names),
+        )  # fmt: skip
+        report.extend(found)
+    if "plant" in spec.extra:
+        from cosim.io.plant import parse_plant
+
+        try:
+            plant = parse_plant(spec)
+        except ConfigError as err:
+            report.extend(err.problems)
+    return replace(spec, opcua=opcua, plant=plant) if opcua or plant else spec
 
 
 def _read_hint(exc: Exception) -> str:
@@ -819,7 +844,24 @@ def with_stop(spec: SystemSpec, stop: float | None) -> SystemSpec:
     problems = check_stop_override(spec, stop)
     if problems:
         raise ConfigError(problems)
-    return replace(spec, simulation=replace(spec.simulation, stop=float(stop)))
+    kept, dropped = [], []
+    for event in spec.events:
+        (dropped if to_ticks(event.at) > to_ticks(stop) else kept).append(event)
+    warnings = [
+        Problem(
+            e.loc,
+            f"the event at t = {e.at:g} s is after the stop time t = {stop:g} s; it is not applied",
+            "the stop time given on the command line (--stop) ends the run first",
+            severity="warning",
+        )
+        for e in dropped
+    ]
+    return replace(
+        spec,
+        simulation=replace(spec.simulation, stop=float(stop)),
+        events=tuple(kept),
+        warnings=(*spec.warnings, *warnings),
+    )
 
 
 def load_system(
@@ -838,7 +880,7 @@ def load_system(
     if spec is not None and stop is not None:
         problems = problems + check_stop_override(spec, stop)
     if spec is None or any(p.severity == "error" for p in problems):
-        raise ConfigError(problems)
+        raise ConfigError(sort_problems(problems))
     return with_stop(spec, stop)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from cosim.errors import BridgeError, Location, Problem
-from cosim.model.spec import VarRef
+from cosim.model.refs import VarRef
 
 POLICIES = ("Basic256Sha256",)
 MODES = ("Sign", "SignAndEncrypt")

@@ -1,8 +1,8 @@
 """Data types of a system: as written in YAML (SystemSpec) and as resolved (ResolvedSystem).
 
-Both are frozen and hold no open resources. config.py builds a SystemSpec without touching any
-FMU; resolve.py turns it into a ResolvedSystem using the FMUs' model descriptions; the engine
-(plan.py / execution.py) only ever reads a ResolvedSystem.
+Both are frozen and hold no open resources. cosim.io builds a SystemSpec without touching any
+FMU; cosim.resolve turns it into a ResolvedSystem using the FMUs' model descriptions; the engine
+only ever reads a ResolvedSystem. The live sections' types are in model/live.py.
 
 Time is kept in integer ticks of 1 ns (TICKS_PER_SECOND) so multirate schedules never drift.
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cosim.errors import Location, Problem
+from cosim.model.live import OpcuaSpec, PlantSpec
+from cosim.model.refs import VarRef
 
 TICKS_PER_SECOND = 1_000_000_000
 
@@ -44,18 +46,6 @@ def fits_in_ticks(seconds: float) -> bool:
 
 
 # --------------------------------------------------------------------------- as written
-@dataclass(frozen=True)
-class VarRef:
-    """`component.variable` as written in YAML; variable may itself contain dots."""
-
-    component: str
-    variable: str
-    loc: Location | None = field(default=None, compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.component}.{self.variable}"
-
-
 @dataclass(frozen=True)
 class SimulationSpec:
     start: float = 0.0
@@ -118,9 +108,14 @@ class SystemSpec:
     record: RecordSpec = field(default_factory=RecordSpec)
     events: tuple[EventSpec, ...] = ()
     description: str = ""
-    # sections owned by later features (opcua, plant, regression), kept as plain data
+    # the sections of the live wing and of `cosim test` (opcua, plant, regression) as plain data
     extra: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
+    opcua: OpcuaSpec | None = None  # the `opcua:` section, typed (None: absent or broken)
+    plant: PlantSpec | None = None  # the `plant:` section, typed (None: absent or broken)
+    # the usable ends of connections dropped for a problem at their other end, as
+    # (ref, "output" | "input"): resolving still checks them, and counts the inputs as driven
+    orphans: tuple[tuple[VarRef, str], ...] = field(default=(), compare=False)
 
 
 # --------------------------------------------------------------------------- as resolved

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -52,10 +52,12 @@ _WATCHABLE = "an output or a local variable (watched: residual = measured - pred
 
 
 def _lookup(
-    system: ResolvedSystem, ref: VarRef, where: str, loc: Location | None
-) -> tuple[int, VariableInfo] | Problem:
+    system: ResolvedSystem, ref: VarRef, where: str, loc: Location | None, skip: Collection[str]
+) -> tuple[int, VariableInfo] | Problem | None:
     names = {c.name: c for c in system.components}
     comp = names.get(ref.component)
+    if comp is None and ref.component in skip:
+        return None  # a broken component, reported already
     if comp is None:
         close = did_you_mean(ref.component, names, cutoff=0.6)
         hint = f"did you mean '{close}.{ref.variable}'?" if close else ""
@@ -79,9 +81,13 @@ def _article(noun: str) -> str:
 
 
 def resolve_links(
-    system: ResolvedSystem, opcua: OpcuaSpec
+    system: ResolvedSystem, opcua: OpcuaSpec, skip: Collection[str] = ()
 ) -> tuple[tuple[LiveLink, ...], list[Problem]]:
-    """Check every opcua input and output against the FMUs' variables."""
+    """Check every opcua input and output against the FMUs' variables.
+
+    `skip`: components left out of `system` because they are broken (their links are not
+    checked: their problem is reported already).
+    """
     problems: list[Problem] = []
     links: list[LiveLink] = []
     driven = {
@@ -91,7 +97,9 @@ def resolve_links(
     for i, item in enumerate(opcua.inputs):
         where = f"opcua.inputs[{i}].to"
         loc = item.to.loc or item.loc  # the `to:` key itself, else the list item
-        found = _lookup(system, item.to, where, loc)
+        found = _lookup(system, item.to, where, loc, skip)
+        if found is None:
+            continue
         if isinstance(found, Problem):
             problems.append(found)
             continue
@@ -129,16 +137,22 @@ def resolve_links(
             continue
         links.append(LiveLink(i, item.node, label, component, var, role))
     for i, out in enumerate(opcua.outputs):
-        found = _lookup(system, out.source, f"opcua.outputs[{i}].from", out.source.loc or out.loc)
+        loc = out.source.loc or out.loc
+        found = _lookup(system, out.source, f"opcua.outputs[{i}].from", loc, skip)
         if isinstance(found, Problem):
             problems.append(found)
     return tuple(links), problems
 
 
-def _variable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, VariableInfo] | Problem:
-    """Look `ref` up in the resolved system: (component index, variable) or a Problem."""
+def _variable(
+    system: ResolvedSystem, ref: VarRef, what: str, skip: Collection[str] = ()
+) -> tuple[int, VariableInfo] | Problem | None:
+    """Look `ref` up in the resolved system: (component index, variable), a Problem, or None
+    for a component in `skip`."""
     comps = {c.name: c for c in system.components}
     comp = comps.get(ref.component)
+    if comp is None and ref.component in skip:
+        return None
     if comp is None:
         return Problem(ref.loc, f"{what}: no component named '{ref.component}'",
                        f"components: {', '.join(comps) or '(none)'}")  # fmt: skip
@@ -155,9 +169,11 @@ def _variable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, Vari
     return comp.index, var
 
 
-def _settable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, VariableInfo] | Problem:
-    found = _variable(system, ref, what)
-    if isinstance(found, Problem):
+def _settable(
+    system: ResolvedSystem, ref: VarRef, what: str, skip: Collection[str] = ()
+) -> tuple[int, VariableInfo] | Problem | None:
+    found = _variable(system, ref, what, skip)
+    if found is None or isinstance(found, Problem):
         return found
     _, var = found
     tunable = var.causality == "parameter" and var.variability == "tunable"
@@ -177,7 +193,9 @@ def _settable(system: ResolvedSystem, ref: VarRef, what: str) -> tuple[int, Vari
     return found
 
 
-def check_plant_links(plant: PlantSpec, system: ResolvedSystem) -> list[Problem]:
+def check_plant_links(
+    plant: PlantSpec, system: ResolvedSystem, skip: Collection[str] = ()
+) -> list[Problem]:
     """Check the plant's links against the FMUs' variables, each problem with file:line:col.
 
     `serve[].from` must exist (any numeric variable); `commands[].to` and the targets of
@@ -186,17 +204,17 @@ def check_plant_links(plant: PlantSpec, system: ResolvedSystem) -> list[Problem]
     """
     problems: list[Problem] = []
     for i, s in enumerate(plant.serve):
-        found = _variable(system, s.source, f"plant.serve[{i}].from")
+        found = _variable(system, s.source, f"plant.serve[{i}].from", skip)
         if isinstance(found, Problem):
             problems.append(found)
     for i, c in enumerate(plant.commands):
-        found = _settable(system, c.target, f"plant.commands[{i}].to")
+        found = _settable(system, c.target, f"plant.commands[{i}].to", skip)
         if isinstance(found, Problem):
             problems.append(found)
     for f in plant.faults:
         if f.action == "freeze":
             continue
-        found = _settable(system, f.target, f.where)
+        found = _settable(system, f.target, f.where, skip)
         if isinstance(found, Problem):
             problems.append(found)
     return problems

@@ -9,7 +9,15 @@ from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import check_archive, read_model_description
-from cosim.io.yaml import describe, did_you_mean, read_system, sort_problems, time_problems
+from cosim.io.yaml import (
+    check_stop_override,
+    describe,
+    did_you_mean,
+    read_system,
+    sort_problems,
+    time_problems,
+    with_stop,
+)
 from cosim.model.spec import (
     ComponentSpec,
     ResolvedComponent,
@@ -26,6 +34,7 @@ from cosim.model.spec import (
 )
 from cosim.resolve.fmus import locate_fmu
 from cosim.resolve.graph import algebraic_loops, direct_feedthrough, step_order
+from cosim.resolve.live import check_plant_links, resolve_links
 from cosim.resolve.units import Unit, conversion, find_unit, unit_definitions
 
 _INTEGERS = ("Integer", "Enumeration", *(f"{u}Int{n}" for u in ("", "U") for n in (8, 16, 32, 64)))
@@ -535,6 +544,9 @@ class _Resolver:
 
         # every written target counts as driven, even where its connection has a problem
         written = {str(c.target): c for c in spec.connections}
+        for ref, role in spec.orphans:  # the other end of the connection is broken
+            if self.lookup(ref, role) is not None and role == "input":
+                written.setdefault(str(ref), ref)
         events = self.events(index, start_tick, stop_tick, step_ticks, written)
         self.unconnected_inputs(written)
         loops = algebraic_loops(
@@ -560,8 +572,6 @@ class _Resolver:
         record_decimation = 1
         if spec.record.interval is not None:
             record_decimation = max(1, round(to_ticks(spec.record.interval) / step_ticks))
-        if any(p.severity == "error" for p in self.problems):
-            return None
         return ResolvedSystem(
             spec=spec,
             components=tuple(components),
@@ -700,11 +710,19 @@ class _Resolver:
         return tuple(out)
 
 
-def resolve_problems(spec: SystemSpec) -> tuple[ResolvedSystem | None, list[Problem]]:
-    """The ResolvedSystem (None if any error) and every problem found while resolving."""
+def _resolve(spec: SystemSpec) -> tuple[ResolvedSystem | None, list[Problem]]:
+    """The system as far as it resolves (broken parts left out) and every problem found."""
     resolver = _Resolver(spec)
     system = resolver.run()
     return system, sort_problems(resolver.problems)
+
+
+def resolve_problems(spec: SystemSpec) -> tuple[ResolvedSystem | None, list[Problem]]:
+    """The ResolvedSystem (None if any error) and every problem found while resolving."""
+    system, problems = _resolve(spec)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return system, problems
 
 
 def resolve_system(spec: SystemSpec) -> ResolvedSystem:
@@ -716,90 +734,64 @@ def resolve_system(spec: SystemSpec) -> ResolvedSystem:
 
 
 def check(
-    path: str | Path, overrides: Sequence[str] = ()
+    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
 ) -> tuple[ResolvedSystem | None, list[Problem]]:
-    """Read, check and resolve a system file; (system or None, every problem found)."""
+    """Read, check and resolve a system file: (system or None, every problem found).
+
+    The one complete check behind `cosim validate` and `cosim run`: the YAML's structure,
+    `--set` overrides and `--stop` (if given), the FMUs, and the live sections' links, with
+    every error AND every warning, in file order. A broken part (an unknown component, a
+    missing FMU) leaves out only what depends on it. The system is None if any is an error.
+    """
     spec, problems = read_system(path, overrides)
     if spec is None:
         return None, problems
-    problems = problems + _live_problems(spec, str(path))
-    system, more = resolve_problems(spec)
-    if any(p.severity == "error" for p in problems):
-        # the spec is partial: keep only errors from resolving (warnings may be artifacts)
-        return None, sort_problems(problems + [p for p in more if p.severity == "error"])
-    driven = _live_driven(spec, str(path))
+    if stop is not None:
+        stopped = check_stop_override(spec, stop)
+        problems = problems + stopped
+        if not stopped:
+            stopped_spec = with_stop(spec, stop)  # drops events after the stop, with a warning
+            problems += stopped_spec.warnings[len(spec.warnings) :]
+            spec = stopped_spec
+    system, more = _resolve(spec)  # partial if broken: the live links are checked anyway
+    driven = _live_driven(spec)
     if driven:
         more = [p for p in more if not _keeps_start_value_warning(p, driven)]
-    if system is not None:
-        if driven:
+        if system is not None:
             kept = tuple(p for p in system.warnings if not _keeps_start_value_warning(p, driven))
             system = replace(system, warnings=kept)
-        links = _live_problems(spec, str(path), system)
-        if any(p.severity == "error" for p in links):
-            return None, sort_problems(problems + more + links)
-        more += links
-    return system, sort_problems(problems + more)
+    if system is not None:
+        more += live_problems(spec, system)
+    problems = sort_problems(problems + more)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return system, problems
 
 
-def _live_sections(spec: SystemSpec, file: str) -> tuple[Any, Any, list[Problem]]:
-    """The parsed `opcua:` and `plant:` sections (None if absent or broken) and their problems."""
-    problems: list[Problem] = []
-    opcua = plant = None
-    if "opcua" in spec.extra:
-        from cosim.io.opcua import check_opcua
+def live_problems(spec: SystemSpec, system: ResolvedSystem) -> list[Problem]:
+    """The live sections' links to the FMUs' variables, each at its file:line:col.
 
-        opcua, found = check_opcua(
-            spec.extra["opcua"],
-            spec.path.parent,
-            file=file,
-            text=spec.text,
-            components=list(spec.components),
-        )
-        problems += found
-    if "plant" in spec.extra:
-        from cosim.io.plant import parse_plant
-
-        try:
-            plant = parse_plant(spec)
-        except ConfigError as err:
-            problems += err.problems
-    return opcua, plant, problems
-
-
-def _live_problems(
-    spec: SystemSpec, file: str, system: ResolvedSystem | None = None
-) -> list[Problem]:
-    """Problems of the live sections (`opcua:` of a twin, `plant:` of a plant simulator).
-
-    Without `system`: the sections' own structure. With the resolved system: their links to
-    the FMUs' variables, as `cosim run` and `cosim plant` check them before they start
-    (opcua.inputs[].to, opcua.outputs[].from, plant.serve[].from, plant.commands[].to and
-    the fault targets), each at its file:line:col.
+    opcua.inputs[].to, opcua.outputs[].from, plant.serve[].from, plant.commands[].to and the
+    fault targets, as `cosim run` and `cosim plant` check them before they start. Components
+    of `spec` missing from a partly resolved `system` are broken (reported): not checked.
     """
-    opcua, plant, problems = _live_sections(spec, file)
-    if system is None:
-        return problems
+    broken = set(spec.components) - {c.name for c in system.components}
     links: list[Problem] = []
-    if opcua is not None:
-        from cosim.resolve.live import resolve_links
-
-        links += resolve_links(system, opcua)[1]
-    if plant is not None:
-        from cosim.resolve.live import check_plant_links
-
-        links += check_plant_links(plant, system)
+    if spec.opcua is not None:
+        links += resolve_links(system, spec.opcua, broken)[1]
+    if spec.plant is not None:
+        links += check_plant_links(spec.plant, system, broken)
     return links
 
 
-def _live_driven(spec: SystemSpec, file: str) -> set[str]:
+def _live_driven(spec: SystemSpec) -> set[str]:
     """Variables ("comp.var") a live source sets: opcua.inputs, plant.commands, plant faults."""
-    opcua, plant, _ = _live_sections(spec, file)
     driven: set[str] = set()
-    if opcua is not None:
-        driven.update(str(item.to) for item in opcua.inputs)
-    if plant is not None:
-        driven.update(str(c.target) for c in plant.commands)
-        driven.update(str(f.target) for f in plant.faults if f.action != "freeze")
+    if spec.opcua is not None:
+        driven.update(str(item.to) for item in spec.opcua.inputs)
+    if spec.plant is not None:
+        driven.update(str(c.target) for c in spec.plant.commands)
+        driven.update(str(f.target) for f in spec.plant.faults if f.action != "freeze")
     return driven
 
 
@@ -811,14 +803,22 @@ def _keeps_start_value_warning(problem: Problem, driven: set[str]) -> bool:
     return label in driven and rest.startswith("is not connected")
 
 
-def validate(path: str | Path, overrides: Sequence[str] = ()) -> list[Problem]:
+def validate(
+    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+) -> list[Problem]:
     """Every problem (errors and warnings) in a system file, from the YAML and from its FMUs."""
-    return check(path, overrides)[1]
+    return check(path, overrides, stop)[1]
 
 
-def load(path: str | Path, overrides: Sequence[str] = ()) -> ResolvedSystem:
-    """Read and resolve a system file; raise one ConfigError holding every problem found."""
-    system, problems = check(path, overrides)
+def load(
+    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+) -> ResolvedSystem:
+    """Read and resolve a system file; raise one ConfigError holding every problem found.
+
+    The ConfigError holds the same complete list as `check` (errors and warnings); on success
+    the warnings are in the ResolvedSystem's `warnings`.
+    """
+    system, problems = check(path, overrides, stop)
     if system is None:
         raise ConfigError(problems)
     return system
@@ -828,6 +828,7 @@ __all__ = [
     "FmuInfo",
     "check",
     "fmu_info",
+    "live_problems",
     "load",
     "resolve_problems",
     "resolve_system",
