@@ -1,13 +1,18 @@
-"""Real-time pacing of the step loop against one fixed start instant, with overrun statistics.
+"""Real-time pacing of the step loop against one fixed start instant, with lateness statistics.
 
-The deadline of communication step k is ``t0 + factor * k * h`` (wall clock), measured from one
+A run option, not an observer: `Execution(system, pacer=Pacer(h, factor))` calls `start()`
+before its first step and `wait()` after every step's observers.
+
+The deadline of communication step k is ``t0 + k * h / factor`` (wall clock), measured from one
 fixed start instant ``t0``, so a late step never shifts the deadlines after it (no drift).
 Lateness is how far past its deadline the next step really starts; a step that itself finished
-after its deadline is an overrun.
+after its deadline is an overrun. Lateness goes into a ring of raw samples (exact percentiles
+at the end, `stats()`) and a LatenessHistogram (a running p99 at any time, O(1) per step).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -38,6 +43,50 @@ class PacingStats:
         }
 
 
+class LatenessHistogram:
+    """Running quantiles of step lateness in fixed log-spaced bins: O(1) per sample, no sort.
+
+    Bin 0 holds lateness below LOW (1 us); bin k >= 1 holds [LOW 10^((k-1)/B), LOW 10^(k/B))
+    with B = BINS_PER_DECADE bins per decade up to 100 s (the last bin also takes anything
+    larger). quantile() returns the upper edge of the bin holding the nearest-rank quantile,
+    capped at the largest sample: an upper bound at most 10^(1/B) (12 %) above the true value.
+    """
+
+    LOW = 1e-6
+    BINS_PER_DECADE = 20
+    DECADES = 8
+
+    def __init__(self) -> None:
+        self.counts = [0] * (2 + self.DECADES * self.BINS_PER_DECADE)
+        self.n = 0
+        self.max = 0.0
+        self._top = len(self.counts) - 1
+        self._scale = float(self.BINS_PER_DECADE)
+
+    def add(self, lateness: float) -> None:
+        if lateness < self.LOW:
+            k = 0
+        else:
+            k = min(self._top, 1 + int(math.log10(lateness / self.LOW) * self._scale))
+        self.counts[k] += 1
+        self.n += 1
+        if lateness > self.max:
+            self.max = lateness
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (0 < q <= 1, nearest rank) of every sample so far; 0 if none."""
+        if self.n == 0:
+            return 0.0
+        rank = max(1, math.ceil(q * self.n))
+        seen, k = 0, 0
+        for k, count in enumerate(self.counts):  # noqa: B007 (k is the bin found)
+            seen += count
+            if seen >= rank:
+                break
+        edge = self.LOW * 10.0 ** (k / self._scale)
+        return min(edge, self.max)
+
+
 class Pacer:
     """Keeps a loop of fixed communication steps `h` in pace with the wall clock.
 
@@ -59,6 +108,7 @@ class Pacer:
         self._t0 = 0.0
         self._last = 0.0
         self._k = 0
+        self.histogram = LatenessHistogram()
         self.now = time.perf_counter
 
     def start(self) -> None:
@@ -84,6 +134,7 @@ class Pacer:
             self._overruns += 1
         if late > self._max:
             self._max = late
+        self.histogram.add(late)
         return late
 
     @property
@@ -95,6 +146,11 @@ class Pacer:
     def max_lateness(self) -> float:
         """The largest lateness so far, seconds."""
         return self._max
+
+    @property
+    def p99_lateness(self) -> float:
+        """The running p99 lateness estimate (LatenessHistogram: at most 12 % high)."""
+        return self.histogram.quantile(0.99)
 
     @property
     def elapsed(self) -> float:
@@ -115,4 +171,4 @@ class Pacer:
         )
 
 
-__all__ = ["Pacer", "PacingStats"]
+__all__ = ["LatenessHistogram", "Pacer", "PacingStats"]
