@@ -122,7 +122,7 @@ class PlantIO:
         return labels + [x for x in self._fault_labels if x not in labels]
 
     def simulation_initialized(self, execution: Execution) -> None:
-        from cosim.twin.runner import SignalReader
+        from cosim.twin.hooks import SignalReader
 
         self._ex = execution
         self._reader = SignalReader(execution, self._labels)
@@ -340,7 +340,7 @@ class Plant:
         """Serve and step in real time until `duration` simulated seconds or request_stop()."""
         from cosim.api import Simulation, plan_for
         from cosim.opcua import ValueServer
-        from cosim.twin.runner import Health, Pacing
+        from cosim.twin.hooks import Health, Pacing
 
         system = self.system
         served, commands = self.variables()
