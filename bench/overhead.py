@@ -3,8 +3,9 @@
 A chain of N FirstOrder instances (FMI 2.0), fo0.u = 1 and fo[i].y -> fo[i+1].u, Gauss-Seidel,
 10,000 communication steps. In the same process and run, each repetition times:
 
-  engine        cosim.engine.execution.Execution.run_until (no observers): the master algorithm
-  engine+h5     the same, recording every output at every step into results.h5
+  engine        the engine's loop through the one run recipe (cosim.api.Simulation, no
+                recorder: Execution.run_until with no observers): the master algorithm
+  engine+h5     the same recipe recording every output at every step into results.h5
   floor         a minimal hand-written loop over fmpy's FMU2Slave objects doing the same
                 gets, sets and doSteps (fmpy's loaded C functions, prebuilt arrays, status
                 checks): what a careful Python user writes; the reference for the target
@@ -33,13 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cosim.engine.execution import Execution  # noqa: E402
+from cosim.api import Simulation  # noqa: E402
 from cosim.engine.plan import build_plan  # noqa: E402
 from cosim.fmu.archive import extract, read_model_description  # noqa: E402
 from cosim.io.yaml import load_system  # noqa: E402
 from cosim.library.build import bundled_fmu  # noqa: E402
 from cosim.resolve.resolver import resolve_system  # noqa: E402
-from cosim.results.writer import ResultsWriter  # noqa: E402
 
 STEP = 1e-3
 
@@ -69,19 +69,16 @@ def load_chain(n: int, steps: int, tmp: Path, record: bool = False):
 
 
 def time_engine(system, steps: int, h5: Path | None = None) -> float:
+    """Seconds of the step loop alone (initialization and close excluded)."""
     plan = build_plan(system)
-    writer = ResultsWriter(h5, system, plan) if h5 else None
-    ex = Execution(system, plan=plan, observers=[writer] if writer else [])
-    try:
-        with ex:
-            ex.initialize()
-            t0 = time.perf_counter()
-            ex.run_until(plan.tick(steps))
-            dt = time.perf_counter() - t0
-            assert ex.step_count == steps
-    finally:
-        if writer:
-            writer.close(ex.stats)
+    with Simulation(system, results=h5, memory=False, plan=plan) as sim:
+        sim.initialize()
+        ex = sim.execution
+        t0 = time.perf_counter()
+        ex.run_until(plan.tick(steps))
+        dt = time.perf_counter() - t0
+        assert ex.step_count == steps
+    assert sim.status == "completed", sim.status
     return dt
 
 
@@ -211,9 +208,9 @@ def rss_kib() -> int:
 
 def memory(system, steps: int) -> tuple[int, int, int]:
     """(RSS growth over run_until in KiB, tracemalloc net bytes, tracemalloc peak bytes)."""
-    ex = Execution(system)
-    with ex:
-        ex.initialize()
+    with Simulation(system, memory=False) as sim:
+        sim.initialize()
+        ex = sim.execution
         ex.run_until(ex.plan.tick(steps // 10))  # warm up
         gc.collect()
         rss0 = rss_kib()

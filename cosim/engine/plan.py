@@ -62,7 +62,6 @@ N_VTYPES = len(ValueType)
 
 ValueTypeOf = Callable[[ResolvedComponent, VariableInfo], ValueType]
 ExternalInput = tuple[int, VariableInfo]  # (component index, variable) driven from outside
-default_value_type = value_type  # the fmu factory's mapping (kept for existing callers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -342,5 +341,4 @@ __all__ = [
     "ExternalInput",
     "Plan",
     "build_plan",
-    "default_value_type",
 ]
