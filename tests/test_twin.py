@@ -515,7 +515,7 @@ def test_cli_realtime_option_overrides_the_yaml(tmp_path: Path) -> None:
 
 def test_lateness_histogram_p99_is_a_tight_upper_bound() -> None:
     """The twin server's P99Lateness vs the exact nearest-rank p99 of the same samples."""
-    from cosim.twin.hooks import LatenessHistogram
+    from cosim.realtime import LatenessHistogram
 
     rng = np.random.default_rng(3)
     # mostly tens of microseconds with a heavy tail into milliseconds, plus on-time zeros

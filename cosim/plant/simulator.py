@@ -161,7 +161,7 @@ class PlantIO:
 
     def status(self, tick: int) -> PlantStatus:
         assert self._ex is not None
-        h = self.pacing.pacer if self.pacing is not None else None
+        h = self.pacing
         wall = h.elapsed if h is not None else 0.0
         t = tick / TICKS_PER_SECOND
         sim = t - self.system.start_tick / TICKS_PER_SECOND

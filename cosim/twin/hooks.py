@@ -16,7 +16,7 @@ from cosim.errors import BridgeError, Location
 from cosim.model.spec import (
     TICKS_PER_SECOND,
 )
-from cosim.realtime import Pacer, PacingStats
+from cosim.realtime import Pacer
 from cosim.resolve.live import LiveLink
 
 if TYPE_CHECKING:
@@ -114,82 +114,27 @@ class _Rows:
 
 
 # ============================================================================ observers
-class LatenessHistogram:
-    """Running quantiles of step lateness in fixed log-spaced bins: O(1) per sample, no sort.
-
-    Bin 0 holds lateness below LOW (1 us); bin k >= 1 holds [LOW 10^((k-1)/B), LOW 10^(k/B))
-    with B = BINS_PER_DECADE bins per decade up to 100 s (the last bin also takes anything
-    larger). quantile() returns the upper edge of the bin holding the nearest-rank quantile,
-    capped at the largest sample: an upper bound at most 10^(1/B) (12 %) above the true value.
-    """
-
-    LOW = 1e-6
-    BINS_PER_DECADE = 20
-    DECADES = 8
-
-    def __init__(self) -> None:
-        self.counts = [0] * (2 + self.DECADES * self.BINS_PER_DECADE)
-        self.n = 0
-        self.max = 0.0
-        self._top = len(self.counts) - 1
-        self._scale = float(self.BINS_PER_DECADE)
-
-    def add(self, lateness: float) -> None:
-        if lateness < self.LOW:
-            k = 0
-        else:
-            k = min(self._top, 1 + int(math.log10(lateness / self.LOW) * self._scale))
-        self.counts[k] += 1
-        self.n += 1
-        if lateness > self.max:
-            self.max = lateness
-
-    def quantile(self, q: float) -> float:
-        """The q-quantile (0 < q <= 1, nearest rank) of every sample so far; 0 if none."""
-        if self.n == 0:
-            return 0.0
-        rank = max(1, math.ceil(q * self.n))
-        seen, k = 0, 0
-        for k, count in enumerate(self.counts):  # noqa: B007 (k is the bin found)
-            seen += count
-            if seen >= rank:
-                break
-        edge = self.LOW * 10.0 ** (k / self._scale)
-        return edge if edge < self.max else self.max
-
-
-class Pacing:
-    """The run's pacer: waits after every communication step until its wall-clock deadline.
-
-    Keeps Health's overruns and max lateness current every step, and its p99 lateness (from a
-    LatenessHistogram) about once per second of wall-clock time.
-    """
+class Pacing(Pacer):
+    """The twin's pacer: a realtime.Pacer that keeps Health's lateness figures current (its
+    overruns and max lateness every step, its p99 about once per second of wall-clock time)."""
 
     def __init__(self, step: float, factor: float, health: Health) -> None:
-        self.pacer = Pacer(step, factor)
-        self.factor = factor
+        super().__init__(step, factor)
         self.health = health
         self.last_lateness = 0.0
-        self.histogram = LatenessHistogram()
         self._every = max(1, round(factor / step))  # steps per wall-clock second
         self._countdown = 1  # the first estimate after the first step
 
-    def start(self) -> None:
-        self.pacer.start()
-
     def wait(self) -> float:
-        late = self.last_lateness = self.pacer.wait()
-        self.health.overruns = self.pacer.overruns
-        self.health.max_lateness = self.pacer.max_lateness
-        self.histogram.add(late)
+        late = self.last_lateness = super().wait()
+        health = self.health
+        health.overruns = self.overruns
+        health.max_lateness = self.max_lateness
         self._countdown -= 1
         if self._countdown <= 0:
             self._countdown = self._every
-            self.health.p99_lateness = self.histogram.quantile(0.99)
+            health.p99_lateness = self.p99_lateness
         return late
-
-    def stats(self) -> PacingStats:
-        return self.pacer.stats()
 
 
 class TwinRecorder:
@@ -508,7 +453,6 @@ class HealthClock:
 
 __all__ = [
     "Health",
-    "LatenessHistogram",
     "LiveInputs",
     "LiveOutputs",
     "Pacing",
