@@ -160,6 +160,7 @@ class Execution:
         # the start values, after it they are sent before the next step
         self._pending: list[tuple[int, ValueType, int, Any]] = []
         self._states: list[SystemState] = []  # taken and not yet freed
+        self._running = False  # inside the step loop (hooks run): no set_state
         self._slot_of: dict[str, tuple[int, int]] | None = None  # label -> (vtype, slot)
         self._input_of = {
             label: (int(p.in_vtype[k]), int(p.in_slot[k])) for k, label in enumerate(p.in_labels)
@@ -558,6 +559,8 @@ class Execution:
             raise SimulationError("set_state(): the state was freed or taken by another run")
         if self._closed:
             raise SimulationError("set_state(): the execution is closed")
+        if self._running:
+            raise SimulationError("set_state(): call it between steps, not from a hook")
         t = state.tick / TICKS_PER_SECOND
         for slave, fmu_state in zip(self.slaves, state.fmu_states, strict=True):
             slave.set_state(fmu_state)
@@ -656,21 +659,23 @@ class Execution:
             for s in self.slaves
             if getattr(s, "terminate_simulation", None) is not None
         ]
-        start, step_ticks = p.start_tick, p.step_ticks
+        start, step_ticks, tps = p.start_tick, p.step_ticks, TICKS_PER_SECOND
         ev_tick = p.ev_tick.tolist() + [None]
+        next_ev = ev_tick[self._next_event]
         n = self.step_count
+        self._running = True
         wall0 = _time.perf_counter()
         try:
             for _ in range(count):
                 tick = start + n * step_ticks
-                t = tick / TICKS_PER_SECOND
+                t = tick / tps
                 for m in manipulators:
                     m.before_step(n, tick)
                 if pending:
                     self._apply_pending(t)
-                next_ev = ev_tick[self._next_event]
                 if next_ev is not None and next_ev <= tick:
                     self._apply_events(tick)
+                    next_ev = ev_tick[self._next_event]
                 t_cell.value = t
                 if phases is None:
                     phase = self._phase(n, n % TIMING_SAMPLE == 0)
@@ -714,6 +719,7 @@ class Execution:
             self.stats.status = "failed"
             raise
         finally:
+            self._running = False
             self.stats.wall_time += _time.perf_counter() - wall0
             self.stats.steps = self.step_count
             self.stats.simulated_time = (self.tick - p.start_tick) / TICKS_PER_SECOND
