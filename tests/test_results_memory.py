@@ -276,3 +276,4 @@ def test_results_from_arrays_checks_shapes():
     r = Results(np.arange(3.0), {"a.x": np.arange(3)}, units={"a.x": "m"})
     assert r.kinds == {"a.x": "integer"} and r.descriptions == {"a.x": ""}
     assert dict(r)["a.x"].tolist() == [0, 1, 2]
+    assert r.get("a.y") is None and r.get("a.x") is r["a.x"]

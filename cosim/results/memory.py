@@ -85,6 +85,9 @@ class Results:
         except KeyError:
             raise KeyError(_unknown(label, self.names)) from None
 
+    def get(self, label: str, default: Any = None) -> Any:
+        return self._signals.get(label, default)
+
     def keys(self) -> list[str]:
         return self.names
 
