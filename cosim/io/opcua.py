@@ -218,6 +218,20 @@ def _path(ctx: Problems, value: Any, path: tuple, base_dir: Path, what: str) -> 
 
 
 # --------------------------------------------------------------------------- sections
+_TOP_KEYS = (
+    "endpoint",
+    "security",
+    "inputs",
+    "outputs",
+    "write",
+    "on_disconnect",
+    "connect_timeout",
+    "publishing_interval",
+    "serve",
+)
+_INPUT_KEYS = ("node", "to", "stale_after")
+_OUTPUT_KEYS = ("from", "node")
+_SERVE_KEYS = ("endpoint", "security", "namespace", "prefix")
 _CLIENT_SECURITY_KEYS = (
     "policy",
     "mode",
@@ -236,6 +250,15 @@ _SERVER_SECURITY_KEYS = (
     "username",
     "password_env",
 )
+# every key the parser accepts, by node path ("[]": any list item), for cosim.io.schema's test
+KEYS: dict[str, tuple[str, ...]] = {
+    "opcua": _TOP_KEYS,
+    "opcua.security": _CLIENT_SECURITY_KEYS,
+    "opcua.inputs[]": _INPUT_KEYS,
+    "opcua.outputs[]": _OUTPUT_KEYS,
+    "opcua.serve": _SERVE_KEYS,
+    "opcua.serve.security": _SERVER_SECURITY_KEYS,
+}
 
 
 def _security(
@@ -378,7 +401,7 @@ def _inputs(ctx: Problems, data: Any, components: Collection[str] | None) -> tup
         item = _mapping(ctx, item, ipath, "node, to, stale_after")
         if item is None:
             continue
-        _check_keys(ctx, item, ipath, ("node", "to", "stale_after"))
+        _check_keys(ctx, item, ipath, _INPUT_KEYS)
         for key in ("node", "to"):
             if key not in item:
                 ctx.error(ipath, f"{ctx.where(ipath)} is missing '{key}'")
@@ -417,7 +440,7 @@ def _outputs(
         item = _mapping(ctx, item, ipath, "from, node")
         if item is None:
             continue
-        _check_keys(ctx, item, ipath, ("from", "node"))
+        _check_keys(ctx, item, ipath, _OUTPUT_KEYS)
         for key in ("from", "node"):
             if key not in item:
                 ctx.error(ipath, f"{ctx.where(ipath)} is missing '{key}'")
@@ -442,7 +465,7 @@ def _serve(ctx: Problems, data: Any, base_dir: Path) -> ServeSpec | None:
     data = _mapping(ctx, data, path, "endpoint, security, namespace, prefix")
     if data is None:
         return None
-    _check_keys(ctx, data, path, ("endpoint", "security", "namespace", "prefix"))
+    _check_keys(ctx, data, path, _SERVE_KEYS)
     if "endpoint" not in data:
         ctx.error(
             path,
@@ -469,19 +492,6 @@ def _serve(ctx: Problems, data: Any, base_dir: Path) -> ServeSpec | None:
         prefix=str(data.get("prefix", "Twin")),
         loc=ctx.at(path),
     )
-
-
-_TOP_KEYS = (
-    "endpoint",
-    "security",
-    "inputs",
-    "outputs",
-    "write",
-    "on_disconnect",
-    "connect_timeout",
-    "publishing_interval",
-    "serve",
-)
 
 
 def _same_listener(a: str, b: str) -> bool:
@@ -666,6 +676,7 @@ def check_endpoint(
 
 
 __all__ = [
+    "KEYS",
     "NODE_ID_FORMS",
     "check_endpoint",
     "check_opcua",

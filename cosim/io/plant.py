@@ -13,6 +13,21 @@ from cosim.model.spec import SystemSpec, VarRef
 
 DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840"
 _PLANT_KEYS = ("endpoint", "serve", "commands", "noise", "faults", "security", "namespace")
+_SERVE_KEYS = ("from", "node")
+_COMMAND_KEYS = ("node", "to", "start")
+_NOISE_KEYS = ("seed", "signals")
+_FAULT_ACTIONS = ("set", "ramp", "freeze")
+_RAMP_KEYS = ("to", "over")
+# every key the parser accepts, by node path ("[]": any list item or mapping value), for
+# cosim.io.schema's test; plant.security is checked as opcua.serve.security (io.opcua.KEYS)
+KEYS: dict[str, tuple[str, ...]] = {
+    "plant": _PLANT_KEYS,
+    "plant.serve[]": _SERVE_KEYS,
+    "plant.commands[]": _COMMAND_KEYS,
+    "plant.noise": _NOISE_KEYS,
+    "plant.faults[]": ("at", *_FAULT_ACTIONS),
+    "plant.faults[].ramp[]": _RAMP_KEYS,
+}
 
 
 def _where(path: Sequence[str | int]) -> str:
@@ -105,8 +120,8 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
         path = ("serve", i)
         if (
             not isinstance(item, dict)
-            or set(item) - {"from", "node"}
-            or not {"from", "node"} <= set(item)
+            or set(item) - set(_SERVE_KEYS)
+            or not set(_SERVE_KEYS) <= set(item)
         ):
             err(
                 path, f'{_where(path)} must be {{from: comp.var, node: "ns=2;s=..."}}, got {item!r}'
@@ -130,7 +145,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
         path = ("commands", i)
         if (
             not isinstance(item, dict)
-            or set(item) - {"node", "to", "start"}
+            or set(item) - set(_COMMAND_KEYS)
             or not {
                 "node",
                 "to",
@@ -158,7 +173,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     seed = None
     nd = data.get("noise")
     if nd is not None:
-        if not isinstance(nd, dict) or set(nd) - {"seed", "signals"}:
+        if not isinstance(nd, dict) or set(nd) - set(_NOISE_KEYS):
             err(("noise",), "plant.noise must be {seed: int, signals: {comp.var: sigma}}")
         else:
             seed = nd.get("seed")
@@ -191,7 +206,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
         items = []
     for i, item in enumerate(items):
         path = ("faults", i)
-        actions = [k for k in ("set", "ramp", "freeze") if isinstance(item, dict) and k in item]
+        actions = [k for k in _FAULT_ACTIONS if isinstance(item, dict) and k in item]
         if not isinstance(item, dict) or len(actions) != 1 or set(item) - {"at", actions[0]}:
             err(path, f"{_where(path)} must be {{at: t, set: {{...}}}}, {{at: t, ramp: {{comp.var: "
                 "{to: x, over: s}}}} or {at: t, freeze: comp.var}")  # fmt: skip
@@ -230,7 +245,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
                 faults.append(Fault(float(at), "set", r, float(value), loc=fl,
                                     where=f"{_where(path)}.set"))  # fmt: skip
             else:
-                ok = isinstance(value, dict) and set(value) == {"to", "over"}
+                ok = isinstance(value, dict) and set(value) == set(_RAMP_KEYS)
                 if (
                     not ok
                     or not _number(value["to"])

@@ -1,10 +1,11 @@
-"""The JSON Schema (draft 2020-12) of the system YAML format: the one table of its keys."""
+"""The JSON Schema (draft 2020-12) of the system YAML format: every section, key, type and enum."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+from cosim.model.live import MODES, ON_DISCONNECT, POLICIES
 from cosim.model.spec import MAX_SECONDS
 
 # A name usable as a component (no dots: `component.variable` splits at the first dot).
@@ -35,6 +36,343 @@ _POSITIVE_SECONDS: dict[str, Any] = {
     "exclusiveMinimum": 0,
     "maximum": MAX_SECONDS,
 }
+
+# --------------------------------------------------------------------------- live sections
+_ENDPOINT: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^opc\.tcp://.+:[0-9]+",
+    "patternErrorMessage": "must be an OPC UA endpoint URL, opc.tcp://host:port",
+}
+_NODE_ID: dict[str, Any] = {
+    "type": "string",
+    "description": "An OPC UA node id: ns=<index>;s=<name>, ns=<index>;i=<number>, or "
+    "nsu=<namespace URI>;s=<name> (robust when namespace indices change).",
+}
+_FILE: dict[str, Any] = {"type": "string"}
+
+
+def _security(side: str) -> dict[str, Any]:
+    own = "the twin's" if side == "client" else "the server's"
+    keys: dict[str, Any] = {
+        "policy": {
+            "enum": list(POLICIES),
+            "default": POLICIES[0],
+            "description": "Security policy (Basic256Sha256).",
+        },
+        "mode": {
+            "enum": list(MODES),
+            "default": "SignAndEncrypt",
+            "description": "Message security mode: Sign or SignAndEncrypt (default).",
+        },
+        "certificate": {**_FILE, "description": f"File of {own} certificate (DER or PEM)."},
+        "private_key": {**_FILE, "description": f"File of {own} private key (PEM)."},
+    }
+    if side == "client":
+        keys["server_certificate"] = {
+            **_FILE,
+            "description": "The plant server's certificate to trust (pinned); without it any "
+            "server answering at the endpoint is trusted (a warning).",
+        }
+    else:
+        keys["trusted_clients"] = {
+            "type": ["array", "string"],
+            "items": _FILE,
+            "description": "Certificates of the only clients accepted (default: any client "
+            "that completes the secure handshake).",
+        }
+    keys["username"] = {"type": "string", "description": "User name to log in with."}
+    keys["password_env"] = {
+        "type": "string",
+        "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+        "patternErrorMessage": "must be the NAME of an environment variable",
+        "description": "Name of the environment variable holding the password (a password "
+        "itself is never written in a system file).",
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["certificate", "private_key"],
+        "description": f"Message security and user identity of {own} side (see docs/opcua.md).",
+        "properties": keys,
+    }
+
+
+_OPCUA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "description": "A live twin: couple this system to a plant's OPC UA server while it runs "
+    "(see docs/twin.md and docs/opcua.md).",
+    "properties": {
+        "endpoint": {
+            **_ENDPOINT,
+            "description": "The plant's OPC UA server, opc.tcp://host:port (required with "
+            "inputs or outputs; `cosim run --endpoint` overrides it).",
+        },
+        "security": _security("client"),
+        "inputs": {
+            "type": "array",
+            "description": "Plant nodes read into the system (by subscription).",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["node", "to"],
+                "description": "One plant node and the variable it feeds.",
+                "properties": {
+                    "node": {**_NODE_ID, "description": "The plant's node id to subscribe to."},
+                    "to": {
+                        **_REF,
+                        "description": "An input or tunable parameter (driven by the plant "
+                        "value), or an output/local (watched: residual = measured - predicted).",
+                    },
+                    "stale_after": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "description": "Seconds without a notification or keep-alive after "
+                        "which the value counts as stale.",
+                    },
+                },
+            },
+        },
+        "outputs": {
+            "type": "array",
+            "description": "FMU outputs written to plant nodes (only with write: true).",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["from", "node"],
+                "description": "One FMU output and the plant node it writes.",
+                "properties": {
+                    "from": {**_REF, "description": "The FMU output, component.variable."},
+                    "node": {**_NODE_ID, "description": "The plant's node id to write."},
+                },
+            },
+        },
+        "write": {
+            "type": "boolean",
+            "default": False,
+            "description": "Must be true for outputs to be written to the plant (a safety rule "
+            "for hardware in the loop).",
+        },
+        "on_disconnect": {
+            "enum": list(ON_DISCONNECT),
+            "default": "hold",
+            "description": "When the plant goes away: hold (keep stepping on the last values, "
+            "default), pause (wait for the plant) or abort (stop the run).",
+        },
+        "connect_timeout": {
+            "type": "number",
+            "minimum": 0,
+            "default": 10.0,
+            "description": "Seconds to keep retrying the first connection (default 10).",
+        },
+        "publishing_interval": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 0.01,
+            "description": "Subscription publishing interval in seconds (default 0.01).",
+        },
+        "serve": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["endpoint"],
+            "description": "The twin's own OPC UA server, publishing every recorded signal "
+            "and the run state.",
+            "properties": {
+                "endpoint": {
+                    **_ENDPOINT,
+                    "description": "Where the twin serves, opc.tcp://host:port (not the "
+                    "plant's port; `cosim run --serve` overrides it).",
+                },
+                "security": _security("server"),
+                "namespace": {
+                    "type": "string",
+                    "default": "urn:cosim",
+                    "description": "Namespace URI of the served nodes (default urn:cosim).",
+                },
+                "prefix": {
+                    "type": "string",
+                    "default": "Twin",
+                    "description": "Node ids are ns=<namespace>;s=<prefix>.<component>."
+                    "<variable> (default Twin).",
+                },
+            },
+        },
+    },
+}
+
+_PLANT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["serve"],
+    "description": "A plant simulator: `cosim plant` runs this system in real time and serves "
+    "chosen signals on an OPC UA server (see docs/twin.md).",
+    "properties": {
+        "endpoint": {
+            **_ENDPOINT,
+            "default": "opc.tcp://127.0.0.1:4840",
+            "description": "Where the plant serves, opc.tcp://host:port (default "
+            "opc.tcp://127.0.0.1:4840; `cosim plant --endpoint` overrides it).",
+        },
+        "serve": {
+            "type": "array",
+            "minItems": 1,
+            "description": "The signals the plant publishes.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["from", "node"],
+                "description": "One served signal.",
+                "properties": {
+                    "from": {**_REF, "description": "The variable served, component.variable."},
+                    "node": {**_NODE_ID, "description": "Its node id, ns=2 or above."},
+                },
+            },
+        },
+        "commands": {
+            "type": "array",
+            "description": "Writable nodes whose value the plant applies to a variable.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["node", "to"],
+                "description": "One command node and the variable it sets.",
+                "properties": {
+                    "node": {**_NODE_ID, "description": "The writable node id, ns=2 or above."},
+                    "to": {
+                        **_REF,
+                        "description": "An unconnected input or tunable parameter.",
+                    },
+                    "start": {
+                        "type": "number",
+                        "description": "Value before the first write (default: the "
+                        "variable's own start value).",
+                    },
+                },
+            },
+        },
+        "noise": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Gaussian noise added to served values.",
+            "properties": {
+                "seed": {"type": "integer", "description": "Random seed (repeatable noise)."},
+                "signals": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0},
+                    "description": "Standard deviation by served signal, component.variable.",
+                },
+            },
+        },
+        "faults": {
+            "type": "array",
+            "description": "Scheduled faults, each with exactly one of set, ramp or freeze.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["at"],
+                "minProperties": 2,
+                "maxProperties": 2,
+                "description": "One fault at one time.",
+                "properties": {
+                    "at": {"type": "number", "description": "Time of the fault in seconds."},
+                    "set": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": {"type": ["number", "boolean"]},
+                        "description": "Step change: values by component.variable.",
+                    },
+                    "ramp": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "description": "Linear change from the value at `at`, by "
+                        "component.variable.",
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["to", "over"],
+                            "description": "One ramp.",
+                            "properties": {
+                                "to": {"type": "number", "description": "The end value."},
+                                "over": {
+                                    "type": "number",
+                                    "exclusiveMinimum": 0,
+                                    "description": "Duration of the ramp in seconds.",
+                                },
+                            },
+                        },
+                    },
+                    "freeze": {
+                        "type": ["string", "array"],
+                        "items": _REF,
+                        "description": "A served signal (or a list) whose value sticks from "
+                        "`at` on (a frozen sensor).",
+                    },
+                },
+            },
+        },
+        "security": _security("server"),
+        "namespace": {
+            "type": "string",
+            "default": "urn:cosim:plant",
+            "description": "Namespace URI of the plant's nodes (default urn:cosim:plant).",
+        },
+    },
+}
+
+_TOLERANCES: dict[str, Any] = {
+    "abs_tol": {
+        "type": "number",
+        "minimum": 0,
+        "description": "Absolute tolerance: the band's floor, in each signal's unit.",
+    },
+    "rel_tol": {
+        "type": "number",
+        "minimum": 0,
+        "description": "Relative tolerance: a fraction of the range (max - min) of each "
+        "reference signal.",
+    },
+    "time_tol": {
+        "type": "number",
+        "minimum": 0,
+        "description": "Seconds an event may move (default: 1e-3 of the reference's span).",
+    },
+}
+
+_REGRESSION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["reference"],
+    "description": "`cosim test`: compare this system's run against a reference "
+    "(see docs/regression.md).",
+    "properties": {
+        "reference": {
+            "type": "string",
+            "pattern": r"^.*\.([hH]5|[hH][dD][fF]5|[cC][sS][vV])$",
+            "patternErrorMessage": "must end in .h5, .hdf5 or .csv",
+            "description": "The reference results file, relative to this YAML file "
+            "(results.h5-style HDF5, or CSV with time first).",
+        },
+        **_TOLERANCES,
+        "signals": {
+            "type": ["array", "string"],
+            "items": {"type": "string"},
+            "description": "Signals to compare, names or globs such as mass2.* (default: "
+            "every recorded signal).",
+        },
+        "tolerances": {
+            "type": "object",
+            "description": "Per-signal tolerances, by name or glob.",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "minProperties": 1,
+                "description": "Tolerances of one signal (or glob), over the section's.",
+                "properties": _TOLERANCES,
+            },
+        },
+    },
+}
+
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -205,14 +543,23 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "opcua": {"description": "Live OPC UA bridge settings (see docs/opcua.md)."},
-        "plant": {"description": "Plant model settings for the digital twin (see docs)."},
-        "regression": {"description": "Regression test settings (see docs)."},
+        "opcua": _OPCUA,
+        "plant": _PLANT,
+        "regression": _REGRESSION,
     },
 }
 
-# Top-level sections owned by later features; kept as plain data in SystemSpec.extra.
+# Sections with their own parser (cosim.io.opcua, cosim.io.plant, cosim.verify.regression),
+# which reports more specific problems than a schema walk; SystemSpec.extra keeps them as plain
+# data too. The YAML reader checks the rest of the file against STRUCTURE_SCHEMA.
 EXTRA_SECTIONS = ("opcua", "plant", "regression")
+STRUCTURE_SCHEMA: dict[str, Any] = {
+    **SCHEMA,
+    "properties": {
+        k: ({"description": v["description"]} if k in EXTRA_SECTIONS else v)
+        for k, v in SCHEMA["properties"].items()
+    },
+}
 
 
 def json_schema() -> dict[str, Any]:
@@ -227,5 +574,6 @@ __all__ = [
     "NAME_PATTERN",
     "REF_PATTERN",
     "SCHEMA",
+    "STRUCTURE_SCHEMA",
     "json_schema",
 ]

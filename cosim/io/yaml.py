@@ -14,7 +14,7 @@ import yaml
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.io.locate import Problems, did_you_mean, listing, sort_problems, where
-from cosim.io.schema import EXTRA_SECTIONS, SCHEMA
+from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA
 from cosim.model.spec import (
     MAX_SECONDS,
     ComponentSpec,
@@ -739,7 +739,7 @@ def read_system(
     root = _parse(text, file, report)
     if root is None:
         return None, report.problems
-    _check(root, SCHEMA, (), report)
+    _check(root, STRUCTURE_SCHEMA, (), report)
     if not isinstance(root.value, dict):
         return None, report.problems
     build = _Builder(path, root, report)
