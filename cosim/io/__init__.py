@@ -1,1 +1,1 @@
-"""Reading system files: the YAML reader, its locator and problem collector, the JSON Schema."""
+"""Reading system files: one locator and problem collector; yaml, opcua, plant readers; schema."""

@@ -1,1 +1,1 @@
-"""format-neutral data: SystemSpec, ResolvedSystem, the time base (integer ns ticks)."""
+"""Format-neutral data: SystemSpec (every section typed), ResolvedSystem, ticks."""

@@ -1,1 +1,1 @@
-"""Resolving a SystemSpec against FMU model descriptions: names, units, graph."""
+"""Resolving a SystemSpec against FMU files: lookup, names, units, graph, live links."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import check_archive, read_model_description
+from cosim.io.locate import listing as _listing
 from cosim.io.yaml import (
     check_stop_override,
     describe,
@@ -200,11 +201,6 @@ def _coerce(value: Value, var: VariableInfo) -> Value | None:
     if var.kind == "string" and isinstance(value, str):
         return value
     return None
-
-
-def _listing(names: Sequence[str], limit: int = 12) -> str:
-    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more if names else "(none)"
 
 
 class _Resolver:
@@ -734,7 +730,11 @@ def resolve_system(spec: SystemSpec) -> ResolvedSystem:
 
 
 def check(
-    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    stop: float | None = None,
+    *,
+    text: str | None = None,
 ) -> tuple[ResolvedSystem | None, list[Problem]]:
     """Read, check and resolve a system file: (system or None, every problem found).
 
@@ -742,8 +742,9 @@ def check(
     `--set` overrides and `--stop` (if given), the FMUs, and the live sections' links, with
     every error AND every warning, in file order. A broken part (an unknown component, a
     missing FMU) leaves out only what depends on it. The system is None if any is an error.
+    With `text`, that text is read as the file `path` (see io.yaml.read_system).
     """
-    spec, problems = read_system(path, overrides)
+    spec, problems = read_system(path, overrides, text=text)
     if spec is None:
         return None, problems
     if stop is not None:
@@ -804,21 +805,29 @@ def _keeps_start_value_warning(problem: Problem, driven: set[str]) -> bool:
 
 
 def validate(
-    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    stop: float | None = None,
+    *,
+    text: str | None = None,
 ) -> list[Problem]:
     """Every problem (errors and warnings) in a system file, from the YAML and from its FMUs."""
-    return check(path, overrides, stop)[1]
+    return check(path, overrides, stop, text=text)[1]
 
 
 def load(
-    path: str | Path, overrides: Sequence[str] = (), stop: float | None = None
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    stop: float | None = None,
+    *,
+    text: str | None = None,
 ) -> ResolvedSystem:
     """Read and resolve a system file; raise one ConfigError holding every problem found.
 
     The ConfigError holds the same complete list as `check` (errors and warnings); on success
     the warnings are in the ResolvedSystem's `warnings`.
     """
-    system, problems = check(path, overrides, stop)
+    system, problems = check(path, overrides, stop, text=text)
     if system is None:
         raise ConfigError(problems)
     return system
