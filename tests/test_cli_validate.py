@@ -46,7 +46,7 @@ def test_a_valid_system_exits_0_and_shows_the_step_order():
     result = cosim("validate", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
-        f"{path}: valid (2 components, 3 connections, 0 warning(s))",
+        f"{path}: valid (2 components, 3 connections, 0 warnings)",
         "  step order: mass1 -> mass2",
         "  from the previous communication point: mass2.F -> mass1.F",
     ]
@@ -57,7 +57,7 @@ def test_warnings_alone_still_exit_0():
     result = cosim("validate", str(path))
     assert result.returncode == 0
     assert f"{at(path, 'mass1:')}: warning: input mass1.F_ext is not connected" in result.stdout
-    assert f"{path}: valid (2 components, 1 connections, 2 warning(s))" in result.stdout
+    assert f"{path}: valid (2 components, 1 connection, 2 warnings)" in result.stdout
 
 
 def test_every_problem_is_printed_with_location_and_hint_and_exits_2():
@@ -76,7 +76,7 @@ def test_every_problem_is_printed_with_location_and_hint_and_exits_2():
         f"start value {start}"
         for name, start in (("u", "0.0"), ("n_in", "0"))
     ]
-    assert out[-1] == f"{path}: 5 error(s), 2 warning(s)"
+    assert out[-1] == f"{path}: 5 errors, 2 warnings"
     assert sum(": error: " in line for line in out) == 5
 
 

@@ -87,7 +87,7 @@ def test_cosim_validate_prints_all_seven_errors_and_the_warnings():
     out = result.stdout.splitlines()
     assert sum(": error: " in line for line in out) == len(SEVEN_ERRORS)
     assert sum(": warning: " in line for line in out) == len(SEVEN_WARNINGS)
-    assert out[-1] == f"{SEVEN}: 7 error(s), 3 warning(s)"
+    assert out[-1] == f"{SEVEN}: 7 errors, 3 warnings"
 
 
 STOP = """\
@@ -129,3 +129,21 @@ def test_a_bad_stop_override_is_one_more_problem_in_the_list(tmp_path: Path):
         "--stop: error: --stop 0.65 - simulation.start = 0.65 s is not an integer multiple of "
         "simulation.step = 0.1 s",
     ]
+
+
+def test_cosim_validate_stop_lists_the_dropped_events(tmp_path: Path):
+    path = tmp_path / "stop.yaml"
+    path.write_text(STOP)
+    result = subprocess.run(
+        [sys.executable, "-m", "cosim", "validate", str(path), "--stop", "0.6"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        f"{at(path, '{at: 0.8')}: warning: the event at t = 0.8 s is after the stop time "
+        "t = 0.6 s; it is not applied"
+    )
+    assert f"{path}: valid (1 component, 0 connections, 1 warning)" in result.stdout

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from cosim.cli import EXIT_BAD_INPUT, EXIT_OK
+from cosim.cli.output import plural
 from cosim.errors import Problem
 from cosim.model.spec import ResolvedSystem
 from cosim.resolve.resolver import check
@@ -20,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="COMP.VAR=VALUE",
         help="override a parameter or start value (repeatable)",
+    )
+    parser.add_argument(
+        "--stop",
+        type=float,
+        metavar="T",
+        help="check with this stop time, as `cosim run --stop T` would run it",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -47,7 +54,7 @@ def _delayed(system: ResolvedSystem) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    system, problems = check(args.system, args.overrides)
+    system, problems = check(args.system, args.overrides, args.stop)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     valid = system is not None and errors == 0
@@ -73,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
     for p in problems:
         print(p)
     if not valid:
-        print(f"{args.system}: {errors} error(s), {warnings} warning(s)")
+        print(f"{args.system}: {plural(errors, 'error')}, {plural(warnings, 'warning')}")
         return EXIT_BAD_INPUT
     sim = system.spec.simulation
     print(
-        f"{args.system}: valid ({len(system.components)} components, "
-        f"{len(system.connections)} connections, {warnings} warning(s))"
+        f"{args.system}: valid ({plural(len(system.components), 'component')}, "
+        f"{plural(len(system.connections), 'connection')}, {plural(warnings, 'warning')})"
     )
     if sim.algorithm == "gauss-seidel":
         order = " -> ".join(system.components[i].name for i in system.order)
