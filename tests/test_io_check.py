@@ -147,3 +147,27 @@ def test_cosim_validate_stop_lists_the_dropped_events(tmp_path: Path):
         "t = 0.6 s; it is not applied"
     )
     assert f"{path}: valid (1 component, 0 connections, 1 warning)" in result.stdout
+
+
+LIVE = """\
+simulation: {stop: 1.0, step: 0.1}
+components:
+  g: {fmu: Gain}
+opcua:
+  endpoint: opc.tcp://127.0.0.1:4840
+  inputs: [{node: "ns=2;s=Plant.U", to: g.u}]
+"""
+
+
+def test_an_input_the_plant_drives_is_not_reported_unconnected(tmp_path: Path):
+    """Gain has two inputs, u and n_in: the live one (u) is driven, n_in keeps its start."""
+    path = tmp_path / "live.yaml"
+    path.write_text(LIVE)
+    spec = load_system(path)
+    assert [str(i.to) for i in spec.opcua.inputs] == ["g.u"]
+    from cosim.resolve.resolver import resolve_system
+
+    for warnings in (resolve_system(spec).warnings, check(path)[1]):
+        assert [w.message for w in warnings] == [
+            "input g.n_in is not connected; it keeps its start value 0"
+        ]

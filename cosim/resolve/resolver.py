@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -663,6 +663,7 @@ class _Resolver:
 
     def unconnected_inputs(self, driven: Mapping[str, Any]) -> None:
         set_by_event = {str(ref) for event in self.spec.events for ref in event.set}
+        set_by_event |= _live_driven(self.spec)  # the plant or a command node sets them
         for comp in self.spec.components.values():
             info = self.infos.get(comp.name)
             if info is None:
@@ -755,12 +756,6 @@ def check(
             problems += stopped_spec.warnings[len(spec.warnings) :]
             spec = stopped_spec
     system, more = _resolve(spec)  # partial if broken: the live links are checked anyway
-    driven = _live_driven(spec)
-    if driven:
-        more = [p for p in more if not _keeps_start_value_warning(p, driven)]
-        if system is not None:
-            kept = tuple(p for p in system.warnings if not _keeps_start_value_warning(p, driven))
-            system = replace(system, warnings=kept)
     if system is not None:
         more += live_problems(spec, system)
     problems = sort_problems(problems + more)
@@ -794,14 +789,6 @@ def _live_driven(spec: SystemSpec) -> set[str]:
         driven.update(str(c.target) for c in spec.plant.commands)
         driven.update(str(f.target) for f in spec.plant.faults if f.action != "freeze")
     return driven
-
-
-def _keeps_start_value_warning(problem: Problem, driven: set[str]) -> bool:
-    """Whether `problem` is the resolver's "input X is not connected" warning for a live X."""
-    if problem.severity != "warning" or not problem.message.startswith("input "):
-        return False
-    label, _, rest = problem.message[len("input ") :].partition(" ")
-    return label in driven and rest.startswith("is not connected")
 
 
 def validate(
