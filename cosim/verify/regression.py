@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from cosim.errors import ConfigError, CosimError, Location, Problem
-from cosim.io.locate import Locator, did_you_mean, locator, sort_problems
+from cosim.io.locate import Locator, Problems, did_you_mean, locator, sort_problems
 from cosim.results.signals import is_glob, matches, select_names
 from cosim.verify.compare import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, Report, Tolerance
 
@@ -351,10 +351,8 @@ def parse_regression(
     system's record.variables when listed explicitly, to check plain signal names against.
     """
     locs = locs or Locator("", "<regression>")
-    problems: list[Problem] = []
-
-    def error(loc: Location, message: str, hint: str = "") -> None:
-        problems.append(Problem(loc, message, hint))
+    collect = Problems(locs)
+    error = collect.error
 
     top = (SECTION,)
     if not isinstance(data, dict) or not data:
@@ -363,7 +361,7 @@ def parse_regression(
             f"{SECTION} must be a mapping with at least 'reference:', got {_describe(data)}",
             f"keys: {', '.join(KEYS)}",
         )
-        raise ConfigError(problems)
+        raise ConfigError(collect.items)
     for key in data:
         if key not in KEYS:
             close = did_you_mean(str(key), KEYS)
@@ -487,8 +485,7 @@ def parse_regression(
                 if t is not None:
                     overrides[str(name)] = t
 
-    if problems:
-        raise ConfigError(sort_problems(problems))
+    collect.raise_errors()
     assert reference is not None
     tolerance = Tolerance(values["abs_tol"], values["rel_tol"], values["time_tol"])
     return RegressionSpec(
