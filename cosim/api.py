@@ -106,13 +106,19 @@ class System:
         stop: float | None = None,
         parameters: Mapping[str, Value] | None = None,
     ) -> System:
-        """Read a system YAML file; `overrides` are `--set` texts ("mass1.m1=2.0")."""
-        from cosim.io.yaml import load_system
+        """Read a system YAML file; `overrides` are `--set` texts ("mass1.m1=2.0").
 
-        spec = load_system(path, overrides, stop=stop)
-        if parameters:
-            spec = _with_parameters(spec, parameters)
-        return cls.from_spec(spec)
+        ConfigError holds the complete list of problems `cosim validate` prints (errors and
+        warnings); on success the warnings are in `System.warnings`.
+        """
+        from cosim.resolve.resolver import load as resolve_file
+
+        system = cls._of(resolve_file(path, overrides, stop))
+        return system.with_parameters(parameters) if parameters else system
+
+    @classmethod
+    def _of(cls, resolved: ResolvedSystem) -> System:
+        return cls(resolved.spec, resolved)
 
     @classmethod
     def from_dict(
@@ -125,13 +131,12 @@ class System:
         """A system from the same keys as the YAML format; relative paths from `base_dir`."""
         import yaml
 
-        from cosim.io.yaml import load_system
+        from cosim.resolve.resolver import load as resolve_file
 
         folder = Path(base_dir) if base_dir is not None else Path.cwd()
         name = str(data.get("name", "system")) if isinstance(data, Mapping) else "system"
         text = yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True)
-        spec = load_system(folder / f"<{name}>.yaml", overrides, text=text)
-        return cls.from_spec(spec)
+        return cls._of(resolve_file(folder / f"<{name}>.yaml", overrides, text=text))
 
     @classmethod
     def from_fmu(

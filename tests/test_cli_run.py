@@ -247,3 +247,18 @@ def test_run_text_uses_singular_and_plain_times(tmp_path):
     proc = cosim("run", path, "--out", tmp_path / "o", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "1 step to" in proc.stdout and "1 steps" not in proc.stdout
+
+
+def test_run_reports_the_same_complete_list_as_validate(tmp_path):
+    """Defect 5: an unknown component hides nothing; run and validate list the same problems."""
+    data = ROOT / "tests" / "data" / "validation"
+    run = cosim("run", "seven.yaml", "--out", tmp_path / "o", cwd=data)
+    validate = cosim("validate", "seven.yaml", cwd=data)
+    assert run.returncode == validate.returncode == 2
+
+    def problems(text: str) -> list[str]:
+        return [line for line in text.splitlines() if ": error:" in line or ": warning:" in line]
+
+    assert len([p for p in problems(run.stderr) if ": error:" in p]) >= 7
+    assert problems(run.stderr) == problems(validate.stdout + validate.stderr)
+    assert not (tmp_path / "o").exists()  # nothing written for bad input
