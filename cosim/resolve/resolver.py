@@ -9,6 +9,7 @@ from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import check_archive, read_model_description
+from cosim.io.locate import Problems
 from cosim.io.locate import listing as _listing
 from cosim.io.yaml import (
     check_stop_override,
@@ -206,16 +207,17 @@ def _coerce(value: Value, var: VariableInfo) -> Value | None:
 class _Resolver:
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
-        self.problems: list[Problem] = []
+        self.report = Problems()  # io.locate's collector, with Locations
+        self.problems: list[Problem] = self.report.items
         self.infos: dict[str, FmuInfo] = {}
         self.once_per_process: dict[str, list[ComponentSpec]] = {}  # by FMU guid: its users
         self.tool_warned: set[str] = set()  # FMUs already warned about needsExecutionTool
 
     def error(self, loc: Location | None, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(loc, message, hint))
+        self.report.error(loc, message, hint)
 
     def warn(self, loc: Location | None, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(loc, message, hint, severity="warning"))
+        self.report.warn(loc, message, hint)
 
     # -- components
     def load(self, comp: ComponentSpec) -> None:
