@@ -116,6 +116,19 @@ def test_set_before_initialize_becomes_a_start_value():
     assert first.index("set_values") < first.index("enter_initialization")
 
 
+def test_set_before_initialize_of_a_slot_input_is_its_start_value():
+    """The slot starts at the FMU's value after initialization mode, which is the set value."""
+    system = fake_system([("A", FIRST_ORDER)], stop=H)
+    plan = build_plan(system, inputs=[(0, FIRST_ORDER["u"])])
+    ex, _ = fake(system, {"A": lambda: FirstOrderModel(T=0.1)}, plan=plan)
+    with ex:
+        ex.set("A.u", 3.0)
+        ex.initialize()
+        assert ex.get("A.u") == 3.0
+        ex.step()
+        assert ex.get("A.y") == pytest.approx(3.0 * (1 - math.exp(-H / 0.1)), abs=1e-15)
+
+
 def test_set_refuses_outputs_and_fixed_parameters_during_a_run():
     fixed = dataclasses.replace(var("T", FirstOrderModel.T, "parameter"), variability="fixed")
     system = fake_system([("A", {**FIRST_ORDER, "T": fixed})], stop=H)

@@ -493,7 +493,7 @@ class Execution:
         vtype = value_type(self.system.components[i], var)
         converted = python_value(vtype, value)
         where = self._input_of.get(label)
-        if where is not None:
+        if where is not None and self.initialized:
             self.views[where[0]][where[1]] = converted
             return
         self._pending.append((i, vtype, var.value_reference, converted))
