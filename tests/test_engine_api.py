@@ -20,7 +20,7 @@ from engine_helpers import FIRST_ORDER, GAIN, dual_mass_yaml, fake_system, load_
 
 from cosim.engine.execution import Execution
 from cosim.engine.plan import build_plan
-from cosim.errors import ConfigError, SimulationError
+from cosim.errors import ConfigError, FmuError, SimulationError
 from cosim.fmu.fake import FirstOrderModel, GainModel, fake_factory
 
 H = 1e-3
@@ -218,3 +218,18 @@ def test_close_frees_states_still_held():
     names = [e[0] for e in trace]
     assert names.count("free_state") == 2
     assert names.index("free_state", names.index("step")) < names.index("free")
+
+
+def test_close_after_an_error_frees_no_state_of_the_failed_instance():
+    """B's doStep returns Error: FMI then allows only fmi2FreeInstance on B (which releases
+    its states); A's state is freed as usual."""
+    system = fake_system([("A", FIRST_ORDER), ("B", FIRST_ORDER)], [("A.y", "B.u")], stop=9 * H)
+    factory = fake_factory({"A": FirstOrderModel, "B": FirstOrderModel}, B=3 * H)
+    ex = Execution(system, slave_factory=factory)
+    with pytest.raises(FmuError, match="B: fmi2DoStep returned Error"), ex:
+        ex.initialize()
+        ex.get_state()
+        ex.run_until()
+    freed = [e[1] for e in factory.trace if e[0] == "free_state"]
+    assert freed == ["A"]
+    assert sorted(e[1] for e in factory.trace if e[0] == "free") == ["A", "B"]

@@ -76,7 +76,7 @@ from cosim.engine.stages import (
 from cosim.engine.state import SystemState
 from cosim.engine.statistics import RunStatistics
 from cosim.errors import ConfigError, FmuError, Problem, SimulationError
-from cosim.fmu.adapter import CTYPES, DISCARD, DTYPES, WARNING, Slave, ValueType
+from cosim.fmu.adapter import CTYPES, DISCARD, DTYPES, ERROR, WARNING, Slave, ValueType
 from cosim.fmu.factory import NativeSlaves, SlaveFactory, can_get_and_set_state, value_type
 from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, VariableInfo
 
@@ -257,8 +257,9 @@ class Execution:
             obs.simulation_initialized(self)
 
     def close(self, suppress: bool = False) -> None:
-        """Free every state still held, terminate (where FMI allows it) and free every FMU,
-        then remove unpacked FMUs.
+        """Free every state still held (not on instances that returned Error or Fatal: freeing
+        the instance releases them), terminate (where FMI allows it) and free every FMU, then
+        remove unpacked FMUs.
 
         No call at all reaches an instance that returned Fatal, nor (FMI 2.0: "no function
         of any instance") another instance loaded from the same FMU binary.
@@ -273,9 +274,12 @@ class Execution:
         def lost(slave: Slave) -> bool:
             return slave.fatal or (slave.library_key is not None and slave.library_key in fatal)
 
+        def no_calls(slave: Slave) -> bool:  # after Error only fmiXFreeInstance is allowed
+            return lost(slave) or slave.worst_status >= ERROR
+
         for state in list(self._states):
             try:
-                self._free_state(state, skip=lost)
+                self._free_state(state, skip=no_calls)
             except Exception as exc:
                 errors.append(exc)
         for slave in self.slaves:
