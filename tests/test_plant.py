@@ -214,6 +214,12 @@ def test_plant_keeps_real_time(plant_run) -> None:
             "serve: [{from: g.y, node: 'ns=2;s=A'}]\n  commands: [{node: 'ns=2;s=C', to: g.y}]",
             "only inputs and tunable parameters",
         ),
+        (
+            "serve: [{from: g.y, node: 'ns=2;s=A'}]\n  commands: [{node: 'ns=2;s=C', to: g.u}]"
+            "\n  fault_origin: first_comand",
+            "did you mean 'first_command'?",
+        ),
+        ("serve: [{from: g.y, node: 'ns=2;s=A'}]\n  fault_origin: first_command", "needs plant"),
     ],
 )
 def test_plant_section_problems_are_reported(tmp_path: Path, plant: str, message: str) -> None:

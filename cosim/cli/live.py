@@ -92,6 +92,8 @@ def print_twin_summary(s: dict[str, Any]) -> None:
                 f"  {name:<{width}}  {r['mean']:>10.4g} {r['rms']:>10.4g} {r['max_abs']:>10.4g}"
                 f"   {trend}"
             )
+    if s.get("verdict"):
+        print(f"verdict: {s['verdict']}")
     served = s.get("served")
     if served:
         nodes = served.get("nodes") or []

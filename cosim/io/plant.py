@@ -12,7 +12,10 @@ from cosim.model.live import Command, Fault, PlantSpec, ServedSignal
 from cosim.model.spec import SystemSpec, VarRef
 
 DEFAULT_ENDPOINT = "opc.tcp://127.0.0.1:4840"
-_PLANT_KEYS = ("endpoint", "serve", "commands", "noise", "faults", "security", "namespace")
+_PLANT_KEYS = (
+    "endpoint", "serve", "commands", "noise", "faults", "fault_origin", "security", "namespace",
+)  # fmt: skip
+FAULT_ORIGINS = ("start", "first_command")
 _SERVE_KEYS = ("from", "node")
 _COMMAND_KEYS = ("node", "to", "start")
 _NOISE_KEYS = ("seed", "signals")
@@ -38,11 +41,18 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
-    """Validate the `plant:` section (structure only, no FMU); ConfigError with every problem."""
+def parse_plant(
+    spec: SystemSpec, endpoint: str | None = None, *, file: str | None = None
+) -> PlantSpec:
+    """Validate the `plant:` section (structure only, no FMU); ConfigError with every problem.
+
+    `endpoint` (from `--endpoint`) replaces plant.endpoint; `file` names the file in problem
+    locations (default: the spec's absolute path).
+    """
     from cosim.io.opcua import check_endpoint, check_security
 
-    located = locator(spec.text, str(spec.path))
+    file = file or str(spec.path)
+    located = locator(spec.text, file)
     collect = Problems(located, ("plant",))
     problems = collect.items
     err = collect.error
@@ -103,7 +113,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     # endpoint
     url = endpoint if endpoint is not None else data.get("endpoint", DEFAULT_ENDPOINT)
     where = ("--endpoint",) if endpoint is not None else ("plant", "endpoint")
-    checked, found = check_endpoint(url, path=where, file=str(spec.path), text=spec.text)
+    checked, found = check_endpoint(url, path=where, file=file, text=spec.text)
     problems += found
     # serve
     serve: list[ServedSignal] = []
@@ -263,9 +273,20 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
     if data.get("security") is not None:
         security, found = check_security(
             data["security"], spec.path.parent, side="server", path=("plant", "security"),
-            file=str(spec.path), text=spec.text,
+            file=file, text=spec.text,
         )  # fmt: skip
         problems += found
+    origin = data.get("fault_origin", "start")
+    if origin not in FAULT_ORIGINS:
+        close = did_you_mean(str(origin), FAULT_ORIGINS, cutoff=0.5)
+        err(("fault_origin",), f"plant.fault_origin must be one of {', '.join(FAULT_ORIGINS)}, "
+            f"got {origin!r}", f"did you mean '{close}'?" if close else
+            "start: fault times count from the plant's start; first_command: from the first "
+            "value a client writes to a command node")  # fmt: skip
+        origin = "start"
+    elif origin == "first_command" and not commands:
+        err(("fault_origin",), "plant.fault_origin: first_command needs plant.commands",
+            "add a command node, or count fault times from the start")  # fmt: skip
     namespace = data.get("namespace", "urn:cosim:plant")
     if not isinstance(namespace, str) or not namespace:
         err(("namespace",), f"plant.namespace must be text, got {namespace!r}")
@@ -285,6 +306,7 @@ def parse_plant(spec: SystemSpec, endpoint: str | None = None) -> PlantSpec:
         noise_seed=seed,
         noise=tuple(noise),
         faults=tuple(sorted(faults, key=lambda f: f.at)),
+        fault_origin=str(origin),
         security=security,
         namespace=str(namespace),
     )

@@ -310,6 +310,13 @@ _PLANT: dict[str, Any] = {
                 },
             },
         },
+        "fault_origin": {
+            "enum": ["start", "first_command"],
+            "default": "start",
+            "description": "What fault times count from: start (the plant's start time) or "
+            "first_command (the first value a client writes to a command node, e.g. when a twin "
+            "connects), so a scenario does not depend on how long its client takes to start.",
+        },
         "security": _security("server"),
         "namespace": {
             "type": "string",

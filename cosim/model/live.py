@@ -142,6 +142,9 @@ class PlantSpec:
     noise_seed: int | None = None
     noise: tuple[tuple[VarRef, float], ...] = ()
     faults: tuple[Fault, ...] = ()
+    # what fault times count from: "start" (the plant's start time) or "first_command" (the
+    # first value a client writes to a command node, e.g. a twin connecting)
+    fault_origin: str = "start"
     security: SecuritySpec | None = None
     namespace: str = "urn:cosim:plant"
     # where `endpoint`, `commands` and `faults` are written, for errors while the plant runs

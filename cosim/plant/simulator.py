@@ -105,6 +105,8 @@ class PlantIO:
         self.fault_values = np.zeros(len(self._fault_labels))
         self._ramps: list[tuple[int, float, float, float, float]] = []  # slot, t0, v0, v1, over
         self._next_fault = 0
+        # fault times count from here (plant.fault_origin); None: the first command is awaited
+        self.fault_origin: float | None = 0.0 if plant.fault_origin == "start" else None
         self.active: list[str] = []
         self._sim: Any = None  # the cosim.api.Simulation while running
         self._reader: Any = None
@@ -199,9 +201,13 @@ class PlantIO:
                     _log.warning("t = %g s: non-finite command ignored for %s", t, ", ".join(names))
                 self._set(self._cmd_setter, self.commands, "commands", t)
                 np.copyto(self._commands_applied, self.commands)
+                if self.fault_origin is None:
+                    self.fault_origin = t
+                    _log.info("t = %g s: first command; fault times count from here", t)
         faults = self.plant.faults
         changed = False
-        while self._next_fault < len(faults) and faults[self._next_fault].at <= t + 1e-12:
+        due = t - self.fault_origin if self.fault_origin is not None else -math.inf
+        while self._next_fault < len(faults) and faults[self._next_fault].at <= due + 1e-12:
             f = faults[self._next_fault]
             self._next_fault += 1
             label = str(f.target)
@@ -209,19 +215,19 @@ class PlantIO:
                 k = self._labels.index(label)
                 self.frozen_values[k] = self.served[k]
                 self.frozen[k] = True
-                self.active.append(f"{label} frozen at {self.served[k]:.6g} (t = {f.at:g} s)")
+                self.active.append(f"{label} frozen at {self.served[k]:.6g} (t = {t:g} s)")
                 _log.info("fault at t = %g s: %s frozen", t, label)
                 continue
             slot = self._fault_labels.index(label)
             self._ramps = [r for r in self._ramps if r[0] != slot]  # a later fault wins
             if f.action == "set":
                 self.fault_values[slot] = f.value
-                self.active.append(f"{label} = {f.value:g} (t = {f.at:g} s)")
+                self.active.append(f"{label} = {f.value:g} (t = {t:g} s)")
             else:
                 self._ramps.append((slot, t, float(self.fault_values[slot]), f.value, f.over))
                 self.active.append(
                     f"{label} ramp {self.fault_values[slot]:g} -> {f.value:g} over {f.over:g} s "
-                    f"(t = {f.at:g} s)"
+                    f"(t = {t:g} s)"
                 )
             _log.info("fault at t = %g s: %s", t, self.active[-1])
             changed = True

@@ -113,6 +113,21 @@ class TwinResult:
     served: dict[str, Any] | None = None
     bridge_error: str | None = None
 
+    def verdict(self) -> str:
+        """One line for a maintenance engineer: which residuals rise (strongest first)."""
+        rising = sorted(
+            ((label, r) for label, r in self.residuals.items() if r.get("rising")),
+            key=lambda item: -item[1]["ratio"],
+        )
+        if rising:
+            names = ", ".join(f"{label} (x{r['ratio']:.1f})" for label, r in rising)
+            return f"maintenance hint: residual rising in {names}"
+        if not self.residuals:
+            return ""
+        if not any(r.get("n") for r in self.residuals.values()):
+            return "no verdict: no measured values arrived"
+        return "healthy: no residual is rising"
+
     def summary(self) -> dict[str, Any]:
         st = self.stats
         steps = max(st.steps + 1, 1)
@@ -144,6 +159,7 @@ class TwinResult:
                 for k, link in enumerate(self.links)
             ],
             "residuals": self.residuals,
+            "verdict": self.verdict(),
             "gaps": self.gaps,
             "pauses": self.pauses,
             "reconnects": self.reconnects,
