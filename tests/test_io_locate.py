@@ -63,3 +63,28 @@ def test_problems_place_paths_inside_their_section_and_sort_in_file_order():
 def test_where_writes_paths_as_messages_do():
     assert where(("plant", "faults", 0, "ramp", "act.wear")) == "plant.faults[0].ramp.act.wear"
     assert sort_problems([]) == []
+
+
+def test_reading_a_system_composes_its_yaml_once_for_every_section(tmp_path, monkeypatch):
+    """The reader's composed document is the index the opcua and plant parsers use."""
+    import yaml
+
+    from cosim.io.yaml import read_system
+
+    path = tmp_path / "live.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n  g: {fmu: Gain}\n"
+        "opcua:\n  endpoint: opc.tcp://127.0.0.1:4840\n"
+        '  inputs: [{node: "ns=2;s=U", to: g.u}]\n'
+        'plant:\n  serve: [{from: g.y, nodee: "ns=2;s=Y"}]\n'
+    )
+    calls = []
+    compose = yaml.compose
+    monkeypatch.setattr(yaml, "compose", lambda *a, **k: calls.append(1) or compose(*a, **k))
+    spec, problems = read_system(path)
+    assert len(calls) == 1
+    assert str(spec.opcua.inputs[0].to.loc) == f"{path}:6:31"
+    assert [str(p).splitlines()[0] for p in problems] == [
+        f"{path}:8:11: error: plant.serve[0] must be "
+        "{from: comp.var, node: \"ns=2;s=...\"}, got {'from': 'g.y', 'nodee': 'ns=2;s=Y'}"
+    ]

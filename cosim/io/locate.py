@@ -8,8 +8,9 @@ parsers (system, opcua, plant, regression) share one index per file.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import functools
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -68,16 +69,15 @@ class Locator:
     back to its nearest written ancestor, then to the file itself.
     """
 
-    def __init__(self, text: str | None, file: str) -> None:
+    def __init__(self, text: str | None, file: str, root: yaml.Node | None = None) -> None:
+        """Index `root` (the composed `text`), or compose `text` here if no root is given."""
         self.file = file
         self._keys: dict[Path_, Location] = {}
         self._values: dict[Path_, Location] = {}
-        if not text:
-            return
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            return  # the reader reports the syntax error; without marks we only lose lines
+        if root is None and text:
+            # a syntax error is the reader's to report; without marks we only lose lines
+            with contextlib.suppress(yaml.YAMLError):
+                root = yaml.compose(text, Loader=yaml.SafeLoader)
         if root is not None:
             self._walk(root, ())
 
@@ -128,10 +128,23 @@ def _text(part: Any) -> str | int:
     return part if isinstance(part, int) and not isinstance(part, bool) else str(part)
 
 
-@functools.lru_cache(maxsize=16)
-def locator(text: str | None, file: str) -> Locator:
-    """The Locator of `text` (read as the file `file`), built once per document."""
-    return Locator(text, file)
+_CACHE: OrderedDict[tuple[str, str | None], Locator] = OrderedDict()
+_CACHE_SIZE = 16
+
+
+def locator(text: str | None, file: str, root: yaml.Node | None = None) -> Locator:
+    """The Locator of `text` (read as the file `file`), built once per document.
+
+    The YAML reader passes the `root` it composed, so the section parsers reuse its index.
+    """
+    key = (file, text)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _CACHE[key] = Locator(text, file, root)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(key)
+    return found
 
 
 class Problems:

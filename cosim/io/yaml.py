@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.io.locate import Problems, did_you_mean, listing, sort_problems, where
+from cosim.io.locate import Problems, did_you_mean, listing, locator, sort_problems, where
 from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA
 from cosim.model.spec import (
     MAX_SECONDS,
@@ -177,7 +177,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _parse(text: str, file: str, report: _Report) -> _Node | None:
+def _parse(text: str, file: str, report: _Report, index: bool = False) -> _Node | None:
     """Compose (never construct) the YAML, then read it into _Nodes."""
     try:
         root = yaml.compose(text, Loader=_Loader)
@@ -198,7 +198,7 @@ def _parse(text: str, file: str, report: _Report) -> _Node | None:
         report.error(Location(file, 1, 1), "the file is empty", "start from docs/systems.md")
         return None
     try:
-        return _Reader(file, report).read(root)
+        node = _Reader(file, report).read(root)
     except _TooLarge:
         report.error(
             Location(file, 1, 1),
@@ -206,6 +206,9 @@ def _parse(text: str, file: str, report: _Report) -> _Node | None:
             "do not nest aliases (*name) this deeply",
         )
         return None
+    if index:
+        locator(text, file, root)  # the one node-path index of this file, for section parsers
+    return node
 
 
 def plain(node: _Node) -> Any:
@@ -736,7 +739,7 @@ def read_system(
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         report.error(Location(file), f"cannot read the system file: {reason}", _read_hint(exc))
         return None, report.problems
-    root = _parse(text, file, report)
+    root = _parse(text, file, report, index=True)
     if root is None:
         return None, report.problems
     _check(root, STRUCTURE_SCHEMA, (), report)
@@ -764,18 +767,20 @@ def read_system(
         extra={k: plain(root.value[k]) for k in EXTRA_SECTIONS if k in root.value},
         orphans=tuple(build.orphans),
     )
-    spec = _live_sections(spec, build.names, report)
+    spec = _live_sections(spec, file, build.names, report)
     return replace(spec, warnings=report.warnings), sort_problems(report.problems)
 
 
-def _live_sections(spec: SystemSpec, names: Sequence[str], report: _Report) -> SystemSpec:
+def _live_sections(
+    spec: SystemSpec, file: str, names: Sequence[str], report: _Report
+) -> SystemSpec:
     """`spec` with its `opcua:` and `plant:` sections typed; their problems go to `report`."""
     opcua = plant = None
     if "opcua" in spec.extra:
         from cosim.io.opcua import check_opcua
 
         opcua, found = check_opcua(
-            spec.extra["opcua"], spec.path.parent, file=str(spec.path), text=spec.text,
+            spec.extra["opcua"], spec.path.parent, file=file, text=spec.text,
             components=list(names),
         )  # fmt: skip
         report.extend(found)
@@ -783,7 +788,7 @@ def _live_sections(spec: SystemSpec, names: Sequence[str], report: _Report) -> S
         from cosim.io.plant import parse_plant
 
         try:
-            plant = parse_plant(spec)
+            plant = parse_plant(spec, file=file)
         except ConfigError as err:
             report.extend(err.problems)
     return replace(spec, opcua=opcua, plant=plant) if opcua or plant else spec
