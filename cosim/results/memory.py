@@ -1,5 +1,7 @@
-"""Results in memory: the `Results` of a run (time, signals, units, descriptions, attributes) and
-`MemoryRecorder`, the observer that records them.
+"""Results in memory: a run's signals with units and descriptions, and the observer recording them.
+
+`Results` holds time, signals, units, descriptions and attributes; `MemoryRecorder` is the
+observer that records them.
 
     rec = MemoryRecorder(system, plan)        # an observer of one Execution
     ...run...

@@ -1,5 +1,7 @@
-"""The results.h5 writer: an observer that buffers rows on the step thread and writes them on
-its own thread; plus `read_results`. The file layout is in `cosim.results.layout`.
+"""The results.h5 writer: an observer whose rows reach the file on a writer thread of its own.
+
+The step thread only buffers rows; `read_results` reads a file back. The file layout is in
+`cosim.results.layout`.
 
 The step thread only copies each recorded row into a preallocated block (see
 `cosim.results.recorder`). A block is handed to the writer thread when it is full and at least
