@@ -35,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from cosim.fmu.inspect import inspect_fmu
+    from cosim.resolve.fmus import fmu_file
 
     try:
-        report = inspect_fmu(args.fmu)
+        report = inspect_fmu(fmu_file(args.fmu))
     except ConfigError as err:  # one line on stderr, whatever the problem says
         print(one_line(err), file=sys.stderr)
         return EXIT_BAD_INPUT

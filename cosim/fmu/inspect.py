@@ -46,7 +46,6 @@ from xml.etree import ElementTree
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import read_model_description
-from cosim.library import build as library
 
 # canonical key -> (FMI 2.0 attribute, FMI 3.0 attribute, default); None = not in that version
 _COMMON: dict[str, tuple[str | None, str | None, Any]] = {
@@ -115,21 +114,12 @@ _INTERFACES = {  # report name -> fmpy attribute
 }
 
 
-def resolve(fmu: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The path of `fmu`: a bundled name (built first if missing or stale) or a file path."""
-    text = os.fspath(fmu)
-    base = Path(base_dir) if base_dir is not None else Path.cwd()
-    path = library.resolve_fmu(text, base)
-    if not path.exists() and not text.endswith(".fmu") and "/" not in text.replace("fmi3/", "", 1):
-        raise library.unknown_name(text)  # e.g. `Mas1`: suggest the closest bundled name
-    return path
+def inspect_fmu(fmu: str | os.PathLike[str]) -> dict[str, Any]:
+    """The inspection report of the FMU file `fmu`; ConfigError if it is no usable FMU.
 
-
-def inspect_fmu(
-    fmu: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None
-) -> dict[str, Any]:
-    """The inspection report of `fmu` (path or bundled name); ConfigError if it is no usable FMU."""
-    path = resolve(fmu, base_dir).resolve()
+    A bundled name (`Mass1`) is turned into its file by cosim.resolve.fmus.fmu_file first.
+    """
+    path = Path(fmu).resolve()
     md = read_model_description(path)  # checks the archive (zip-slip, symlinks) first
     major = _major(md.fmiVersion, path)
     raw = _interface_elements(path)
@@ -302,4 +292,4 @@ def _float(text: Any) -> float | str | None:
         return str(text)
 
 
-__all__ = ["CAPABILITIES", "inspect_fmu", "resolve"]
+__all__ = ["CAPABILITIES", "inspect_fmu"]

@@ -124,7 +124,7 @@ class PlantIO:
         return labels + [x for x in self._fault_labels if x not in labels]
 
     def simulation_initialized(self, execution: Execution) -> None:
-        from cosim.twin.hooks import SignalReader
+        from cosim.engine.readers import SignalReader
 
         self._ex = execution
         self._reader = SignalReader(execution, self._labels)
@@ -346,7 +346,7 @@ class Plant:
         """Serve and step in real time until `duration` simulated seconds or request_stop()."""
         from cosim.api import Simulation, plan_for
         from cosim.opcua import ValueServer
-        from cosim.twin.hooks import Health, Pacing
+        from cosim.realtime import Pacer
 
         system = self.system
         served, commands = self.variables()
@@ -355,7 +355,7 @@ class Plant:
             namespace=self.plant.namespace, name=system.spec.name,
         )  # fmt: skip
         io = PlantIO(self.plant, system, server)
-        pacing = Pacing(system.step_ticks / TICKS_PER_SECOND, self.realtime, Health())
+        pacing = Pacer(system.step_ticks / TICKS_PER_SECOND, self.realtime)
         io.pacing = pacing
         io.progress = progress
         sim = Simulation(

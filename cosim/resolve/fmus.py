@@ -7,6 +7,7 @@ Reading YAML never does this; resolving a system does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cosim.errors import ConfigError, CosimError, Problem
@@ -42,6 +43,19 @@ def find_fmu(text: str, base_dir: Path) -> Path:
     return (path if path.is_absolute() else base_dir / path).resolve()
 
 
+def fmu_file(text: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The file of an FMU named on the command line: a bundled name (built first if missing or
+    stale; ConfigError with the closest name if unknown) or a path (from `base_dir`)."""
+    text = os.fspath(text)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    path = find_fmu(text, base)
+    library = _library()
+    bare = not text.endswith(".fmu") and "/" not in text.replace("fmi3/", "", 1)
+    if library is not None and not path.exists() and bare:
+        raise library.unknown_name(text)  # e.g. `Mas1`: suggest the closest bundled name
+    return path
+
+
 def locate_fmu(comp: ComponentSpec) -> tuple[Path | None, list[Problem]]:
     """The FMU file of `comp` (None if missing or unbuildable) and the problems, at `fmu:`."""
     loc = comp.fmu_loc or comp.loc
@@ -65,4 +79,4 @@ def locate_fmu(comp: ComponentSpec) -> tuple[Path | None, list[Problem]]:
     return None, [Problem(loc, f"FMU not found: {comp.fmu}", hint)]
 
 
-__all__ = ["bundled_names", "find_fmu", "locate_fmu"]
+__all__ = ["bundled_names", "find_fmu", "fmu_file", "locate_fmu"]

@@ -1,5 +1,7 @@
-"""The twin's hooks around the engine's loop: live inputs (a manipulator), live outputs, the twin
-server and the health clock (observers), the wall-clock pacer, and the twin's own recorder."""
+"""The twin's hooks around the engine's loop: live inputs, outputs, server, pacer and recorder.
+
+LiveInputs is a manipulator; LiveOutputs, TwinServer, HealthClock and StepLog are observers;
+Pacing is the wall-clock pacer; TwinRecorder keeps the twin's own rows until the run ends."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cosim.engine.readers import SignalReader
 from cosim.errors import BridgeError, Location
 from cosim.model.spec import (
     TICKS_PER_SECOND,
@@ -27,43 +30,6 @@ _log = logging.getLogger(__name__)
 
 SAMPLE_DRAIN_PERIOD = 0.2  # seconds of simulated time between drains of the raw-sample ring
 _BLOCK = 4096  # rows per in-memory block of the twin recorder
-
-
-# ============================================================================ value access
-class SignalReader:
-    """Copies chosen got variables ("comp.var") out of the execution's value stores.
-
-    Every label must be gotten by the plan (recorded or a connection source); the slots are
-    looked up once, each read is one np.take per value type.
-    """
-
-    def __init__(self, execution: Execution, labels: Sequence[str]) -> None:
-        plan = execution.plan
-        by_type: dict[int, tuple[list[int], list[int]]] = {}
-        for k, label in enumerate(labels):
-            for t, got in enumerate(plan.get_labels):
-                if label in got:
-                    cols, slots = by_type.setdefault(t, ([], []))
-                    cols.append(k)
-                    slots.append(got.index(label))
-                    break
-            else:
-                raise KeyError(f"{label} is not read from its FMU in this run")
-        self._groups = [
-            (execution.views[t], np.array(slots), np.array(cols), np.zeros(len(cols)))
-            for t, (cols, slots) in by_type.items()
-        ]
-        single = len(self._groups) == 1 and self._groups[0][0].dtype == np.float64
-        self._fast = single and np.array_equal(self._groups[0][2], np.arange(len(labels)))
-
-    def read(self, out: np.ndarray) -> None:
-        if self._fast:
-            view, slots, _, _ = self._groups[0]
-            np.take(view, slots, out=out)
-            return
-        for view, slots, cols, tmp in self._groups:
-            tmp[:] = view[slots]
-            out[cols] = tmp
 
 
 # ============================================================================ shared run state
@@ -456,7 +422,6 @@ __all__ = [
     "LiveInputs",
     "LiveOutputs",
     "Pacing",
-    "SignalReader",
     "TwinRecorder",
     "TwinServer",
 ]
