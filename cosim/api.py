@@ -497,11 +497,17 @@ class Simulation:
             self.error = error
             self.status = self._final_status(error)
             stats = ex.stats if ex is not None else None
-            for recorder in (self._writer, self._recorder):
+            failed: BaseException | None = None
+            for recorder in (self._writer, self._recorder):  # every one, even if one fails
                 if recorder is not None:
-                    recorder.close(stats, self.status, error)
+                    try:
+                        recorder.close(stats, self.status, error)
+                    except Exception as exc:  # e.g. the disk filled up while closing
+                        failed = failed or exc
             if self._recorder is not None:
                 self._results = self._recorder.results()
+        if failed is not None and error is None:
+            raise failed
         return self.status
 
     def _final_status(self, error: BaseException | None) -> str:
