@@ -7,6 +7,7 @@
     execution.py   Execution: life cycle, stores, the one loop body, get/set, system state
     hooks.py       Observer (reads only) and Manipulator (writes through input slots)
     slots.py       InputView: writes into external-input slots
+    readers.py     SignalReader: reads chosen values from the stores (for observers)
     state.py       SystemState (whole-system FMU state + stores + loop position)
     statistics.py  RunStatistics
 
