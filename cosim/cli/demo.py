@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from cosim.api import results_path
     from cosim.cli.live import preload_live_modules, run_live
     from cosim.io.yaml import load_system
+    from cosim.resolve.resolver import load as resolve_file
 
     if not (math.isfinite(args.duration) and args.duration > 0):
         raise ConfigError(
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     folder = systems_dir()
     plant_yaml = folder / f"{args.demo}_plant.yaml"
     twin_yaml = folder / f"{args.demo}_twin.yaml"
-    load_system(plant_yaml)  # validates it and builds the bundled FMUs once, before two processes
+    resolve_file(plant_yaml)  # checks it and builds its bundled FMUs once, before two processes
     spec = load_system(twin_yaml)
     sim = spec.simulation
     spec = replace(spec, simulation=replace(sim, stop=sim.start + args.duration))
