@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the report as JSON (keys documented in cosim/inspect.py)",
+        help="print the report as JSON (keys documented in cosim/fmu/inspect.py)",
     )
 
 

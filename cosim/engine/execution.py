@@ -748,20 +748,6 @@ class Execution:
         st.fmu_warning_lines = {s.name: s.warnings for s in self.slaves if s.warning_count}
 
 
-def run(
-    system: ResolvedSystem,
-    observers: Iterable[Observer] = (),
-    slave_factory: SlaveFactory | None = None,
-    until: int | None = None,
-) -> RunStatistics:
-    """Initialize and run `system` to its stop time (or `until` ticks); always frees the FMUs."""
-    ex = Execution(system, observers=observers, slave_factory=slave_factory)
-    with ex:
-        ex.initialize()
-        ex.run_until(until)
-    return ex.stats
-
-
 __all__ = [
     "Execution",
     "Manipulator",
@@ -770,5 +756,4 @@ __all__ = [
     "SlaveFactory",
     "SystemState",
     "TIMING_SAMPLE",
-    "run",
 ]
