@@ -9,7 +9,8 @@ loads its names lazily (PEP 562).
 The layers, low to high (issue 8: cli -> api/verify/twin/plant -> engine -> fmu/model)::
 
     cli                                one module per command; no command imports another
-    verify   twin   plant              the applications, on api (siblings: not on each other)
+    verify   twin                      the applications, on api (siblings: not on each other)
+    plant                              twin steps it in its loop for offline runs
     api                                the one run recipe
     results                            beside engine: names engine's types, never imports it
     engine
@@ -54,7 +55,7 @@ LOWER: dict[str, set[str]] = {
     "results": _LOW | {"resolve"},
     "api": _ENGINE | {"results"},
     "verify": _API,
-    "twin": _API,
+    "twin": _API | {"plant"},  # offline runs step the plant simulator in the twin's loop
     "plant": _API,
     "pytest_plugin": _API | {"verify"},
     "cli": _APPS | {"library", "pytest_plugin"},

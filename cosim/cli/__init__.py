@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "test": "run regression suites of systems with a regression: section",
     "plant": "run a plant simulator: a system in real time behind an OPC UA server",
     "demo": "live digital-twin demo: plant simulator + twin over OPC UA (ema or ev)",
+    "calibrate": "fit tunable parameters of a system to recorded plant data (least squares)",
+    "forecast": "ask a running twin when a signal will cross its limit (remaining useful life)",
 }
 
 
