@@ -1,4 +1,4 @@
-"""`cosim plot RESULT [RESULT...] [SIGNAL-or-GLOB...] -o plot.png`: plot and overlay signals."""
+"""`cosim plot RESULT... [SIGNAL-or-GLOB...] -o plot.png`: plot signals; `--twin`: a twin run."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one subplot per unit (default) or per signal",
     )
     parser.add_argument("--title", help="figure title")
+    parser.add_argument(
+        "--twin",
+        action="store_true",
+        help="plot a twin run's /twin groups of one results.h5 (measured vs predicted, "
+        "residuals, monitors and alarms, estimates, forecasts); signals restrict the first two",
+    )
 
 
 def split_items(items: list[str]) -> tuple[list[str], list[str]]:
@@ -51,8 +57,27 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             Problem(None, "no result file given", "cosim plot results.h5 [SIGNAL...] -o plot.png")
         )
+    if args.twin:
+        return run_twin(files, patterns, args)
     sets = [read_signals(f, patterns or None) for f in files]
     fig = plot_signals(sets, patterns or None, args.output, by=args.by, title=args.title)
     n_lines = sum(len(ax.get_lines()) for ax in fig.axes)
     print(f"wrote {args.output} ({n_lines} lines from {len(files)} file(s))")
+    return 0
+
+
+def run_twin(files: list[str], patterns: list[str], args: argparse.Namespace) -> int:
+    from cosim.errors import ConfigError, Problem
+    from cosim.verify.twin_plot import plot_twin
+
+    if len(files) != 1:
+        raise ConfigError(
+            Problem(
+                None,
+                f"--twin plots one results file, got {len(files)}: {', '.join(files)}",
+                "cosim plot results.h5 --twin [SIGNAL...] -o twin.png",
+            )
+        )
+    fig = plot_twin(files[0], args.output, title=args.title, signals=patterns or None)
+    print(f"wrote {args.output} ({len(fig.axes)} twin panels from {files[0]})")
     return 0
