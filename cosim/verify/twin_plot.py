@@ -122,6 +122,8 @@ def read_twin(path: str | os.PathLike[str], signals: Sequence[str] | None = None
     import h5py
 
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(Problem(Location(str(p)), "is a directory, expected a results.h5"))
     if not p.is_file():
         raise ConfigError(Problem(Location(str(p)), "no such results file"))
     try:
@@ -434,12 +436,18 @@ def _panels(data: TwinData) -> list[Panel]:
     panels: list[Panel] = []
     time = data.time
     if time is not None:
-        panels += [(lambda ax, w=w: _draw_watched(ax, time, w), None) for w in data.watched]
+        panels += [
+            (lambda ax, w=w: _draw_watched(ax, time, w), None)
+            for w in data.watched
+            if w.measured.size
+        ]
         by_unit: dict[str, list[str]] = {}
         order = {w.name: k for k, w in enumerate(data.watched)}  # residuals as their signals
         names = sorted(data.residuals, key=lambda n: order.get(n, len(order)))
         for name in names:
-            unit = data.residuals[name][1]
+            values, unit = data.residuals[name]
+            if not values.size:
+                continue
             by_unit.setdefault(unit, []).append(name)
         panels += [
             (lambda ax, names=names, unit=unit: _draw_residuals(ax, time, data, names, unit), None)
@@ -448,10 +456,10 @@ def _panels(data: TwinData) -> list[Panel]:
         panels += [
             (lambda ax, m=m: _draw_monitor(ax, time, m), m.name)
             for m in data.monitors
-            if m.value is not None
+            if m.value is not None and m.value.size
         ]
-    panels += [(lambda ax, e=e: _draw_estimate(ax, e), None) for e in data.estimates]
-    panels += [(lambda ax, f=f: _draw_forecast(ax, f), None) for f in data.forecasts]
+    panels += [(lambda ax, e=e: _draw_estimate(ax, e), None) for e in data.estimates if e.time.size]
+    panels += [(lambda ax, f=f: _draw_forecast(ax, f), None) for f in data.forecasts if f.time.size]
     return panels
 
 
