@@ -555,6 +555,19 @@ class Simulation:
         """Return the whole system to a state from get_state()."""
         self._guard(lambda: self.execution.set_state(state))
 
+    def export_state(self, state: Any) -> Any:
+        """A get_state() state as picklable bytes and arrays (a PortableState), to fork into
+        another Simulation of the same system with import_state()."""
+        return self._guard(lambda: self.execution.export_state(state))
+
+    def import_state(self, portable: Any) -> Any:
+        """A state of this run from another run's export_state(); then set_state() it."""
+        return self._guard(lambda: self.execution.import_state(portable))
+
+    def free_state(self, state: Any) -> None:
+        """Release a state from get_state() or import_state()."""
+        self._guard(lambda: self.execution.free_state(state))
+
     @property
     def results(self) -> Results:
         """The recorded Results in memory (complete once the run is closed)."""

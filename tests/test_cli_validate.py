@@ -149,6 +149,9 @@ def test_schema_prints_a_draft_2020_12_json_schema():
         "opcua",
         "plant",
         "regression",
+        "monitors",
+        "estimate",
+        "forecast",
     ]
     assert schema["required"] == ["simulation", "components"]
     sim = schema["properties"]["simulation"]

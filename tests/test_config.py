@@ -239,7 +239,7 @@ def test_unknown_keys_suggest_the_closest_allowed_key():
         "did you mean 'parameters'? allowed keys: fmu, description, parameters, step",
         "did you mean 'gain'? allowed keys: from, to, gain, offset, convert",
         "did you mean 'events'? allowed keys: name, description, simulation, components, "
-        "connections, record, events, opcua, plant, regression",
+        "connections, record, events, opcua, plant, regression, monitors, estimate, forecast",
     ]
 
 

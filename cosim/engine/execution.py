@@ -73,7 +73,7 @@ from cosim.engine.stages import (
     timed_step,
     variants,
 )
-from cosim.engine.state import SystemState
+from cosim.engine.state import PortableState, SystemState
 from cosim.engine.statistics import RunStatistics
 from cosim.errors import ConfigError, FmuError, Problem, SimulationError
 from cosim.fmu.adapter import CTYPES, DISCARD, DTYPES, ERROR, WARNING, Slave, ValueType
@@ -601,6 +601,53 @@ class Execution:
         state.fmu_states = []
         if errors:
             raise errors[0]
+
+    def export_state(self, state: SystemState) -> PortableState:
+        """`state` as plain bytes and arrays (canSerializeFMUstate), for another Execution of
+        the same system to import: a forecast forks the live run without touching it."""
+        if state.freed or state.owner != id(self):
+            raise SimulationError("export_state(): the state was freed or taken by another run")
+        fmu_bytes = [
+            slave.serialize_state(s) for slave, s in zip(self.slaves, state.fmu_states, strict=True)
+        ]
+        return PortableState(
+            fmu_bytes=fmu_bytes,
+            stores=[v.copy() for v in state.stores],
+            step_count=state.step_count,
+            tick=state.tick,
+            next_event=state.next_event,
+        )
+
+    def import_state(self, portable: PortableState) -> SystemState:
+        """A state of this execution from another's export_state() (same system); free it
+        with free_state() after set_state()."""
+        if not self.initialized or self._closed:
+            raise SimulationError("import_state(): the execution is not initialized or closed")
+        if len(portable.fmu_bytes) != len(self.slaves) or len(portable.stores) != len(self.views):
+            raise SimulationError("import_state(): the state is of another system")
+        fmu_states: list[Any] = []
+        try:
+            for slave, data in zip(self.slaves, portable.fmu_bytes, strict=True):
+                fmu_states.append(slave.deserialize_state(data))
+        except FmuError:
+            for slave, s in zip(self.slaves, fmu_states, strict=False):
+                with contextlib.suppress(FmuError):
+                    slave.free_state(s)
+            raise
+        state = SystemState(
+            owner=id(self),
+            fmu_states=fmu_states,
+            stores=[v.copy() for v in portable.stores],
+            step_count=portable.step_count,
+            tick=portable.tick,
+            next_event=portable.next_event,
+            stop_requested=False,
+            stop_reason="",
+            fmu_ended="",
+            discard_end=False,
+        )
+        self._states.append(state)
+        return state
 
     # ------------------------------------------------------------------ events
     def _apply_events(self, tick: int) -> None:

@@ -38,4 +38,22 @@ class SystemState:
         return self.tick / TICKS_PER_SECOND
 
 
-__all__ = ["SystemState"]
+@dataclass(eq=False)
+class PortableState:
+    """A SystemState as plain data: serialized FMU states (bytes), store copies and the loop
+    position; picklable, so another Execution of the same system (or process) can import it."""
+
+    fmu_bytes: list[bytes]
+    stores: list[np.ndarray]
+    step_count: int
+    tick: int
+    next_event: int
+
+    @property
+    def time(self) -> float:
+        from cosim.model.spec import TICKS_PER_SECOND
+
+        return self.tick / TICKS_PER_SECOND
+
+
+__all__ = ["PortableState", "SystemState"]

@@ -247,6 +247,14 @@ class Slave(ABC):
     def free_state(self, state: Any) -> None:
         raise FmuError(self.name, "freeFMUState", "not supported", self.time, self.log)
 
+    def serialize_state(self, state: Any) -> bytes:
+        """The bytes of an FMU state (canSerializeFMUstate), to restore in another instance."""
+        raise FmuError(self.name, "serializeFMUState", "not supported", self.time, self.log)
+
+    def deserialize_state(self, data: bytes) -> Any:
+        """A new FMU state of this instance from serialize_state() bytes (free it when done)."""
+        raise FmuError(self.name, "deserializeFMUState", "not supported", self.time, self.log)
+
     @abstractmethod
     def terminate(self) -> None: ...
 

@@ -170,5 +170,18 @@ class Fmi2Slave(NativeSlave):
     def free_state(self, state: Any) -> None:
         self.call("fmi2FreeFMUstate", ctypes.byref(state))
 
+    def serialize_state(self, state: Any) -> bytes:
+        size = ctypes.c_size_t()
+        self.call("fmi2SerializedFMUstateSize", state, ctypes.byref(size))
+        buf = (ctypes.c_char * size.value)()
+        self.call("fmi2SerializeFMUstate", state, buf, size)
+        return bytes(buf)
+
+    def deserialize_state(self, data: bytes) -> Any:
+        buf = (ctypes.c_char * len(data)).from_buffer_copy(data)
+        state = ctypes.c_void_p()
+        self.call("fmi2DeSerializeFMUstate", buf, ctypes.c_size_t(len(data)), ctypes.byref(state))
+        return state
+
 
 __all__ = ["Fmi2Slave"]

@@ -158,5 +158,18 @@ class Fmi3Slave(NativeSlave):
     def free_state(self, state: Any) -> None:
         self.call("fmi3FreeFMUState", ctypes.byref(state))
 
+    def serialize_state(self, state: Any) -> bytes:
+        size = ctypes.c_size_t()
+        self.call("fmi3SerializedFMUStateSize", state, ctypes.byref(size))
+        buf = (ctypes.c_uint8 * size.value)()
+        self.call("fmi3SerializeFMUState", state, buf, size)
+        return bytes(buf)
+
+    def deserialize_state(self, data: bytes) -> Any:
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        state = ctypes.c_void_p()
+        self.call("fmi3DeserializeFMUState", buf, ctypes.c_size_t(len(data)), ctypes.byref(state))
+        return state
+
 
 __all__ = ["Fmi3Slave"]

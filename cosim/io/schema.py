@@ -381,6 +381,278 @@ _REGRESSION: dict[str, Any] = {
 }
 
 
+# --------------------------------------------------------------------------- twin analytics
+_NUMBER: dict[str, Any] = {"type": "number"}
+_POSITIVE: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+_NON_NEGATIVE: dict[str, Any] = {"type": "number"}  # >= 0: checked by cosim.io.analytics
+FILTERS = ("none", "mean", "ewma", "cusum")
+TRANSFORMS = ("none", "abs", "square")
+DIRECTIONS = ("above", "below")
+INDICATORS = ("residual", "signal", "measured", "estimate")
+_INDICATOR_TEXT = {
+    "residual": "A watched signal's residual measured - predicted (an opcua input to an output).",
+    "signal": "A signal of the twin (its predicted value).",
+    "measured": "A watched signal's measured (plant) value.",
+    "estimate": "An estimated parameter's mean (see estimate:).",
+}
+_MONITORS: dict[str, Any] = {
+    "type": "array",
+    "description": "Health monitors: an indicator, a filter and warning/alarm levels "
+    "(see docs/twin.md#monitors).",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "description": "One monitor: exactly one indicator key (residual, signal, measured or "
+        "estimate), then filter and levels.",
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": NAME_PATTERN,
+                "patternErrorMessage": "must start with a letter or _ and contain only "
+                "letters, digits and _",
+                "description": "The monitor's name (results, log, OPC UA nodes and alarms).",
+            },
+            **{k: {**_REF, "description": v} for k, v in _INDICATOR_TEXT.items()},
+            "transform": {
+                "enum": list(TRANSFORMS),
+                "default": "none",
+                "description": "Applied to the indicator before the filter: none, abs or "
+                "square (a residual that changes sign with the motion needs abs or square).",
+            },
+            "filter": {
+                "enum": list(FILTERS),
+                "default": "none",
+                "description": "none, mean (moving mean over `window`), ewma (exponentially "
+                "weighted, time constant `window`) or cusum (one-sided, integrated over time: "
+                "S = max(0, S + (x - target - drift) dt), in unit.s).",
+            },
+            "window": {
+                **_POSITIVE,
+                "description": "Seconds: the moving mean's window or the EWMA's time constant.",
+            },
+            "target": {**_NUMBER, "description": "CUSUM: the healthy mean of the indicator."},
+            "drift": {
+                **_NON_NEGATIVE,
+                "description": "CUSUM: the allowance k above the target that does not "
+                "accumulate (default 0).",
+            },
+            "direction": {
+                "enum": list(DIRECTIONS),
+                "default": "above",
+                "description": "above (default): a level is crossed when the filtered "
+                "indicator rises above it; below: when it falls below it.",
+            },
+            "warning": {**_NUMBER, "description": "The warning level."},
+            "alarm": {**_NUMBER, "description": "The alarm level."},
+            "hysteresis": {
+                **_NON_NEGATIVE,
+                "description": "A raised level clears only once the indicator is back this "
+                "far on the healthy side of it (default 0).",
+            },
+            "min_duration": {
+                **_NON_NEGATIVE,
+                "description": "Seconds a level must be crossed without interruption before "
+                "it is raised (and back before it clears; default 0).",
+            },
+            "message": {"type": "string", "description": "Text for the log and the alarm."},
+        },
+    },
+}
+_ESTIMATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["parameters", "measurements"],
+    "description": "Live estimation: an ensemble Kalman filter over copies of the twin tracks "
+    "tunable parameters (see docs/twin.md#estimation).",
+    "properties": {
+        "method": {
+            "enum": ["enkf"],
+            "default": "enkf",
+            "description": "enkf: a stochastic ensemble Kalman filter (perturbed "
+            "observations) on the parameters, members stepped in lockstep with the twin.",
+        },
+        "members": {
+            "type": "integer",
+            "exclusiveMinimum": 2,
+            "default": 20,
+            "description": "Ensemble members (copies of the twin's system; default 20).",
+        },
+        "interval": {
+            **_POSITIVE_SECONDS,
+            "description": "Seconds between updates, a multiple of simulation.step (default "
+            "10 steps); every step's measurements in between are used.",
+        },
+        "seed": {"type": "integer", "default": 0, "description": "Random seed (default 0)."},
+        "inflation": {
+            "type": "number",
+            "default": 1.0,
+            "description": "Multiplicative inflation of the parameter spread before each "
+            "update (default 1: none).",
+        },
+        "parameters": {
+            "type": "array",
+            "description": "The tunable parameters to track.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "prior"],
+                "description": "One parameter: its prior, process noise and bounds.",
+                "properties": {
+                    "name": {**_REF, "description": "A tunable parameter, component.variable."},
+                    "prior": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["mean", "std"],
+                        "description": "Gaussian prior: mean and standard deviation.",
+                        "properties": {
+                            "mean": {**_NUMBER, "description": "Prior mean."},
+                            "std": {**_POSITIVE, "description": "Prior standard deviation."},
+                        },
+                    },
+                    "process_noise": {
+                        **_NON_NEGATIVE,
+                        "description": "Random-walk standard deviation per sqrt(second) "
+                        "(default 0).",
+                    },
+                    "min": {**_NUMBER, "description": "Lower bound (default: the FMU's min)."},
+                    "max": {**_NUMBER, "description": "Upper bound (default: the FMU's max)."},
+                    "rate": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["std"],
+                        "description": "Also track the parameter's rate of change (unit/s), "
+                        "so forecasts can extrapolate it: prior std (mean 0 unless given) and "
+                        "process noise.",
+                        "properties": {
+                            "mean": {**_NUMBER, "description": "Prior mean of the rate."},
+                            "std": {**_POSITIVE, "description": "Prior std of the rate."},
+                            "process_noise": {
+                                **_NON_NEGATIVE,
+                                "description": "Random walk of the rate, per sqrt(second).",
+                            },
+                        },
+                    },
+                    "truth": {
+                        **_NODE_ID,
+                        "description": "A plant node holding the true value (simulators "
+                        "only): recorded beside the estimate for evaluation, never used by it.",
+                    },
+                },
+            },
+        },
+        "measurements": {
+            "type": "array",
+            "description": "The watched signals the filter compares, with their noise.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["signal", "noise"],
+                "description": "One measurement: a watched signal and its noise std.",
+                "properties": {
+                    "signal": {
+                        **_REF,
+                        "description": "A watched signal (opcua input to an "
+                        "output), component.variable.",
+                    },
+                    "noise": {**_POSITIVE, "description": "Measurement noise std, its unit."},
+                },
+            },
+        },
+    },
+}
+SCENARIOS = ("hold", "profile")
+_PROFILE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["time"],
+    "description": "Driven inputs over time: `time` (s from the forecast's start) and one "
+    "list per input; linear between points; `repeat: true` loops it.",
+    "properties": {
+        "time": {
+            "type": "array",
+            "items": {**_NUMBER, "description": "A time, s."},
+            "description": "Seconds, increasing.",
+        },
+        "repeat": {"type": "boolean", "default": False, "description": "Loop the profile."},
+        "values": {
+            "type": "object",
+            "propertyNames": {
+                "pattern": REF_PATTERN,
+                "patternErrorMessage": "must be written component.variable (e.g. act.delta_cmd)",
+            },
+            "additionalProperties": {
+                "type": "array",
+                "items": {**_NUMBER, "description": "A value."},
+                "description": "The input's values, one per time.",
+            },
+            "description": "component.variable -> values at `time`.",
+        },
+    },
+}
+_FORECAST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["targets"],
+    "description": "Remaining-useful-life forecasts: fork the twin (its estimator's ensemble "
+    "when there is one), simulate ahead and report when a target crosses its threshold "
+    "(see docs/twin.md#forecasts).",
+    "properties": {
+        "horizon": {**_POSITIVE_SECONDS, "description": "Seconds to simulate ahead."},
+        "every": {
+            **_POSITIVE_SECONDS,
+            "description": "Forecast periodically, every this many simulated seconds "
+            "(default: only on request: cosim forecast or the OPC UA method).",
+        },
+        "scenario": {
+            "type": "string",
+            "description": "What drives the inputs ahead: hold (the current inputs, default) "
+            "or the name of a duty cycle under duty_cycles.",
+        },
+        "duty_cycles": {
+            "type": "object",
+            "propertyNames": {"pattern": NAME_PATTERN, "patternErrorMessage": "must be a name"},
+            "additionalProperties": _PROFILE,
+            "description": "Named mission/drive profiles for scenario:.",
+        },
+        "targets": {
+            "type": "array",
+            "description": "The questions: when does a signal or parameter cross a threshold?",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "variable"],
+                "description": "One target: a variable, a statistic and a threshold.",
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "pattern": NAME_PATTERN,
+                        "patternErrorMessage": "must start with a letter or _ and contain "
+                        "only letters, digits and _",
+                        "description": "The target's name (results and OPC UA nodes).",
+                    },
+                    "variable": {**_REF, "description": "A signal or an estimated parameter."},
+                    "above": {**_NUMBER, "description": "Crossing: the value rises above this."},
+                    "below": {**_NUMBER, "description": "Crossing: the value falls below this."},
+                    "statistic": {
+                        "enum": ["value", "mean", "rms", "max_abs"],
+                        "default": "value",
+                        "description": "Compared with the threshold: the value, or its moving "
+                        "mean, RMS or largest magnitude over `window` seconds.",
+                    },
+                    "window": {**_POSITIVE, "description": "Seconds for the statistic."},
+                    "true_crossing": {
+                        **_NUMBER,
+                        "description": "The known true crossing time (simulators only), "
+                        "recorded for evaluation.",
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "cosim system",
@@ -553,6 +825,9 @@ SCHEMA: dict[str, Any] = {
         "opcua": _OPCUA,
         "plant": _PLANT,
         "regression": _REGRESSION,
+        "monitors": _MONITORS,
+        "estimate": _ESTIMATE,
+        "forecast": _FORECAST,
     },
 }
 
@@ -560,6 +835,8 @@ SCHEMA: dict[str, Any] = {
 # which reports more specific problems than a schema walk; SystemSpec.extra keeps them as plain
 # data too. The YAML reader checks the rest of the file against STRUCTURE_SCHEMA.
 EXTRA_SECTIONS = ("opcua", "plant", "regression")
+# Checked by the schema walk, then kept as plain data for cosim.io.analytics to type.
+TWIN_SECTIONS = ("monitors", "estimate", "forecast")
 STRUCTURE_SCHEMA: dict[str, Any] = {
     **SCHEMA,
     "properties": {
@@ -582,5 +859,6 @@ __all__ = [
     "REF_PATTERN",
     "SCHEMA",
     "STRUCTURE_SCHEMA",
+    "TWIN_SECTIONS",
     "json_schema",
 ]

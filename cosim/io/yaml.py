@@ -14,7 +14,7 @@ import yaml
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.io.locate import Problems, did_you_mean, listing, locator, sort_problems, where
-from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA
+from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA, TWIN_SECTIONS
 from cosim.model.spec import (
     MAX_SECONDS,
     ComponentSpec,
@@ -764,7 +764,7 @@ def read_system(
         record=record,
         events=events,
         description=build.get("description", default=""),
-        extra={k: plain(root.value[k]) for k in EXTRA_SECTIONS if k in root.value},
+        extra={k: plain(root.value[k]) for k in EXTRA_SECTIONS + TWIN_SECTIONS if k in root.value},
         orphans=tuple(build.orphans),
     )
     spec = _live_sections(spec, file, build.names, report)
@@ -791,7 +791,15 @@ def _live_sections(
             plant = parse_plant(spec, file=file)
         except ConfigError as err:
             report.extend(err.problems)
-    return replace(spec, opcua=opcua, plant=plant) if opcua or plant else spec
+    analytics = None
+    if any(k in spec.extra for k in TWIN_SECTIONS):
+        from cosim.io.analytics import parse_analytics
+
+        analytics, found = parse_analytics(spec, file=file)
+        report.extend(found)
+    if not (opcua or plant or analytics):
+        return spec
+    return replace(spec, opcua=opcua, plant=plant, analytics=analytics or None)
 
 
 def _read_hint(exc: Exception) -> str:

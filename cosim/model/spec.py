@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cosim.errors import Location, Problem
+from cosim.model.analytics import AnalyticsSpec
 from cosim.model.live import OpcuaSpec, PlantSpec
 from cosim.model.refs import VarRef
 
@@ -113,6 +114,7 @@ class SystemSpec:
     warnings: tuple[Problem, ...] = ()
     opcua: OpcuaSpec | None = None  # the `opcua:` section, typed (None: absent or broken)
     plant: PlantSpec | None = None  # the `plant:` section, typed (None: absent or broken)
+    analytics: AnalyticsSpec | None = None  # monitors/estimate/forecast, typed (None: none)
     # the usable ends of connections dropped for a problem at their other end, as
     # (ref, "output" | "input"): resolving still checks them, and counts the inputs as driven
     orphans: tuple[tuple[VarRef, str], ...] = field(default=(), compare=False)

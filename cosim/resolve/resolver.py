@@ -779,6 +779,11 @@ def live_problems(spec: SystemSpec, system: ResolvedSystem) -> list[Problem]:
         links += resolve_links(system, spec.opcua, broken)[1]
     if spec.plant is not None:
         links += check_plant_links(spec.plant, system, broken)
+    if spec.analytics:
+        from cosim.resolve.analytics import check_analytics
+
+        live = resolve_links(system, spec.opcua, broken)[0] if spec.opcua is not None else ()
+        links += check_analytics(spec.analytics, system, live, broken)
     return links
 
 
