@@ -19,7 +19,11 @@ from cosim.opcua.config import (
     parse_opcua,
 )
 from cosim.opcua.server import (
+    ALARM_LEVELS,
+    ALARM_SEVERITY,
     RUN_STATE,
+    AlarmSpec,
+    MethodSpec,
     ServedVariable,
     ValueServer,
     run_state_variables,
@@ -27,11 +31,15 @@ from cosim.opcua.server import (
 )
 
 __all__ = [
+    "ALARM_LEVELS",
+    "ALARM_SEVERITY",
     "RUN_STATE",
     "SAMPLE_DTYPE",
+    "AlarmSpec",
     "Gap",
     "InputBridge",
     "InputSpec",
+    "MethodSpec",
     "OpcuaSpec",
     "OutputBridge",
     "OutputSpec",

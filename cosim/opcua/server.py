@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import copy
+import functools
 import hmac
 import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,6 +27,10 @@ from cosim.opcua.config import SecuritySpec
 _log = logging.getLogger(__name__)
 
 Kind = Literal["real", "integer", "boolean"]
+ArgumentKind = Literal["real", "integer", "boolean", "string"]
+
+ALARM_LEVELS: tuple[str, ...] = ("normal", "warning", "alarm")
+ALARM_SEVERITY: tuple[int, ...] = (100, 500, 800)  # OPC UA Severity (1..1000) per level
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,38 @@ def run_state_variables(prefix: str = "Twin.Run") -> list[ServedVariable]:
 def signal_variables(labels: Sequence[str], prefix: str = "Twin") -> list[ServedVariable]:
     """One real node <prefix>.<label> per recorded signal label ("mass1.x1")."""
     return [ServedVariable(f"{prefix}.{label}") for label in labels]
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm a ValueServer serves as an OPC UA Part 9 AlarmConditionType condition.
+
+    `source` is the served variable the alarm is about (its `node` as declared, or a full
+    node id); it becomes the events' SourceNode/SourceName. `message` is a short text about
+    the alarm ("tank level above its limit"): the condition's Description, and part of the
+    default event message.
+    """
+
+    name: str
+    message: str = ""
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One OPC UA method a ValueServer serves on its folder object.
+
+    `handler(*inputs)` is plain Python, run in a worker thread (it may take seconds); it
+    returns one value per output (a bare value is accepted for a single output). `inputs`
+    and `outputs` are (name, kind, description) triples; kind real -> Double,
+    integer -> Int64, boolean -> Boolean, string -> String.
+    """
+
+    name: str
+    handler: Callable[..., Sequence[Any]]
+    inputs: Sequence[tuple[str, ArgumentKind, str]] = ()
+    outputs: Sequence[tuple[str, ArgumentKind, str]] = ()
+    description: str = ""
 
 
 class _Users:
@@ -113,6 +152,8 @@ class ValueServer:
         update_interval: float = 0.01,
         refresh_interval: float | None = 0.25,
         start_timeout: float = 30.0,
+        alarms: Sequence[AlarmSpec] = (),
+        methods: Sequence[MethodSpec] = (),
     ) -> None:
         self.endpoint = endpoint
         self.variables = tuple(
@@ -125,6 +166,10 @@ class ValueServer:
         if len(set(all_nodes)) != len(all_nodes):
             dup = sorted({n for n in all_nodes if all_nodes.count(n) > 1})
             raise BridgeError(f"ValueServer: node(s) declared twice: {', '.join(dup)}")
+        self.alarms = tuple(alarms)
+        self.methods = tuple(methods)
+        _check_alarms(self.alarms, all_nodes)
+        _check_methods(self.methods)
         self.security = security
         self.namespace = namespace
         self.name = name
@@ -158,6 +203,12 @@ class ValueServer:
         self._vtypes: list[Any] = []
         self._updater: asyncio.Task | None = None
         self._listening = False
+        self._closed = False
+        # alarms: the step thread appends (index, level, value, sim_time, message, wall time)
+        self._alarm_queue: collections.deque[tuple] = collections.deque(maxlen=100_000)
+        self._alarm_levels = [0] * len(self.alarms)
+        self._conditions: list[_Condition] = []  # server-thread-only
+        self._alarms_folder: Any = None
 
     # ----------------------------------------------------------------- step-thread API
     @property
@@ -214,11 +265,41 @@ class ValueServer:
             np.copyto(out, self._commands)
             return self._command_seq
 
+    @property
+    def alarm_levels(self) -> tuple[int, ...]:
+        """The latest level given to set_alarm() for each alarm (0 normal, 1 warning, 2 alarm)."""
+        return tuple(self._alarm_levels)
+
+    def set_alarm(
+        self,
+        index: int,
+        level: int,
+        value: float,
+        sim_time: float,
+        message: str | None = None,
+    ) -> None:
+        """Set alarm `index` to `level` (0 normal, 1 warning, 2 alarm); never blocks.
+
+        A change of level is queued and the server thread emits one AlarmConditionType event
+        for it (Severity 100/500/800); the same level again is ignored. `value` and `sim_time`
+        go into the default message. Before start() changes wait for it; after close() they
+        are ignored.
+        """
+        if not 0 <= index < len(self._alarm_levels):
+            raise IndexError(f"alarm index {index} out of range (0..{len(self.alarms) - 1})")
+        if level not in (0, 1, 2):
+            raise ValueError(f"alarm level must be 0, 1 or 2, got {level!r}")
+        if self._closed or self._alarm_levels[index] == level:
+            return
+        self._alarm_levels[index] = level
+        self._alarm_queue.append((index, level, value, sim_time, message, time.time()))
+
     # ----------------------------------------------------------------- life cycle
     def start(self) -> ValueServer:
         """Start serving (first call builds the address space; later calls reopen the port)."""
         if self._listening:
             return self
+        self._closed = False
         first = self._thread is None
         if first:
             self._thread = LoopThread(f"opcua-server-{self.name}")
@@ -240,6 +321,7 @@ class ValueServer:
 
     def close(self) -> None:
         """Stop serving and end the server thread."""
+        self._closed = True
         try:
             self.stop()
         finally:
@@ -328,7 +410,169 @@ class ValueServer:
         self.node_ids = tuple(ids)
         self._index = {nid: i for i, nid in enumerate(ids[: len(self.variables)])}
         self._index.update({nid: i for i, nid in enumerate(ids[len(self.variables) :])})
+        declared = [v.node for v in (*self.variables, *self.commands)]
+        by_node = {d: ua.NodeId.from_string(nid) for d, nid in zip(declared, ids, strict=True)}
+        if self.alarms:
+            await self._build_alarms(server, folder, own, by_node)
+        for m in self.methods:
+            await self._add_method(folder, m, own)
         return server
+
+    async def _build_alarms(self, server: Any, folder: Any, own: int, by_node: dict) -> None:
+        from asyncua import ua
+
+        alarms = await folder.add_folder(
+            ua.NodeId(f"{self.name}.Alarms", own), ua.QualifiedName("Alarms", own)
+        )
+        await alarms.set_event_notifier([ua.EventNotifier.SubscribeToEvents])
+        await server.nodes.server.set_event_notifier([ua.EventNotifier.SubscribeToEvents])
+        await server.nodes.server.add_reference(alarms.nodeid, ua.ObjectIds.HasNotifier)
+        self._alarms_folder = alarms.nodeid
+        self._conditions = []
+        for spec in self.alarms:
+            nodeid = ua.NodeId(f"{self.name}.Alarms.{spec.name}", own)
+            try:
+                node = await alarms.add_object(
+                    nodeid,
+                    ua.QualifiedName(spec.name, own),
+                    objecttype=ua.ObjectIds.AlarmConditionType,
+                    instantiate_optional=False,
+                )
+            except ua.UaStatusCodeError as exc:
+                raise BridgeError(f"ValueServer: cannot add alarm '{spec.name}': {exc}") from None
+            if spec.message:
+                await node.write_attribute(
+                    ua.AttributeIds.Description,
+                    ua.DataValue(ua.Variant(ua.LocalizedText(spec.message))),
+                )
+            if spec.source is None:
+                source, source_name = nodeid, spec.name
+                await alarms.add_reference(nodeid, ua.ObjectIds.HasEventSource)
+            else:
+                source = by_node.get(spec.source) or ua.NodeId.from_string(spec.source)
+                source_name = str(source.Identifier)
+                await alarms.add_reference(source, ua.ObjectIds.HasEventSource)
+                await server.get_node(source).add_reference(nodeid, ua.ObjectIds.HasCondition)
+            fields = {}
+            for path in _CONDITION_NODES:
+                with contextlib.suppress(ua.UaStatusCodeError):
+                    child = await node.get_child([f"0:{p}" for p in path.split("/")])
+                    fields[path] = child.nodeid
+            cond = _Condition(spec, nodeid, source, source_name, fields)
+            self._conditions.append(cond)
+            ack = await node.get_child("0:Acknowledge")
+            server.link_method(ack, self._acknowledge)
+            await self._write_condition(server, cond, _condition_state(cond, 0, None, time.time()))
+        # clients may call Acknowledge through the type's method with the condition as object
+        server.link_method(
+            server.get_node(ua.ObjectIds.AcknowledgeableConditionType_Acknowledge),
+            self._acknowledge,
+        )
+
+    async def _add_method(self, folder: Any, m: MethodSpec, own: int) -> None:
+        from asyncua import ua
+
+        def arguments(items: Sequence[tuple[str, str, str]]) -> list:
+            return [
+                ua.Argument(
+                    Name=name,
+                    DataType=ua.NodeId(_ARG_TYPES[kind].value),
+                    ValueRank=-1,
+                    ArrayDimensions=[],
+                    Description=ua.LocalizedText(text),
+                )
+                for name, kind, text in items
+            ]
+
+        try:
+            node = await folder.add_method(
+                ua.NodeId(f"{self.name}.{m.name}", own),
+                ua.QualifiedName(m.name, own),
+                functools.partial(_call_method, m),
+                arguments(m.inputs),
+                arguments(m.outputs),
+            )
+        except ua.UaStatusCodeError as exc:
+            raise BridgeError(f"ValueServer: cannot add method '{m.name}': {exc}") from None
+        text = m.description or m.name
+        await node.write_attribute(
+            ua.AttributeIds.Description, ua.DataValue(ua.Variant(ua.LocalizedText(text)))
+        )
+
+    # ------------------------------------------------------------- alarms (server thread)
+    async def _apply_alarms(self) -> None:
+        queue = self._alarm_queue
+        while queue:
+            index, level, value, sim_time, message, wall = queue.popleft()
+            cond = self._conditions[index]
+            if level == cond.level:
+                continue
+            if message is None:
+                word = ALARM_LEVELS[level]
+                about = f", {cond.spec.message}" if cond.spec.message else ""
+                message = (
+                    f"{cond.spec.name}: {word}{about} (value {value:.4g} at t = {sim_time:g} s)"
+                )
+            if level > cond.level:
+                cond.acked = False  # raised or escalated: the operator has to acknowledge
+            await self._emit(cond, _condition_state(cond, level, message, wall))
+
+    async def _emit(self, cond: _Condition, state: dict[str, Any]) -> None:
+        """Write the condition's new state to its nodes and send it as one event."""
+        from asyncua import ua
+        from asyncua.common.event_objects import AlarmCondition
+
+        await self._write_condition(self._server, cond, state)
+        event = AlarmCondition()
+        event.add_property("NodeId", cond.nodeid, ua.VariantType.NodeId)  # the ConditionId
+        for name, variant in state.items():
+            event.add_property(name, variant.Value, variant.VariantType)
+        service = self._server.iserver.subscription_service
+        # to subscribers of the Alarms folder, then of the Server object (asyncua keeps the
+        # last one for ConditionRefresh)
+        folder_event = copy.copy(event)
+        folder_event.emitting_node = self._alarms_folder
+        await service.trigger_event(folder_event)
+        event.emitting_node = ua.NodeId(ua.ObjectIds.Server)
+        await service.trigger_event(event)
+
+    async def _write_condition(self, server: Any, cond: _Condition, state: dict) -> None:
+        from asyncua import ua
+
+        cond.level = state["_level"].Value
+        cond.severity = state["Severity"].Value
+        cond.event_id = state["EventId"].Value
+        cond.message = state["Message"].Value.Text
+        state.pop("_level")
+        now = datetime.now(UTC)
+        for name, variant in state.items():
+            nodeid = cond.fields.get(name)
+            if nodeid is not None:
+                dv = ua.DataValue(variant, SourceTimestamp=now, ServerTimestamp=now)
+                await server.write_attribute_value(nodeid, dv)
+
+    async def _acknowledge(self, parent: Any, *args: Any) -> Any:
+        """Acknowledge(EventId, Comment) on a condition: AckedState True, one more event."""
+        from asyncua import ua
+
+        cond = next((c for c in self._conditions if c.nodeid == parent), None)
+        if cond is None:
+            return ua.StatusCode(ua.StatusCodes.BadNodeIdInvalid)
+        if len(args) < 2:
+            return ua.StatusCode(ua.StatusCodes.BadArgumentsMissing)
+        if len(args) > 2:
+            return ua.StatusCode(ua.StatusCodes.BadTooManyArguments)
+        event_id, comment = args[0].Value, args[1].Value
+        if event_id != cond.event_id:
+            return ua.StatusCode(ua.StatusCodes.BadEventIdUnknown)
+        if cond.acked:
+            return ua.StatusCode(ua.StatusCodes.BadConditionBranchAlreadyAcked)
+        cond.acked = True
+        state = _condition_state(cond, cond.level, cond.message, time.time())
+        text = comment.Text if isinstance(comment, ua.LocalizedText) else comment
+        state["Comment"] = ua.Variant(ua.LocalizedText(str(text or "")))
+        await self._emit(cond, state)
+        return ua.StatusCode()
 
     async def _add(self, server: Any, folder: Any, v: ServedVariable, own: int, writable: bool):
         from asyncua import ua
@@ -380,6 +624,8 @@ class ValueServer:
             try:
                 await self._push()
                 self._pull_commands()
+                if self._alarm_queue:
+                    await self._apply_alarms()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep serving; a bad value must not end the server
@@ -460,6 +706,224 @@ class ValueServer:
                 self._command_seq += 1
 
 
+# condition children written on every change (paths below the condition object)
+_CONDITION_NODES: tuple[str, ...] = (
+    "EventId",
+    "EventType",
+    "SourceNode",
+    "SourceName",
+    "Time",
+    "ReceiveTime",
+    "Message",
+    "Severity",
+    "ConditionClassId",
+    "ConditionClassName",
+    "ConditionName",
+    "BranchId",
+    "Retain",
+    "EnabledState",
+    "EnabledState/Id",
+    "Quality",
+    "LastSeverity",
+    "Comment",
+    "AckedState",
+    "AckedState/Id",
+    "ActiveState",
+    "ActiveState/Id",
+    "SuppressedOrShelved",
+)
+
+
+class _Condition:
+    """Server-thread state of one alarm's condition node."""
+
+    def __init__(self, spec: AlarmSpec, nodeid: Any, source: Any, source_name: str, fields: dict):
+        self.spec = spec
+        self.nodeid = nodeid
+        self.source = source
+        self.source_name = source_name
+        self.fields = fields  # path -> NodeId of the condition's child
+        self.level = 0
+        self.severity = ALARM_SEVERITY[0]
+        self.acked = True
+        self.event_id = b""
+        self.message = f"{spec.name}: {ALARM_LEVELS[0]}"
+
+
+def _condition_state(cond: _Condition, level: int, message: str | None, wall: float) -> dict:
+    """Every field of the condition's next state, as Variants by event field name."""
+    import uuid
+
+    from asyncua import ua
+
+    active = level > 0
+    when = datetime.fromtimestamp(wall, UTC)
+    text = message if message is not None else cond.message
+    t = ua.VariantType
+    return {
+        "_level": ua.Variant(level, t.Int32),
+        "EventId": ua.Variant(uuid.uuid4().bytes, t.ByteString),
+        "EventType": ua.Variant(ua.NodeId(ua.ObjectIds.AlarmConditionType), t.NodeId),
+        "SourceNode": ua.Variant(cond.source, t.NodeId),
+        "SourceName": ua.Variant(cond.source_name, t.String),
+        "Time": ua.Variant(when, t.DateTime),
+        "ReceiveTime": ua.Variant(datetime.now(UTC), t.DateTime),
+        "Message": ua.Variant(ua.LocalizedText(text), t.LocalizedText),
+        "Severity": ua.Variant(ALARM_SEVERITY[level], t.UInt16),
+        "ConditionClassId": ua.Variant(ua.NodeId(ua.ObjectIds.ProcessConditionClassType), t.NodeId),
+        "ConditionClassName": ua.Variant(ua.LocalizedText("Process"), t.LocalizedText),
+        "ConditionName": ua.Variant(cond.spec.name, t.String),
+        "BranchId": ua.Variant(ua.NodeId(), t.NodeId),
+        "Retain": ua.Variant(active, t.Boolean),
+        "EnabledState": ua.Variant(ua.LocalizedText("Enabled"), t.LocalizedText),
+        "EnabledState/Id": ua.Variant(True, t.Boolean),
+        "Quality": ua.Variant(ua.StatusCode(), t.StatusCode),
+        "LastSeverity": ua.Variant(cond.severity, t.UInt16),
+        "Comment": ua.Variant(ua.LocalizedText(""), t.LocalizedText),
+        "AckedState": ua.Variant(
+            ua.LocalizedText("Acknowledged" if cond.acked else "Unacknowledged"), t.LocalizedText
+        ),
+        "AckedState/Id": ua.Variant(cond.acked, t.Boolean),
+        "ActiveState": ua.Variant(
+            ua.LocalizedText("Active" if active else "Inactive"), t.LocalizedText
+        ),
+        "ActiveState/Id": ua.Variant(active, t.Boolean),
+        "SuppressedOrShelved": ua.Variant(False, t.Boolean),
+    }
+
+
+def _check_alarms(alarms: Sequence[AlarmSpec], nodes: Sequence[str]) -> None:
+    names = [a.name for a in alarms]
+    for a in alarms:
+        if not isinstance(a, AlarmSpec) or not a.name or "." in a.name:
+            raise BridgeError(f"ValueServer: alarm {a!r} needs a non-empty name without '.'")
+        if a.source is not None and a.source not in nodes and "=" not in a.source:
+            raise BridgeError(
+                f"ValueServer: alarm '{a.name}' is about '{a.source}', which is not served; "
+                f"expected one of: {', '.join(nodes) or '(no variables)'}"
+            )
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise BridgeError(f"ValueServer: alarm(s) declared twice: {', '.join(dup)}")
+
+
+def _check_methods(methods: Sequence[MethodSpec]) -> None:
+    names = [m.name for m in methods]
+    for m in methods:
+        if not isinstance(m, MethodSpec) or not m.name or not callable(m.handler):
+            raise BridgeError(f"ValueServer: method {m!r} needs a name and a callable handler")
+        if m.name == "Alarms":
+            raise BridgeError("ValueServer: 'Alarms' is the alarm folder; rename the method")
+        for name, kind, _ in (*m.inputs, *m.outputs):
+            if kind not in _ARG_KINDS:
+                raise BridgeError(
+                    f"ValueServer: method '{m.name}' argument '{name}' has kind {kind!r}; "
+                    f"expected one of {', '.join(_ARG_KINDS)}"
+                )
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise BridgeError(f"ValueServer: method(s) declared twice: {', '.join(dup)}")
+
+
+_ARG_KINDS: tuple[str, ...] = ("real", "integer", "boolean", "string")
+
+
+class _ArgTypes:
+    """kind -> ua.VariantType, looked up lazily (asyncua is imported on first use)."""
+
+    def __getitem__(self, kind: str) -> Any:
+        from asyncua import ua
+
+        t = ua.VariantType
+        return {"real": t.Double, "integer": t.Int64, "boolean": t.Boolean, "string": t.String}[
+            kind
+        ]
+
+
+_ARG_TYPES = _ArgTypes()
+_INTEGER_TYPES = ("SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64")
+
+
+def _input_value(variant: Any, kind: str) -> Any:
+    """The Python value of one method input, or raise TypeError when its type does not fit."""
+    name = variant.VariantType.name if variant is not None else "Null"
+    value = variant.Value if variant is not None else None
+    if isinstance(value, list) or value is None:
+        raise TypeError(f"expected a scalar {kind}, got {name}")
+    if kind == "real" and name in ("Double", "Float", *_INTEGER_TYPES):
+        return float(value)
+    if kind == "integer" and name in _INTEGER_TYPES:
+        return int(value)
+    if kind == "boolean" and name == "Boolean":
+        return bool(value)
+    if kind == "string" and name == "String":
+        return str(value)
+    raise TypeError(f"expected {kind}, got {name}")
+
+
+def _output_variant(value: Any, kind: str) -> Any:
+    from asyncua import ua
+
+    vtype = _ARG_TYPES[kind]
+    if kind == "string":
+        return ua.Variant(str(value), vtype)
+    if isinstance(value, bool | np.bool_) and kind != "boolean":
+        value = int(value)
+    return ua.Variant(_convert(float(value), vtype), vtype)
+
+
+async def _call_method(spec: MethodSpec, parent: Any, *args: Any) -> Any:
+    """asyncua callback of one MethodSpec: check the inputs, run the handler in a worker thread,
+    convert its outputs; a failing handler becomes a Bad status, never a dead server."""
+    from asyncua import ua
+
+    codes = ua.StatusCodes
+    result = ua.CallMethodResult()
+    if len(args) < len(spec.inputs):
+        result.StatusCode = ua.StatusCode(codes.BadArgumentsMissing)
+        return result
+    if len(args) > len(spec.inputs):
+        result.StatusCode = ua.StatusCode(codes.BadTooManyArguments)
+        return result
+    values, arg_codes = [], []
+    for variant, (_, kind, _) in zip(args, spec.inputs, strict=True):
+        try:
+            values.append(_input_value(variant, kind))
+            arg_codes.append(ua.StatusCode())
+        except TypeError:
+            arg_codes.append(ua.StatusCode(codes.BadTypeMismatch))
+    result.InputArgumentResults = arg_codes
+    if len(values) != len(spec.inputs):
+        result.StatusCode = ua.StatusCode(codes.BadInvalidArgument)
+        return result
+    loop = asyncio.get_running_loop()
+    try:
+        out = await loop.run_in_executor(None, functools.partial(spec.handler, *values))
+    except (ValueError, TypeError) as exc:
+        _log.warning("OPC UA method %s: invalid argument: %s", spec.name, exc)
+        result.StatusCode = ua.StatusCode(codes.BadInvalidArgument)
+        return result
+    except Exception as exc:
+        _log.error("OPC UA method %s failed: %s", spec.name, exc, exc_info=True)
+        result.StatusCode = ua.StatusCode(codes.BadInternalError)
+        return result
+    try:
+        if len(spec.outputs) == 1 and (isinstance(out, str) or not isinstance(out, Sequence)):
+            out = [out]
+        out = list(out) if out is not None else []
+        if len(out) != len(spec.outputs):
+            raise RuntimeError(
+                f"handler returned {len(out)} value(s), the method declares {len(spec.outputs)}"
+            )
+        result.OutputArguments = [
+            _output_variant(v, kind) for v, (_, kind, _) in zip(out, spec.outputs, strict=True)
+        ]
+    except Exception as exc:
+        _log.error("OPC UA method %s returned unusable outputs: %s", spec.name, exc)
+        result.StatusCode = ua.StatusCode(codes.BadInternalError)
+    return result
+
+
 _DV_CLASS: Any = None
 
 
@@ -514,7 +978,11 @@ def _pinned_clients(paths: Sequence[Any]):
 
 
 __all__ = [
+    "ALARM_LEVELS",
+    "ALARM_SEVERITY",
     "RUN_STATE",
+    "AlarmSpec",
+    "MethodSpec",
     "ServedVariable",
     "ValueServer",
     "run_state_variables",
