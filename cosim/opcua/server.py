@@ -138,6 +138,9 @@ class ValueServer:
       alive.
     - Command nodes are writable by clients; read_commands(out) copies the latest written
       values without blocking.
+    - `alarms` become AlarmConditionType conditions under <name>/Alarms; set_alarm() queues a
+      level change without blocking and the server thread emits the event (docs/opcua_alarms.md).
+    - `methods` become OPC UA methods on the <name> folder; handlers run in a worker thread.
     """
 
     def __init__(
