@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -92,6 +93,7 @@ def print_twin_summary(s: dict[str, Any]) -> None:
                 f"  {name:<{width}}  {r['mean']:>10.4g} {r['rms']:>10.4g} {r['max_abs']:>10.4g}"
                 f"   {trend}"
             )
+    print_analytics(s)
     if s.get("verdict"):
         print(f"verdict: {s['verdict']}")
     served = s.get("served")
@@ -102,6 +104,37 @@ def print_twin_summary(s: dict[str, Any]) -> None:
     print(f"results: {s['results']}")
     if s.get("plot"):
         print(f"plot: {s['plot']}")
+
+
+def print_analytics(s: dict[str, Any]) -> None:
+    """Monitors, estimates and the last forecast of a twin run's summary."""
+    for name, m in (s.get("monitors") or {}).items():
+        events = m.get("events") or []
+        first = next((e for e in events if e["event"] == "raised"), None)
+        line = f"monitor {name}: {m['level'].upper()} now (value {_g(m['value'])})"
+        if first:
+            line += f"; first {first['level']} at t = {first['time']:.4g} s"
+        line += f"; {len(events)} level change(s)"
+        print(line)
+    for label, e in (s.get("estimates") or {}).items():
+        line = f"estimate {label} = {e['mean']:.4g} +- {e['std']:.2g} (1 sigma)"
+        if "rate_mean" in e:
+            line += f", rate {e['rate_mean']:.3g} +- {e['rate_std']:.2g} /s"
+        print(line + f", {e['updates']} update(s)")
+    f = s.get("forecast")
+    if f:
+        for t in f["targets"]:
+            where = f"forecast at t = {f['made_at']:.4g} s, {f['horizon']:g} s ahead"
+            if t["median"] is not None and math.isfinite(t["median"]):
+                high = t["high"]
+                hi = f"{high:.4g}" if high is not None and math.isfinite(high) else "beyond"
+                print(f"{where}: {t['question']} at t = {t['median']:.4g} s "
+                      f"(90 % interval {t['low']:.4g} .. {hi} s), remaining useful life "
+                      f"{t['rul_median']:.4g} s")  # fmt: skip
+            else:
+                print(f"{where}: {t['question']} not within the horizon "
+                      f"({100 * t['crossed']:.0f} % of members cross)")  # fmt: skip
+        print(f"  forecast speed: {_g(f['realtime_factor'], '.3g')} x real time")
 
 
 # imported before a live run arms its Ctrl-C handler (see preload_live_modules)
@@ -149,6 +182,7 @@ def run_live(
     serve_endpoint: str | None = None,
     plot: bool = False,
     warnings: Any = (),
+    plant: Any = None,
 ) -> int:
     """Run `spec` through TwinRun (live OPC UA and/or real-time pacing) into the file
     `results`; print; return the exit code.
@@ -163,7 +197,7 @@ def run_live(
     quiet_asyncua()
     twin = TwinRun(
         spec, results, realtime=realtime, endpoint=endpoint, serve_endpoint=serve_endpoint,
-        attrs={"overrides": json.dumps(list(overrides))},
+        attrs={"overrides": json.dumps(list(overrides))}, plant=plant,
     )  # fmt: skip
     stopping = False
 

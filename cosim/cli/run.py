@@ -63,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pace against the wall clock: 1 = real time, 2 = twice as fast "
         "(overrides simulation.realtime)",
     )
+    parser.add_argument(
+        "--plant",
+        metavar="PLANT.yaml",
+        help="offline twin run: step this plant simulator (a system with plant:) in the twin's "
+        "own loop instead of connecting over OPC UA (deterministic, as fast as possible unless "
+        "--realtime)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -189,6 +196,16 @@ def run(args: argparse.Namespace) -> int:
         )
     out = Path(args.out) if args.out else default_out(spec.name)
     results = results_path(out, overwrite=getattr(args, "force", False))
+    plant = None
+    if getattr(args, "plant", None):
+        from cosim.api import System
+
+        plant = System.from_file(args.plant).spec
+        if "opcua" not in spec.extra:
+            raise ConfigError(
+                Problem(Location(str(args.system)), "--plant needs a twin: this system has no "
+                        "opcua: section", "run the twin's YAML (the one with opcua.inputs)")
+            )  # fmt: skip
     if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
         from cosim.cli.live import run_live  # live twin / real-time pacing: cosim/twin/
 
@@ -201,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
             as_json=args.json,
             plot=getattr(args, "plot", False),
             warnings=system.warnings,
+            plant=plant,
         )
     resolved = system.resolved
     progress = Progress(system.start, system.stop, show and sys.stderr.isatty(), step=system.step)

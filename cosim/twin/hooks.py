@@ -106,13 +106,22 @@ class Pacing(Pacer):
 class TwinRecorder:
     """Keeps the twin's own per-step rows and raw OPC UA samples until the run ends."""
 
-    def __init__(self, links: Sequence[LiveLink], decimation: int) -> None:
+    def __init__(
+        self,
+        links: Sequence[LiveLink],
+        decimation: int,
+        extra: int = 0,
+        fill: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
         self.links = tuple(links)
         self.decimation = max(1, decimation)
         n = len(links)
         self.watch = [k for k, link in enumerate(links) if link.role == "watch"]
-        # time, wall, lateness | value, age, stale per input | residual per watched input
-        self.rows = _Rows(3 + 3 * n + len(self.watch))
+        # time, wall, lateness | value, age, stale per input | residual per watched input |
+        # `extra` columns written by `fill` (the analytics: monitor values and levels)
+        self.first_extra = 3 + 3 * n + len(self.watch)
+        self.rows = _Rows(self.first_extra + extra)
+        self._fill = fill if extra else None
         self.samples: list[np.ndarray] = []
         self._stale_since_row = np.zeros(n, dtype=bool)
         self.stale_steps = np.zeros(n, dtype=np.int64)
@@ -146,7 +155,9 @@ class TwinRecorder:
         row[3 : 3 + n] = values
         row[3 + n : 3 + 2 * n] = age
         row[3 + 2 * n : 3 + 3 * n] = self._stale_since_row
-        row[3 + 3 * n :] = residual
+        row[3 + 3 * n : self.first_extra] = residual
+        if self._fill is not None:
+            self._fill(row[self.first_extra :])
         self._stale_since_row.fill(False)
 
 
@@ -193,6 +204,7 @@ class LiveInputs:
         self._drain_every = 1
         self._last_step = -1  # the step whose row was recorded last
         self.aborted = False
+        self.analytics: Any = None  # a TwinAnalytics, fed every step before the row
 
     @property
     def driven(self) -> list[str]:
@@ -208,6 +220,8 @@ class LiveInputs:
             self._reader = SignalReader(execution, [self.links[k].label for k in self._watch])
         step = execution.plan.step_ticks / TICKS_PER_SECOND
         self._drain_every = max(1, round(SAMPLE_DRAIN_PERIOD / step))
+        if self.analytics is not None:
+            self.analytics.bind(execution, self)
         self._update(execution.step_count, execution.tick)
 
     def before_step(self, step: int, tick: int) -> None:
@@ -240,6 +254,8 @@ class LiveInputs:
             # no residual without a valid measurement (stale, bad status, or none yet)
             np.take(self.stale, self._watch, out=self._watch_stale)
             np.copyto(self.residual, np.nan, where=self._watch_stale)
+        if self.analytics is not None:
+            self.analytics.observe(step, tick, self.values, self.residual, self.stale, final)
         lateness = self.pacing.last_lateness if self.pacing is not None else 0.0
         self.recorder.step(step, tick, lateness, self.values, self.age, self.stale, self.residual)
         if step % self._drain_every == 0:
@@ -328,8 +344,10 @@ class TwinServer:
         live: LiveInputs | None,
         health: Health,
         where: Location | None = None,
+        extra: Any = None,
     ) -> None:
         self.variables = list(variables)
+        self.extra = extra  # an object with `values` published after the run state
         self.where = where  # opcua.serve in the YAML, named by errors while starting
         self._make = make
         self.server: ValueServer | None = None
@@ -345,6 +363,7 @@ class TwinServer:
         # positions of the run-state nodes (after the signals and residuals, in RUN_STATE order)
         first = n_signals + self.n_residuals
         self._at = {name: first + j for j, (name, _, _) in enumerate(RUN_STATE)}
+        self._first_extra = first + len(RUN_STATE)
 
     def simulation_initialized(self, execution: Execution) -> None:
         self._ex = execution
@@ -353,6 +372,8 @@ class TwinServer:
             replace(v, initial=float(x)) for v, x in zip(self.variables, self.values, strict=True)
         ]
         self.server = self._make(first)
+        if self.extra is not None:
+            self.extra.server = self.server  # alarms go to it from now on
         try:
             self.server.start()
         except BridgeError as exc:  # e.g. the port is taken: say where it is set
@@ -378,6 +399,9 @@ class TwinServer:
         v[at["P99Lateness"]] = h.p99_lateness
         v[at["StaleInputs"]] = h.stale_inputs
         v[at["PlantConnected"]] = 1.0 if h.connected else 0.0
+        if self.extra is not None:
+            first = self._first_extra
+            v[first : first + len(self.extra.values)] = self.extra.values
 
 
 class StepLog:

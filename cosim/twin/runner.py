@@ -112,6 +112,7 @@ class TwinResult:
     endpoint: str | None = None
     served: dict[str, Any] | None = None
     bridge_error: str | None = None
+    analytics: dict[str, Any] = field(default_factory=dict)  # monitors, estimates, forecast
 
     def verdict(self) -> str:
         """One line for a maintenance engineer: which residuals rise (strongest first)."""
@@ -171,6 +172,7 @@ class TwinResult:
             "served": self.served,
             "bridge_error": self.bridge_error,
             "error": None if self.error is None else str(self.error),
+            **self.analytics,
         }
 
 
@@ -228,6 +230,8 @@ class TwinRun:
         endpoint: str | None = None,
         serve_endpoint: str | None = None,
         attrs: dict[str, Any] | None = None,
+        plant: SystemSpec | None = None,
+        serve: bool | None = None,
     ) -> None:
         from cosim.opcua import opcua_from_system
         from cosim.resolve.resolver import resolve_system
@@ -238,19 +242,39 @@ class TwinRun:
             )
         spec = _with_endpoints(spec, endpoint, serve_endpoint)
         self.opcua: OpcuaSpec | None = opcua_from_system(spec)
+        self.offline_plant = plant  # the plant simulator stepped in this loop (offline run)
         self.realtime = realtime if realtime is not None else spec.simulation.realtime
+        if plant is not None and realtime is None:
+            self.realtime = None  # offline: as fast as possible unless --realtime is given
+        self.serve = serve if serve is not None else (plant is None or serve_endpoint is not None)
+        self.analytics_spec = spec.analytics
         system = resolve_system(spec)
         links: tuple[LiveLink, ...] = ()
         if self.opcua is not None:
             links, problems = resolve_links(system, self.opcua)
+            if spec.analytics:
+                from cosim.resolve.analytics import check_analytics
+
+                problems += check_analytics(spec.analytics, system, links)
             if problems:
                 raise ConfigError(problems)
             needed = [x.label for x in links if x.role == "watch"]
             needed += [str(o.source) for o in self.opcua.outputs]
+            needed += _analytics_signals(spec)
             spec2 = ensure_recorded(spec, system, needed)
             if spec2 is not spec:
                 spec, system = spec2, resolve_system(spec2)
                 links, _ = resolve_links(system, self.opcua)
+            links, self.opcua = _with_truth(links, self.opcua, system, spec)
+        elif spec.analytics:
+            raise ConfigError(
+                Problem(
+                    spec.analytics.monitors[0].loc if spec.analytics.monitors else None,
+                    "monitors, estimate and forecast need live measurements: this system has "
+                    "no opcua: section",
+                    "add opcua.inputs from the plant's nodes to the outputs to watch",
+                )
+            )
         self.spec = spec
         self.system = system
         self.links = links
@@ -260,12 +284,15 @@ class TwinRun:
         self.first_values: dict[str, Any] = {}  # driven input -> first live value (start value)
         self._stop = False
         self._sim: Any = None  # the cosim.api.Simulation while running
+        self.analytics: Any = None  # the TwinAnalytics while running (forecast requests)
         self.prefix = _serve_prefix(spec)
 
     @property
     def has_plant(self) -> bool:
         o = self.opcua
-        return o is not None and o.endpoint is not None and bool(o.inputs or o.outputs)
+        if o is None or not (o.inputs or o.outputs):
+            return False
+        return o.endpoint is not None or self.offline_plant is not None
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self._stop = True
@@ -290,12 +317,25 @@ class TwinRun:
         error: BaseException | None = None
         sim: Simulation | None = None
         last: Any = None
+        in_loop: Any = None
+        analytics: Any = None
         try:
-            if self.has_plant:
+            if self.has_plant and self.offline_plant is not None:
+                from cosim.twin.offline import Loopback, PlantInLoop, load_plant
+
+                assert opcua is not None
+                plant = load_plant(self.offline_plant)
+                bridge = Loopback(plant, opcua, [x.node for x in opcua.inputs])  # type: ignore[assignment]
+                if opcua.write and opcua.outputs:
+                    outputs = bridge  # type: ignore[assignment]
+                in_loop = PlantInLoop(plant, bridge)  # type: ignore[arg-type]
+                in_loop.open()
+            elif self.has_plant:
                 assert opcua is not None
                 bridge = InputBridge(opcua)
                 if opcua.write and opcua.outputs:
                     outputs = OutputBridge(bridge)
+            if bridge is not None:
                 bridge.start()
                 # the first live values become the driven inputs' start values, so the FMUs
                 # initialize with them and the first recorded row already shows them
@@ -304,26 +344,44 @@ class TwinRun:
                     bridge, self.links, opcua.on_disconnect, health, recorder, pacing,
                     lambda: self._stop,
                 )  # fmt: skip
+                if self.analytics_spec:
+                    from cosim.twin.analytics import TwinAnalytics
+
+                    analytics = TwinAnalytics(
+                        self.analytics_spec, self.spec, system, self.links, live.driven,
+                        self.first_values,
+                    )  # fmt: skip
+                    self.analytics = live.analytics = analytics
+                    recorder = TwinRecorder(
+                        self.links, system.record_decimation, analytics.n_columns, analytics.row
+                    )
+                    live.recorder = recorder
             plan = plan_for(system, live.driven if live is not None else ())
             observers: list[Any] = [HealthClock(health)]
             if outputs is not None:
                 observers.append(LiveOutputs(outputs))
             twin_server: TwinServer | None = None
-            if opcua is not None and opcua.serve is not None:
-                variables, make, served_info = self._served(plan, live)
+            if opcua is not None and opcua.serve is not None and self.serve:
+                variables, make, served_info = self._served(plan, live, analytics)
                 twin_server = TwinServer(
-                    variables, make, len(plan.rec_labels), live, health, opcua.serve.loc
-                )
+                    variables, make, len(plan.rec_labels), live, health, opcua.serve.loc,
+                    analytics,
+                )  # fmt: skip
                 observers.append(twin_server)
             last = live if live is not None else StepLog(recorder, pacing)
             if live is None:  # no plant: still record time, wall time and lateness per step
                 observers.append(last)
+            if in_loop is not None:
+                observers.append(in_loop)  # last: the plant steps after the twin
+            manipulators: list[Any] = [live] if live is not None else []
+            if analytics is not None:
+                manipulators.append(analytics)
             sim = Simulation(
                 system,
                 results=self.results,
                 memory=False,
                 observers=observers,
-                manipulators=[live] if live is not None else [],
+                manipulators=manipulators,
                 pacer=pacing,
                 attrs=self.attrs,
                 plan=plan,
@@ -356,6 +414,14 @@ class TwinRun:
             if live is not None:
                 with contextlib.suppress(Exception):  # the bridge may be half closed
                     live.drain()
+            if analytics is not None:
+                try:
+                    analytics.close()
+                except Exception as exc:
+                    _log.warning("closing the analytics: %r", exc)
+            if in_loop is not None:
+                with contextlib.suppress(Exception):
+                    in_loop.close()
             for closer in (bridge, server):
                 if closer is not None:
                     try:
@@ -380,7 +446,13 @@ class TwinRun:
             realtime=self.realtime,
             pacing=pacing.stats() if pacing is not None and stats.steps else None,
             links=self.links,
-            endpoint=opcua.endpoint if self.has_plant and opcua is not None else None,
+            endpoint=(
+                bridge.endpoint
+                if self.offline_plant is not None and bridge is not None
+                else opcua.endpoint
+                if self.has_plant and opcua is not None
+                else None
+            ),
             served=served_info,
         )
         wall = stats.wall_time - health.paused_wall
@@ -393,7 +465,8 @@ class TwinRun:
         if outputs is not None:
             result.writes_sent = outputs.writes_sent
             result.write_errors = outputs.write_errors
-        self._write_twin_data(result, recorder, bridge)
+        result.analytics = analytics.summary() if analytics is not None else {}
+        self._write_twin_data(result, recorder, bridge, analytics)
         if isinstance(error, ConfigError):
             raise error
         return result
@@ -446,7 +519,7 @@ class TwinRun:
 
     # ------------------------------------------------------------------ server
     def _served(
-        self, plan: Any, live: LiveInputs | None
+        self, plan: Any, live: LiveInputs | None, analytics: Any = None
     ) -> tuple[list[Any], Callable[[list[Any]], ValueServer], dict[str, Any]]:
         """The twin server's variables, a factory for the server, and what the summary says."""
         from cosim.opcua import ServedVariable, ValueServer
@@ -472,6 +545,9 @@ class TwinRun:
 
         for name, kind, text in RUN_STATE:
             variables.append(ServedVariable(f"{p}.Run.{name}", kind, 0.0, text))
+        if analytics is not None:
+            for name, kind, text in analytics.node_names():
+                variables.append(ServedVariable(f"{p}.{name}", kind, math.nan, text))  # type: ignore[arg-type]
         names = [v.node for v in variables]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
@@ -483,6 +559,9 @@ class TwinRun:
                 )
             )
 
+        alarms = analytics.alarm_specs(p) if analytics is not None else []
+        methods = analytics.methods() if analytics is not None else []
+
         def make(first: list[Any]) -> ValueServer:
             return ValueServer(
                 serve.endpoint,
@@ -490,6 +569,8 @@ class TwinRun:
                 security=serve.security,
                 namespace=serve.namespace,
                 name=self.spec.name,
+                alarms=alarms,
+                methods=methods,
             )
 
         info = {"endpoint": serve.endpoint, "namespace": serve.namespace, "prefix": p,
@@ -498,7 +579,11 @@ class TwinRun:
 
     # ------------------------------------------------------------------ results.h5
     def _write_twin_data(
-        self, result: TwinResult, recorder: TwinRecorder, bridge: InputBridge | None
+        self,
+        result: TwinResult,
+        recorder: TwinRecorder,
+        bridge: InputBridge | None,
+        analytics: Any = None,
     ) -> None:
         import h5py
 
@@ -550,11 +635,13 @@ class TwinRun:
                 ds.attrs.update(unit=links[k].variable.unit or "", node=links[k].node,
                                 definition="measured - predicted")  # fmt: skip
             tw.attrs["first_values"] = json.dumps(self.first_values, default=_json_default)
+            if analytics is not None:
+                analytics.write(tw, rows, recorder.first_extra, times)
             pz = tw.create_group("pauses")
             pz.create_dataset("start", data=[p["start"] for p in result.pauses], dtype="f8")
             pz.create_dataset("end", data=[p["end"] for p in result.pauses], dtype="f8")
             pz.create_dataset("sim_time", data=[p["sim_time"] for p in result.pauses], dtype="f8")
-            if self.opcua is not None and self.has_plant:
+            if self.opcua is not None and self.has_plant and self.offline_plant is None:
                 op = f.create_group("opcua")
                 for k, link in enumerate(links):
                     g = op.create_group(_h5_name(link.node))
@@ -601,6 +688,44 @@ def _sample_dtype() -> np.dtype:
     from cosim.opcua import SAMPLE_DTYPE
 
     return SAMPLE_DTYPE
+
+
+def _analytics_signals(spec: SystemSpec) -> list[str]:
+    """Signals the analytics read from the twin's stores (so the plan gets them)."""
+    a = spec.analytics
+    if not a:
+        return []
+    out = [m.label for m in a.monitors if m.kind == "signal"]
+    params = {p.label for p in a.estimate.parameters} if a.estimate is not None else set()
+    if a.forecast is not None:
+        out += [t.label for t in a.forecast.targets if t.label not in params]
+    return out
+
+
+def _with_truth(
+    links: tuple[LiveLink, ...], opcua: OpcuaSpec, system: ResolvedSystem, spec: SystemSpec
+) -> tuple[tuple[LiveLink, ...], OpcuaSpec]:
+    """Links (and opcua inputs) with one "truth" input per estimated parameter that names a
+    plant node holding its true value: recorded for evaluation, never used by the model."""
+    from cosim.model.live import InputSpec
+    from cosim.model.spec import VarRef
+
+    a = spec.analytics
+    if not a or a.estimate is None:
+        return links, opcua
+    truths = [p for p in a.estimate.parameters if p.truth]
+    if not truths:
+        return links, opcua
+    inputs = list(opcua.inputs)
+    out = list(links)
+    names = {c.name: c for c in system.components}
+    for p in truths:
+        comp, _, var = p.label.partition(".")
+        c = names[comp]
+        inputs.append(InputSpec(node=str(p.truth), to=VarRef(comp, var), loc=p.loc))
+        out.append(LiveLink(len(inputs) - 1, str(p.truth), p.label, c.index, c.variables[var],
+                            "truth"))  # fmt: skip
+    return tuple(out), replace(opcua, inputs=tuple(inputs))
 
 
 def _with_endpoints(spec: SystemSpec, endpoint: str | None, serve: str | None) -> SystemSpec:

@@ -1,0 +1,341 @@
+"""Remaining-useful-life forecasts: fork a live run's state and simulate ahead in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cosim.model.analytics import ForecastSpec, ForecastTarget, Profile
+from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem
+
+_log = logging.getLogger(__name__)
+LOW_Q, HIGH_Q = 0.05, 0.95  # the 90 % interval
+
+
+@dataclass
+class Fork:
+    """What the live loop hands to the forecaster: the state and what drives it ahead."""
+
+    state: Any  # a PortableState of the source run
+    time: float  # simulated time of the state
+    driven: np.ndarray  # the driven inputs' current values (hold scenario)
+    theta: np.ndarray  # (members, p) parameter values
+    rates: np.ndarray  # (members, p) rates (0 where not tracked)
+    horizon: float
+    scenario: str
+
+
+@dataclass
+class TargetForecast:
+    """One target's answer: crossing times over the members (NaN: not within the horizon)."""
+
+    name: str
+    text: str
+    crossings: np.ndarray
+    final: np.ndarray  # each member's statistic at the end of the horizon
+
+    @property
+    def crossed(self) -> float:
+        return float(np.mean(np.isfinite(self.crossings))) if len(self.crossings) else 0.0
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile of the crossing time, members not crossing counted as +inf
+        (NaN when that quantile lies beyond the horizon)."""
+        c = np.where(np.isfinite(self.crossings), self.crossings, np.inf)
+        if not len(c):
+            return math.nan
+        v = float(np.quantile(c, q, method="inverted_cdf"))
+        return v if math.isfinite(v) else math.nan
+
+    @property
+    def median(self) -> float:
+        return self.quantile(0.5)
+
+    def as_dict(self, made_at: float) -> dict[str, Any]:
+        med = self.median
+        return {
+            "target": self.name,
+            "question": self.text,
+            "median": med,
+            "low": self.quantile(LOW_Q),
+            "high": self.quantile(HIGH_Q),
+            "rul_median": med - made_at if math.isfinite(med) else math.nan,
+            "crossed": self.crossed,
+            "final_mean": float(np.nanmean(self.final)) if len(self.final) else math.nan,
+        }
+
+
+@dataclass
+class ForecastResult:
+    """A finished forecast: made at `time` over `horizon`, one TargetForecast per target."""
+
+    time: float
+    horizon: float
+    scenario: str
+    targets: list[TargetForecast]
+    wall_time: float
+    signals: dict[str, np.ndarray] = field(default_factory=dict)  # label -> (members,) at end
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall-clock second."""
+        return self.horizon / self.wall_time if self.wall_time > 0 else math.inf
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "made_at": self.time,
+            "horizon": self.horizon,
+            "scenario": self.scenario,
+            "wall_time": self.wall_time,
+            "realtime_factor": self.speed,
+            "targets": [t.as_dict(self.time) for t in self.targets],
+        }
+
+
+class _Statistic:
+    """A target's moving statistic per member (value, mean, rms, max_abs over a window)."""
+
+    def __init__(self, target: ForecastTarget, members: int, step: float) -> None:
+        self.kind = target.statistic
+        n = max(1, round((target.window or step) / step)) if self.kind != "value" else 1
+        self.ring = np.zeros((n, members))
+        self.k = 0
+        self.count = 0
+
+    def push(self, x: np.ndarray) -> np.ndarray:
+        if self.kind == "value":
+            return x
+        v = x * x if self.kind == "rms" else (np.abs(x) if self.kind == "max_abs" else x)
+        self.ring[self.k] = v
+        self.k = (self.k + 1) % len(self.ring)
+        self.count = min(self.count + 1, len(self.ring))
+        part = self.ring[: self.count] if self.count < len(self.ring) else self.ring
+        if self.kind == "max_abs":
+            return part.max(axis=0)
+        m = part.mean(axis=0)
+        return np.sqrt(m) if self.kind == "rms" else m
+
+
+class Forecaster:
+    """Runs forecasts of a source run (the estimator's ensemble, or the twin itself) in a
+    worker thread, on instances of its own, so the live loop is never disturbed.
+
+    `system`/`inputs` describe the source run exactly (same plan: its state imports here).
+    Labels are flattened member-major: `driven[k]`, `params[k]`, `signals[k]` are member k's.
+    """
+
+    def __init__(
+        self,
+        spec: ForecastSpec,
+        system: ResolvedSystem,
+        inputs: Sequence[str],
+        *,
+        members: int,
+        driven: Sequence[Sequence[str]],
+        driven_names: Sequence[str],
+        params: Sequence[Sequence[str]],
+        param_names: Sequence[str],
+        bounds: Sequence[tuple[float, float]],
+        signals: Sequence[Sequence[str]],
+        signal_names: Sequence[str],
+    ) -> None:
+        self.spec = spec
+        self.system = system
+        self.inputs = list(inputs)
+        self.members = members
+        self.driven = [list(x) for x in driven]
+        self.driven_names = list(driven_names)
+        self.params = [list(x) for x in params]
+        self.param_names = list(param_names)
+        self.low = np.array([b[0] for b in bounds]) if bounds else np.zeros(0)
+        self.high = np.array([b[1] for b in bounds]) if bounds else np.zeros(0)
+        self.signals = [list(x) for x in signals]
+        self.signal_names = list(signal_names)
+        self.step = system.step_ticks / TICKS_PER_SECOND
+        self._sim: Any = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._done: list[ForecastResult] = []
+        self._waiters: list[tuple[threading.Event, list[ForecastResult]]] = []
+        self.error: BaseException | None = None
+        self.results: list[ForecastResult] = []  # every finished forecast, in order
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        t = self._thread
+        return t is not None and t.is_alive()
+
+    def start(self, fork: Fork, waiter: threading.Event | None = None) -> bool:
+        """Run `fork` in the worker thread; False (the fork is dropped) if one is running."""
+        if self.busy or self._closed:
+            return False
+        self._thread = threading.Thread(
+            target=self._work, args=(fork,), name="cosim-forecast", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def take(self) -> list[ForecastResult]:
+        """Forecasts finished since the last call (for the live loop to record/publish)."""
+        with self._lock:
+            done, self._done = self._done, []
+        return done
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        self._closed = True
+        self.wait(60.0)
+        if self._sim is not None:
+            with contextlib.suppress(Exception):
+                self._sim.close()
+            self._sim = None
+
+    # ------------------------------------------------------------------ worker thread
+    def run(self, fork: Fork) -> ForecastResult:
+        """Run one forecast in the calling thread (the worker's body; tests call it too)."""
+        from cosim.api import Simulation, plan_for
+
+        w0 = time.perf_counter()
+        if self._sim is None:
+            self._sim = Simulation(
+                self.system, memory=False, plan=plan_for(self.system, self.inputs)
+            )
+            self._sim.open()
+            self._sim.initialize()
+            ex = self._sim.execution
+            self._views = {
+                "driven": ex.input_view([x for m in self.driven for x in m])
+                if self.driven and self.driven[0]
+                else None,
+                "params": ex.input_view([x for m in self.params for x in m])
+                if self.params and self.params[0]
+                else None,
+            }
+            from cosim.engine.readers import SignalReader
+
+            labels = [x for m in self.signals for x in m]
+            self._reader = SignalReader(ex, labels) if labels else None
+        sim = self._sim
+        state = sim.import_state(fork.state)
+        try:
+            sim.set_state(state)
+        finally:
+            sim.free_state(state)
+        return self._ahead(fork, w0)
+
+    def _ahead(self, fork: Fork, w0: float) -> ForecastResult:
+        sim, n = self._sim, self.members
+        ex = sim.execution
+        profile = self.spec.profile(fork.scenario)
+        drive = np.tile(fork.driven, n).astype(float)
+        prof = _ProfileDriver(profile, self.driven_names) if profile is not None else None
+        theta = np.array(fork.theta, dtype=float)
+        rates = np.array(fork.rates, dtype=float)
+        p = theta.shape[1] if theta.ndim == 2 else 0
+        sig = np.zeros(n * len(self.signal_names))
+        targets = self.spec.targets
+        stats = [_Statistic(t, n, self.step) for t in targets]
+        crossings = [np.full(n, np.nan) for _ in targets]
+        final = [np.full(n, np.nan) for _ in targets]
+        where = []
+        for t in targets:
+            if t.label in self.param_names:
+                where.append(("param", self.param_names.index(t.label)))
+            else:
+                where.append(("signal", self.signal_names.index(t.label)))
+        steps = max(1, round(fork.horizon / self.step))
+        t0 = fork.time
+        now = theta.copy()
+        for k in range(1, steps + 1):
+            dt = k * self.step  # the step about to run ends at t0 + dt
+            if prof is not None:
+                prof.values(dt - self.step, drive, n)
+            if self._views["driven"] is not None:
+                self._views["driven"].write(drive)
+            if p:
+                np.multiply(rates, dt - self.step, out=now)
+                now += theta
+                np.clip(now, self.low, self.high, out=now)
+                if self._views["params"] is not None:
+                    self._views["params"].write(now.ravel())
+            ex.step()
+            if self._reader is not None:
+                self._reader.read(sig)
+            values = sig.reshape(n, len(self.signal_names)) if len(self.signal_names) else sig
+            t_end = t0 + dt
+            all_crossed = True
+            for j, target in enumerate(targets):
+                kind, idx = where[j]
+                if kind == "param":
+                    x = np.clip(theta[:, idx] + rates[:, idx] * dt, self.low[idx], self.high[idx])
+                else:
+                    x = values[:, idx]
+                s = stats[j].push(x)
+                hit = s > target.threshold if target.direction == "above" else s < target.threshold
+                new = hit & np.isnan(crossings[j])
+                crossings[j][new] = t_end
+                final[j][:] = s
+                all_crossed = all_crossed and not np.isnan(crossings[j]).any()
+            if all_crossed:
+                break
+            if k % 16 == 0:
+                time.sleep(0)  # let the live loop's thread take the GIL
+        signals = {}
+        if len(self.signal_names):
+            vals = sig.reshape(n, len(self.signal_names))
+            signals = {name: vals[:, i].copy() for i, name in enumerate(self.signal_names)}
+        return ForecastResult(
+            time=t0,
+            horizon=fork.horizon,
+            scenario=fork.scenario,
+            targets=[
+                TargetForecast(t.name, t.text, crossings[j], final[j])
+                for j, t in enumerate(targets)
+            ],
+            wall_time=time.perf_counter() - w0,
+            signals=signals,
+        )
+
+    def _work(self, fork: Fork) -> None:
+        try:
+            result = self.run(fork)
+        except BaseException as exc:  # a failing forecast must not stop the live twin
+            self.error = exc
+            _log.warning("forecast at t = %g s failed: %s", fork.time, exc)
+            return
+        with self._lock:
+            self._done.append(result)
+            self.results.append(result)
+
+
+class _ProfileDriver:
+    """A duty cycle's driven inputs at a time from the forecast's start (linear, maybe looped)."""
+
+    def __init__(self, profile: Profile, names: Sequence[str]) -> None:
+        self.t = np.array(profile.time)
+        self.repeat = profile.repeat
+        self.columns = [
+            (names.index(label), np.array(v)) for label, v in profile.values if label in names
+        ]
+        self.width = len(names)
+
+    def values(self, t: float, out: np.ndarray, members: int) -> None:
+        if self.repeat and self.t[-1] > 0:
+            t = t % self.t[-1]
+        for i, v in self.columns:
+            out[i :: self.width] = float(np.interp(t, self.t, v))
+
+
+__all__ = ["Fork", "ForecastResult", "Forecaster", "TargetForecast"]
