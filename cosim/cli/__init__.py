@@ -34,9 +34,21 @@ COMMANDS: dict[str, str] = {
     "test": "run regression suites of systems with a regression: section",
     "plant": "run a plant simulator: a system in real time behind an OPC UA server",
     "demo": "live digital-twin demo: plant simulator + twin over OPC UA (ema or ev)",
-    "calibrate": "fit tunable parameters of a system to recorded plant data (least squares)",
-    "forecast": "ask a running twin when a signal will cross its limit (remaining useful life)",
+    "calibrate": "fit tunable parameters to recorded plant data",
+    "forecast": "ask a running twin for its remaining useful life",
 }
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse measures subcommand names one indent short (CPython 3.11): a name longer than
+    the rest would put its help on the next line."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action._get_subactions():
+                width = len(self._format_action_invocation(sub)) + self._current_indent + 4
+                self._action_max_length = max(self._action_max_length, width)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +75,11 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
     so `cosim --help` and "invalid choice" errors list every command without importing any.
     """
     chosen = set(COMMANDS) if commands is None else set(commands)
-    parser = _Parser(prog="cosim", description="FMI co-simulation and live OPC UA digital twin.")
+    parser = _Parser(
+        prog="cosim",
+        description="FMI co-simulation and live OPC UA digital twin.",
+        formatter_class=_Formatter,
+    )
     parser.add_argument("--version", action="version", version=f"cosim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():

@@ -779,7 +779,18 @@ def live_problems(spec: SystemSpec, system: ResolvedSystem) -> list[Problem]:
         links += resolve_links(system, spec.opcua, broken)[1]
     if spec.plant is not None:
         links += check_plant_links(spec.plant, system, broken)
-    if spec.analytics:
+    if spec.analytics and spec.opcua is None:
+        first = spec.analytics.monitors[0].loc if spec.analytics.monitors else None
+        loc = first or (spec.analytics.estimate or spec.analytics.forecast).loc  # type: ignore[union-attr]
+        links.append(
+            Problem(
+                loc,
+                "monitors, estimate and forecast need live measurements: this system has no "
+                "opcua: section",
+                "add opcua.inputs from the plant's nodes to the outputs to watch",
+            )
+        )
+    elif spec.analytics:
         from cosim.resolve.analytics import check_analytics
 
         live = resolve_links(system, spec.opcua, broken)[0] if spec.opcua is not None else ()

@@ -45,7 +45,10 @@ class TwinAnalytics:
         links: Sequence[LiveLink],
         driven: Sequence[str],
         first_values: dict[str, Any] | None = None,
+        *,
+        inline_forecasts: bool = False,
     ) -> None:
+        self.inline_forecasts = inline_forecasts  # not paced: forecast in the loop's thread
         self.spec = analytics
         self.twin_spec = spec
         self.system = system
@@ -191,6 +194,7 @@ class TwinAnalytics:
         fc = self.spec.forecast
         if fc is not None:
             self.forecaster = self._make_forecaster()
+            self.forecaster.inline = self.inline_forecasts
             if fc.every is not None:
                 self._next_forecast = execution.time + fc.every
 
@@ -311,7 +315,7 @@ class TwinAnalytics:
 
     def _method_forecast(self, horizon: float) -> list[Any]:
         result = self.request_forecast(horizon if horizon and horizon > 0 else None)
-        return [json.dumps(result.as_dict(), default=_json_default)]
+        return [json.dumps(_finite(result.as_dict()), default=_json_default)]
 
     def _forecasts(self, tick: int) -> None:
         fcr = self.forecaster
@@ -333,8 +337,8 @@ class TwinAnalytics:
                     with self._request_lock:
                         self._requests.pop(0)
                     self._inflight = pending[0]
-                if due:
-                    self._next_forecast += self.spec.forecast.every  # type: ignore[union-attr,operator]
+                if due:  # the next one `every` from now (periods missed while busy are skipped)
+                    self._next_forecast = t + self.spec.forecast.every  # type: ignore[union-attr,operator]
         if fcr.error is not None:
             self._fail_requests(fcr.error)
             fcr.error = None
@@ -608,6 +612,17 @@ def _float(x: Any, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return v if math.isfinite(v) else default
+
+
+def _finite(x: Any) -> Any:
+    """`x` with every non-finite float as None (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 def _json_default(x: Any) -> Any:

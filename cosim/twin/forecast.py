@@ -83,11 +83,12 @@ class ForecastResult:
     targets: list[TargetForecast]
     wall_time: float
     signals: dict[str, np.ndarray] = field(default_factory=dict)  # label -> (members,) at end
+    simulated: float = 0.0  # seconds simulated ahead (less than the horizon if all crossed)
 
     @property
     def speed(self) -> float:
-        """Simulated seconds per wall-clock second."""
-        return self.horizon / self.wall_time if self.wall_time > 0 else math.inf
+        """Simulated seconds per wall-clock second (of each member: a real-time factor)."""
+        return self.simulated / self.wall_time if self.wall_time > 0 else math.inf
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +96,7 @@ class ForecastResult:
             "horizon": self.horizon,
             "scenario": self.scenario,
             "wall_time": self.wall_time,
+            "simulated": self.simulated,
             "realtime_factor": self.speed,
             "targets": [t.as_dict(self.time) for t in self.targets],
         }
@@ -126,7 +128,8 @@ class _Statistic:
 
 class Forecaster:
     """Runs forecasts of a source run (the estimator's ensemble, or the twin itself) in a
-    worker thread, on instances of its own, so the live loop is never disturbed.
+    worker thread, on instances of its own, so the live loop is never disturbed (`inline`:
+    in the caller's thread instead, for runs that are not paced).
 
     `system`/`inputs` describe the source run exactly (same plan: its state imports here).
     Labels are flattened member-major: `driven[k]`, `params[k]`, `signals[k]` are member k's.
@@ -168,6 +171,9 @@ class Forecaster:
         self.error: BaseException | None = None
         self.results: list[ForecastResult] = []  # every finished forecast, in order
         self._closed = False
+        # run each forecast in the caller's thread, blocking it (offline runs, not paced: the
+        # forecast is then made at exactly its time, deterministically)
+        self.inline = False
 
     @property
     def busy(self) -> bool:
@@ -178,6 +184,9 @@ class Forecaster:
         """Run `fork` in the worker thread; False (the fork is dropped) if one is running."""
         if self.busy or self._closed:
             return False
+        if self.inline:
+            self._work(fork)
+            return True
         self._thread = threading.Thread(
             target=self._work, args=(fork,), name="cosim-forecast", daemon=True
         )
@@ -258,6 +267,7 @@ class Forecaster:
         steps = max(1, round(fork.horizon / self.step))
         t0 = fork.time
         now = theta.copy()
+        k = 0
         for k in range(1, steps + 1):
             dt = k * self.step  # the step about to run ends at t0 + dt
             if prof is not None:
@@ -306,6 +316,7 @@ class Forecaster:
             ],
             wall_time=time.perf_counter() - w0,
             signals=signals,
+            simulated=k * self.step,
         )
 
     def _work(self, fork: Fork) -> None:

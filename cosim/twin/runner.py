@@ -349,7 +349,7 @@ class TwinRun:
 
                     analytics = TwinAnalytics(
                         self.analytics_spec, self.spec, system, self.links, live.driven,
-                        self.first_values,
+                        self.first_values, inline_forecasts=not self.realtime,
                     )  # fmt: skip
                     self.analytics = live.analytics = analytics
                     recorder = TwinRecorder(
