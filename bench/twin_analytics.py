@@ -357,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     k = MOVING * AMPS_PER_WEAR * RATE
     bound = {lvl: s_star(float(fr[lvl]), tau, k) + hold + 2 * DT for lvl in ("warning", "alarm")}
 
-    print("cosim twin analytics bench:", " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]))
+    command = ["python", "bench/twin_analytics.py", *(sys.argv[1:] if argv is None else argv)]
+    print("cosim twin analytics bench:", " ".join(command))
     print(f"settings: delay seeds {delay_seeds}, healthy {h_runs} x {h_min:g} min, "
           f"degradation seeds {deg_seeds} (forecast every {every:g} s), timing repeats "
           f"{repeat}, loop runs {loop_stop:g} s, jobs {args.jobs}", flush=True)  # fmt: skip
