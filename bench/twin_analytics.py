@@ -30,6 +30,7 @@ processes; rows 5-6 are timings and run afterwards in this process, one at a tim
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -48,6 +49,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cosim.errors import ConfigError, CosimError  # noqa: E402
+
 SYSTEMS = ROOT / "systems"
 TWIN = SYSTEMS / "ema_degradation_twin.yaml"
 PLANT = SYSTEMS / "ema_degradation_plant.yaml"
@@ -63,6 +66,9 @@ END_OF_LIFE = 0.8
 
 class BenchError(Exception):
     """A run did not complete: reported as one line, no traceback."""
+
+
+Shipped = tuple[dict[str, Any], dict[str, Any]]  # the twin's and the plant's YAML, as read
 
 
 # ============================================================================ runs
@@ -116,11 +122,11 @@ def quiet() -> None:
     logging.disable(logging.WARNING)
 
 
-def job_delay(seed: int) -> dict[str, float]:
+def job_delay(shipped: Shipped, seed: int) -> dict[str, float]:
     """Row 1: one noise seed; alarm and warning delays after the fault onset."""
     quiet()
-    twin = friction_only(load(TWIN), stop=T_FAULT + 16.0)
-    plant = load(PLANT)
+    twin, plant = copy.deepcopy(shipped)
+    twin = friction_only(twin, stop=T_FAULT + 16.0)
     plant["plant"]["noise"]["seed"] = seed
     plant["plant"]["fault_origin"] = "start"
     plant["plant"]["faults"] = [
@@ -150,16 +156,16 @@ def drift_monitor(sigma: float) -> dict[str, Any]:
     }
 
 
-def job_healthy(seed: int, minutes: float) -> dict[str, float]:
+def job_healthy(shipped: Shipped, seed: int, minutes: float) -> dict[str, float]:
     """Row 2: a healthy noisy run; raised events and the monitors' peaks."""
     import h5py
 
     quiet()
-    plant = load(PLANT)
+    twin, plant = copy.deepcopy(shipped)
     sigma = float(plant["plant"]["noise"]["signals"]["act.i_motor"])
     plant["plant"]["noise"]["seed"] = seed
     plant["plant"]["faults"] = []
-    twin = friction_only(load(TWIN), stop=60.0 * minutes)
+    twin = friction_only(twin, stop=60.0 * minutes)
     twin["monitors"].append(drift_monitor(sigma))
     with tempfile.TemporaryDirectory(prefix="cosim_bench_") as tmp:
         result, path = twin_run(Path(tmp), twin, plant, f"healthy{seed}")
@@ -178,12 +184,12 @@ def job_healthy(seed: int, minutes: float) -> dict[str, float]:
     }
 
 
-def job_degradation(k: int, every: float) -> dict[str, Any]:
+def job_degradation(shipped: Shipped, k: int, every: float) -> dict[str, Any]:
     """Rows 3-4: the shipped twin and plant, estimate seed 3 + k and noise seed 1 + k."""
     import h5py
 
     quiet()
-    twin, plant = load(TWIN), load(PLANT)
+    twin, plant = copy.deepcopy(shipped)
     twin["estimate"]["seed"] = int(twin["estimate"]["seed"]) + k
     plant["plant"]["noise"]["seed"] = int(plant["plant"]["noise"]["seed"]) + k
     twin["forecast"]["every"] = every
@@ -226,9 +232,9 @@ def job_degradation(k: int, every: float) -> dict[str, Any]:
 
 
 # ============================================================================ timings
-def time_loop(tmp: Path, members: int | None, stop: float, name: str) -> float:
+def time_loop(shipped: Shipped, tmp: Path, members: int | None, stop: float, name: str) -> float:
     """Wall seconds per communication step of the twin loop (None: no estimate section)."""
-    twin, plant = load(TWIN), load(PLANT)
+    twin, plant = copy.deepcopy(shipped)
     twin["simulation"]["stop"] = stop
     twin.pop("forecast")
     if members is None:
@@ -240,11 +246,11 @@ def time_loop(tmp: Path, members: int | None, stop: float, name: str) -> float:
     return result.stats.wall_time / result.stats.steps
 
 
-def actuator(stop: float) -> Any:
+def actuator(shipped: Shipped, stop: float) -> Any:
     """One Actuator with the plant's parameters, a plain run (the baseline FMU alone)."""
     from cosim.api import System
 
-    params = dict(load(PLANT)["components"]["act"]["parameters"])
+    params = dict(shipped[1]["components"]["act"]["parameters"])
     params["delta_cmd"] = 0.1
     data = {
         "name": "actuator_alone",
@@ -255,21 +261,23 @@ def actuator(stop: float) -> Any:
     return System.from_dict(data)
 
 
-def time_plain(stop: float) -> float:
+def time_plain(shipped: Shipped, stop: float) -> float:
     """Wall seconds of the step loop of a plain Actuator run to `stop` (no results file)."""
-    with actuator(stop).execution(memory=False) as sim:
+    with actuator(shipped, stop).execution(memory=False) as sim:
         sim.initialize()
         sim.run_until(stop)
     return sim.stats.wall_time
 
 
-def time_forecasts(tmp: Path, count: int) -> tuple[list[float], float, int, float]:
+def time_forecasts(
+    shipped: Shipped, tmp: Path, count: int
+) -> tuple[list[float], float, int, float]:
     """`count` forecasts of the shipped horizon over the 20-member ensemble, made every 2 s;
     a target that never crosses keeps every member simulating to the full horizon.
     (wall seconds of each, horizon, members, simulated seconds of the last one)."""
     import h5py
 
-    twin, plant = load(TWIN), load(PLANT)
+    twin, plant = copy.deepcopy(shipped)
     twin["simulation"]["stop"] = 2.0 * count + 0.5
     twin["forecast"]["every"] = 2.0
     twin["forecast"]["targets"].append(
@@ -319,9 +327,12 @@ def run_pool(jobs: int, calls: list[tuple[Any, tuple]]) -> list[Any]:
     if jobs <= 1:
         return [fn(*a) for fn, a in calls]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    try:
         futures = [pool.submit(fn, *a) for fn, a in calls]
         return [f.result() for f in futures]
+    finally:  # on a failed run: drop the runs not started yet, wait for the running ones
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,24 +346,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help="timing repeats, rows 5-6 (default 3; quick 1)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for rows 1-4")
     parser.add_argument("--json", action="store_true", help="also print every number as JSON")
+    parser.add_argument("--twin", type=Path, default=TWIN, help="twin YAML (default: shipped)")
+    parser.add_argument("--plant", type=Path, default=PLANT, help="plant YAML (default: shipped)")
     args = parser.parse_args(argv)
     q = args.quick
-    delay_seeds = args.seeds or (3 if q else 5)
-    deg_seeds = args.seeds or (1 if q else 5)
-    h_runs = args.healthy_runs or (1 if q else 2)
-    h_min = args.healthy_minutes or (10.0 if q else 30.0)
-    repeat = args.repeat or (1 if q else 3)
+
+    def pick(given: Any, quick: Any, full: Any) -> Any:
+        return given if given is not None else (quick if q else full)
+
+    delay_seeds = pick(args.seeds, 3, 5)
+    deg_seeds = pick(args.seeds, 1, 5)
+    h_runs = pick(args.healthy_runs, 1, 2)
+    h_min = pick(args.healthy_minutes, 10.0, 30.0)
+    repeat = pick(args.repeat, 1, 3)
     every = 10.0 if q else 2.0  # forecasts at every multiple: 20, 30 and 38 (quick: 40) exist
     loop_stop = 5.0 if q else 10.0
-    for name, v in (("--seeds", args.seeds or 1), ("--healthy-runs", h_runs), ("--repeat", repeat)):
+    for name, v in (
+        ("--seeds", delay_seeds),
+        ("--jobs", args.jobs),
+        ("--healthy-runs", h_runs),
+        ("--repeat", repeat),
+    ):
         if v < 1:
             parser.error(f"{name} must be >= 1, got {v}")
     if not h_min > 0:
         parser.error(f"--healthy-minutes must be > 0, got {h_min:g}")
 
     quiet()
-    twin = load(TWIN)
-    fr = next(m for m in twin["monitors"] if m["name"] == "friction")
+    try:
+        shipped: Shipped = (load(args.twin), load(args.plant))  # read once, varied per run
+    except (OSError, yaml.YAMLError) as exc:
+        raise BenchError(f"reading the twin and plant: {exc}") from None
+    twin = shipped[0]
+    fr = next((m for m in twin.get("monitors") or [] if m.get("name") == "friction"), None)
+    if fr is None:
+        raise BenchError(f"{args.twin} has no monitor named friction (rows 1-2 use it)")
     tau, hold = float(fr["window"]), float(fr["min_duration"])
     k = MOVING * AMPS_PER_WEAR * RATE
     bound = {lvl: s_star(float(fr[lvl]), tau, k) + hold + 2 * DT for lvl in ("warning", "alarm")}
@@ -363,9 +391,9 @@ def main(argv: list[str] | None = None) -> int:
           f"degradation seeds {deg_seeds} (forecast every {every:g} s), timing repeats "
           f"{repeat}, loop runs {loop_stop:g} s, jobs {args.jobs}", flush=True)  # fmt: skip
     w0 = time.perf_counter()
-    calls: list[tuple[Any, tuple]] = [(job_delay, (1 + i,)) for i in range(delay_seeds)]
-    calls += [(job_healthy, (100 + i, h_min)) for i in range(h_runs)]
-    calls += [(job_degradation, (i, every)) for i in range(deg_seeds)]
+    calls: list[tuple[Any, tuple]] = [(job_delay, (shipped, 1 + i)) for i in range(delay_seeds)]
+    calls += [(job_healthy, (shipped, 100 + i, h_min)) for i in range(h_runs)]
+    calls += [(job_degradation, (shipped, i, every)) for i in range(deg_seeds)]
     out = run_pool(args.jobs, calls)
     delays = out[:delay_seeds]
     healthy = out[delay_seeds : delay_seeds + h_runs]
@@ -373,17 +401,18 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="cosim_bench_") as tmp_name:
         tmp = Path(tmp_name)
-        time_loop(tmp, 20, 1.0, "warmup")  # FMU unpacking, imports
+        time_loop(shipped, tmp, 20, 1.0, "warmup")  # FMU unpacking, imports
         per_step: dict[str, list[float]] = {"none": [], "20": [], "50": [], "plant": []}
         for r in range(repeat):
             for key, members in (("none", None), ("20", 20), ("50", 50)):
-                per_step[key].append(time_loop(tmp, members, loop_stop, f"loop{key}_{r}"))
-            per_step["plant"].append(time_plain(loop_stop) / round(loop_stop / DT))
-        walls, horizon, members, simulated = time_forecasts(tmp, max(repeat, 2))
-        plain = [time_plain(horizon) for _ in range(repeat)]
+                per_step[key].append(time_loop(shipped, tmp, members, loop_stop, f"loop{key}_{r}"))
+            per_step["plant"].append(time_plain(shipped, loop_stop) / round(loop_stop / DT))
+        walls, horizon, members, simulated = time_forecasts(shipped, tmp, max(repeat, 2))
+        plain = [time_plain(shipped, horizon) for _ in range(repeat)]
 
     # ------------------------------------------------------------------ numbers
-    n: dict[str, Any] = {"settings": vars(args) | {"every": every, "loop_stop": loop_stop}}
+    settings = vars(args) | {"twin": str(args.twin), "plant": str(args.plant)}
+    n: dict[str, Any] = {"settings": settings | {"every": every, "loop_stop": loop_stop}}
     n["delay"] = {
         lvl: {"values": [d[lvl] for d in delays], "bound": bound[lvl]}
         for lvl in ("warning", "alarm")
@@ -534,3 +563,6 @@ if __name__ == "__main__":
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except CosimError as exc:  # e.g. a shipped file that no longer validates
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
