@@ -108,12 +108,28 @@ class Pacer:
         self._t0 = 0.0
         self._last = 0.0
         self._k = 0
+        self.wall_t0 = 0.0  # time.time() at start()
         self.histogram = LatenessHistogram()
         self.now = time.perf_counter
 
     def start(self) -> None:
         self._t0 = self._last = self.now()
         self._k = 0
+        self.wall_t0 = time.time()
+
+    def start_wall(self) -> float | None:
+        """time.time() at which the next step (after wait()) is due to start by the
+        fixed-start schedule; None before start()."""
+        if not self.wall_t0:
+            return None
+        return self.wall_t0 + self._k * self._wall_per_step
+
+    def deadline_wall(self) -> float | None:
+        """time.time() at which the step now running (or just completed, before wait()) is
+        due to end by the fixed-start schedule; None before start()."""
+        if not self.wall_t0:
+            return None
+        return self.wall_t0 + (self._k + 1) * self._wall_per_step
 
     def wait(self) -> float:
         """Block until the deadline of the step just completed; return its lateness (s)."""

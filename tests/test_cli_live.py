@@ -156,7 +156,7 @@ def test_ctrl_c_stops_the_demo_and_its_plant_child(tmp_path: Path) -> None:
     try:
         line = demo.wait_for("starting the plant simulator", timeout=120)
         port = int(line.split("opc.tcp://127.0.0.1:")[1].split()[0])
-        demo.wait_for("ema_twin: running to t =", timeout=120)  # the twin is stepping
+        demo.wait_for("ema_degradation_twin: running to t =", timeout=120)  # the twin is stepping
         assert port_open(port)
         time.sleep(0.5)
         code, out, err = demo.interrupt()

@@ -1,9 +1,11 @@
-"""`cosim demo ema|ev`: start a plant simulator, run the live twin against it, print a summary.
+"""`cosim demo ema-degradation|ema|ev`: a plant simulator, the live twin against it, the story.
 
 The plant (systems/<demo>_plant.yaml) runs as a child process (`cosim plant`) on a free
-loopback port; the twin (systems/<demo>_twin.yaml) runs here for --duration seconds of real
-time against it, serves its own values on a second free port and writes DIR/results.h5. The
-plant is then stopped with SIGINT (as Ctrl-C would) and waited for.
+loopback port; the twin (systems/<demo>_twin.yaml) runs here for --duration simulated seconds
+against it (both clocks sped up by the demo's real-time factor), serves its own values on a
+second free port and writes DIR/results.h5. The plant is then stopped with SIGINT (as Ctrl-C
+would) and waited for. ema-degradation (`ema` is its alias) then calibrates the wear over
+successive windows of the recording and writes DIR/twin.png, the whole story in one figure.
 """
 
 from __future__ import annotations
@@ -18,28 +20,66 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cosim.cli.output import EXIT_FAILURE, EXIT_OK, default_out
 from cosim.errors import BridgeError, ConfigError, Location, Problem
 
-DEMOS = {
-    "ema": "aileron electromechanical actuator: friction wear shows in the motor current",
-    "ev": "electric-car traction battery: resistance growth shows in the terminal voltage",
+
+@dataclass(frozen=True)
+class Demo:
+    """One demo: its files (under systems/), clock and story."""
+
+    text: str
+    twin: str
+    plant: str
+    realtime: float = 1.0  # both clocks: plant and twin
+    duration: float | None = None  # simulated seconds; None: the twin's own stop time
+    calibrate: str | None = None  # a parameter fitted over successive windows of the run
+    window: float = 10.0  # s per calibration window
+
+
+_DEGRADATION = Demo(
+    "aileron actuator wearing out: monitor alarm, live wear estimate, end-of-life forecast, "
+    "calibration",
+    "ema_degradation_twin.yaml", "ema_degradation_plant.yaml", calibrate="act.wear",
+    window=8.0,
+)  # fmt: skip
+DEMOS: dict[str, Demo] = {
+    "ema-degradation": _DEGRADATION,
+    "ema": _DEGRADATION,  # the alias (the README's first command)
+    "ev": Demo(
+        "electric-car traction battery: resistance growth shows in the terminal voltage",
+        "ev_twin.yaml",
+        "ev_plant.yaml",
+        duration=10.0,
+    ),  # fmt: skip
 }
 PLANT_READY_TIMEOUT = 120.0  # s; the first run may compile the bundled FMUs
 PLANT_STOP_TIMEOUT = 15.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("demo", choices=sorted(DEMOS), help="; ".join(
-        f"{k}: {v}" for k, v in DEMOS.items()))  # fmt: skip
     parser.add_argument(
-        "--duration", type=float, default=10.0, metavar="S",
-        help="seconds of live twin run (default 10)",
-    )  # fmt: skip
+        "demo",
+        choices=list(DEMOS),
+        help="; ".join(f"{k}: {v.text}" for k, v in DEMOS.items() if k != "ema")
+        + "; ema: ema-degradation",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="S",
+        help="simulated seconds of the twin's run (default: ema-degradation 32, ev 10)",
+    )
+    parser.add_argument(
+        "--realtime",
+        type=float,
+        metavar="X",
+        help="real-time factor of both clocks (default 1; the wear itself runs at demo speed)",
+    )
     parser.add_argument(
         "--out", metavar="DIR", help="folder for results.h5 (default: results/demo-<demo>-<time>)"
     )
@@ -75,9 +115,23 @@ def systems_dir() -> Path:
 class _PlantProcess:
     """`cosim plant` as a child process: started, waited for, stopped with SIGINT."""
 
-    def __init__(self, plant_yaml: Path, endpoint: str, duration: float) -> None:
-        cmd = [sys.executable, "-m", "cosim", "plant", str(plant_yaml), "--endpoint", endpoint,
-               "--duration", f"{duration:g}", "--quiet"]  # fmt: skip
+    def __init__(
+        self, plant_yaml: Path, endpoint: str, duration: float, realtime: float = 1.0
+    ) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "cosim",
+            "plant",
+            str(plant_yaml),
+            "--endpoint",
+            endpoint,
+            "--duration",
+            f"{duration:g}",
+            "--realtime",
+            f"{realtime:g}",
+            "--quiet",
+        ]
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -135,28 +189,36 @@ def run(args: argparse.Namespace) -> int:
     from cosim.io.yaml import load_system
     from cosim.resolve.resolver import load as resolve_file
 
-    if not (math.isfinite(args.duration) and args.duration > 0):
-        raise ConfigError(
-            Problem(Location("--duration"), f"--duration must be > 0, got {args.duration:g}")
-        )
+    demo = DEMOS[args.demo]
+    for name in ("duration", "realtime"):
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(
+                Problem(Location(f"--{name}"), f"--{name} must be > 0, got {value:g}")
+            )
+    realtime = args.realtime or demo.realtime
     folder = systems_dir()
-    plant_yaml = folder / f"{args.demo}_plant.yaml"
-    twin_yaml = folder / f"{args.demo}_twin.yaml"
+    plant_yaml = folder / demo.plant
+    twin_yaml = folder / demo.twin
     resolve_file(plant_yaml)  # checks it and builds its bundled FMUs once, before two processes
     spec = load_system(twin_yaml)
     sim = spec.simulation
-    spec = replace(spec, simulation=replace(sim, stop=sim.start + args.duration))
+    duration = args.duration or demo.duration or (sim.stop - sim.start)
+    spec = replace(spec, simulation=replace(sim, stop=sim.start + duration))
     out = Path(args.out) if args.out else default_out(f"demo-{args.demo}")
     results = results_path(out, overwrite=args.force)
     plant_endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
     serve_endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
     show = not args.quiet and not args.json
     if show:
-        print(f"cosim demo {args.demo}: {DEMOS[args.demo]}", flush=True)
-        print(f"starting the plant simulator ({plant_yaml.name}) at {plant_endpoint} ...",
-              flush=True)  # fmt: skip
+        print(f"cosim demo {args.demo}: {demo.text}", flush=True)
+        print(
+            f"starting the plant simulator ({plant_yaml.name}) at {plant_endpoint} "
+            f"({realtime:g} x real time) ...",
+            flush=True,
+        )
     # the plant outlives the twin by a margin, and stops by itself should we vanish
-    plant = _PlantProcess(plant_yaml, plant_endpoint, args.duration + 120.0)
+    plant = _PlantProcess(plant_yaml, plant_endpoint, duration + 120.0 * realtime, realtime)
     code: int | None = None
     try:
         preload_live_modules()  # while the plant starts
@@ -164,8 +226,8 @@ def run(args: argparse.Namespace) -> int:
         if show:
             print(ready, flush=True)
         code = run_live(
-            spec, results, quiet=args.quiet, as_json=args.json,
-            endpoint=plant_endpoint, serve_endpoint=serve_endpoint,
+            spec, results, quiet=args.quiet or args.json, as_json=False,
+            endpoint=plant_endpoint, serve_endpoint=serve_endpoint, realtime=realtime,
         )  # fmt: skip
     finally:
         plant_code = plant.stop()
@@ -175,4 +237,25 @@ def run(args: argparse.Namespace) -> int:
             tail = "\n  ".join(plant.stderr[-10:])
             print(f"cosim: the plant simulator failed:\n  {tail}", file=sys.stderr)
             code = EXIT_FAILURE
-    return code if code is not None else EXIT_FAILURE
+    if code != EXIT_OK:
+        return code if code is not None else EXIT_FAILURE
+    from cosim.twin.story import tell
+
+    story = tell(results, twin_yaml, demo.calibrate, demo.window, show=show)
+    if story["story"].get("estimates") or story["story"].get("alarms") is not None:
+        from cosim.verify.twin_plot import plot_twin
+
+        picture = results.parent / "twin.png"
+        try:
+            plot_twin(results, picture, title=f"cosim demo {args.demo}")
+            story["plot"] = str(picture)
+            if show:
+                print(f"the story in one figure: {picture}")
+        except ConfigError as exc:  # nothing to plot: say so, the run itself succeeded
+            if show:
+                print(f"no twin plot: {exc}")
+    if args.json:
+        import json
+
+        print(json.dumps(story, indent=2, default=str))
+    return EXIT_OK

@@ -227,6 +227,7 @@ _TOP_KEYS = (
     "on_disconnect",
     "connect_timeout",
     "publishing_interval",
+    "playout_delay",
     "serve",
 )
 _INPUT_KEYS = ("node", "to", "stale_after")
@@ -585,6 +586,7 @@ def check_opcua(
     for key, default, low_ok, hint in (
         ("connect_timeout", 10.0, True, "seconds to keep retrying at start, e.g. 10"),
         ("publishing_interval", 0.01, False, "seconds, e.g. 0.01 for 10 ms"),
+        ("playout_delay", 0.0, True, "seconds, e.g. 0.03: above the network's worst delay"),
     ):
         value = data.get(key, default)
         ok = _is_number(value) and (value >= 0 if low_ok else value > 0)
@@ -613,6 +615,7 @@ def check_opcua(
         on_disconnect=on_disconnect,
         connect_timeout=numbers["connect_timeout"],
         publishing_interval=numbers["publishing_interval"],
+        playout_delay=numbers["playout_delay"],
         serve=serve,
         loc=ctx.at(()),
         warnings=tuple(p for p in ctx.items if p.severity == "warning"),

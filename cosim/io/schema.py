@@ -171,6 +171,16 @@ _OPCUA: dict[str, Any] = {
             "default": 0.01,
             "description": "Subscription publishing interval in seconds (default 0.01).",
         },
+        "playout_delay": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "Seconds (wall clock): each step uses the plant's samples as of "
+            "this long ago by their source timestamps, interpolated, instead of the latest "
+            "arrival: a jitter buffer, so network delays do not reach the model as a "
+            "staircase. Longer than the worst delivery delay; needs synchronised clocks "
+            "(default 0: the latest value).",
+        },
         "serve": {
             "type": "object",
             "additionalProperties": False,

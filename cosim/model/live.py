@@ -100,6 +100,8 @@ class OpcuaSpec:
     on_disconnect: Literal["hold", "pause", "abort"] = "hold"
     connect_timeout: float = 10.0  # seconds to keep retrying at start
     publishing_interval: float = 0.01  # seconds, subscription publishing interval
+    # seconds: play plant samples back this much after their source timestamp (0: latest)
+    playout_delay: float = 0.0
     serve: ServeSpec | None = None
     loc: Location | None = field(default=None, compare=False)
     warnings: tuple[Problem, ...] = field(default=(), compare=False)

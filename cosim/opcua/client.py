@@ -74,6 +74,9 @@ _BUILTIN_NAMES = {
 }  # fmt: skip
 
 
+_HISTORY = 256  # samples kept per input for read_at (the jitter buffer)
+
+
 @dataclass(frozen=True)
 class Gap:
     """A time without a working plant connection (wall-clock seconds, time.time())."""
@@ -187,6 +190,10 @@ class InputBridge:
         self._snap_rx = np.empty(n)
         self._snap_live = np.empty(n, dtype=bool)
         self._snap_bad = np.empty(n, dtype=bool)
+        # per-input history of (source time, value) for read_at (playout_delay)
+        self._hist_t = np.full((n, _HISTORY), -math.inf)
+        self._hist_v = np.zeros((n, _HISTORY))
+        self._hist_n = np.zeros(n, dtype=np.int64)  # samples ever written per input
         # raw-sample ring
         self._ring = np.zeros(ring_capacity, dtype=SAMPLE_DTYPE)
         self._ring_w = 0  # samples ever written
@@ -274,6 +281,38 @@ class InputBridge:
         np.greater(out_age, self._stale_after, out=out_stale)
         np.logical_or(out_stale, self._snap_bad, out=out_stale)
         return int(np.count_nonzero(out_stale))
+
+    def read_at(
+        self, when: float, out_values: np.ndarray, out_age: np.ndarray, out_stale: np.ndarray
+    ) -> int:
+        """read_latest(), but each input's value as of the wall-clock time `when` by the
+        samples' source timestamps (the plant's clock), linear between the two samples around
+        it: a jitter buffer. An input with no sample at or before `when` keeps its latest
+        value; one with none after `when` yet holds its newest."""
+        n_stale = self.read_latest(out_values, out_age, out_stale)
+        hist_t, hist_v, hist_n = self._hist_t, self._hist_v, self._hist_n
+        with self._lock:
+            for i in range(len(out_values)):
+                count = int(hist_n[i])
+                if count == 0:
+                    continue
+                k = (count - 1) % _HISTORY
+                t_new = hist_t[i, k]
+                if t_new <= when:
+                    if math.isfinite(t_new):
+                        out_values[i] = hist_v[i, k]
+                    continue
+                for back in range(1, min(count, _HISTORY)):
+                    j = (k - back) % _HISTORY
+                    t_old = hist_t[i, j]
+                    if t_old <= when:
+                        k2 = (j + 1) % _HISTORY
+                        t_next, v_old = hist_t[i, k2], hist_v[i, j]
+                        span = t_next - t_old
+                        a = (when - t_old) / span if span > 0 else 1.0
+                        out_values[i] = v_old + a * (hist_v[i, k2] - v_old)
+                        break
+        return n_stale
 
     @property
     def resolved_nodes(self) -> tuple[str, ...]:
@@ -795,6 +834,11 @@ class InputBridge:
                 srv = dv.ServerTimestamp.timestamp() if dv.ServerTimestamp is not None else math.nan
                 ring[w % cap] = (i, x, src, srv, wall, code)
                 w += 1
+                if not unusable[i] and math.isfinite(src):
+                    k = int(self._hist_n[i]) % _HISTORY
+                    self._hist_t[i, k] = src
+                    self._hist_v[i, k] = x
+                    self._hist_n[i] += 1
             self.notifications += w - self._ring_w
             self.queue_overflows += overflows
             self.non_finite += non_finite

@@ -182,7 +182,12 @@ class PlantIO:
             self._rng.standard_normal(out=self._z)
             self.served += self.sigma * self._z
         np.copyto(self.served, self.frozen_values, where=self.frozen)
-        self.server.publish(self.served)
+        # SourceTimestamp: when the values are due by the plant's schedule, not when this
+        # (possibly late) step published them, so a client's jitter buffer sees a regular
+        # timeline (opcua.playout_delay)
+        pacing = self.pacing
+        stamp = pacing.deadline_wall() if pacing is not None else None
+        self.server.publish(self.served, timestamp=stamp)
 
     def _apply(self, tick: int) -> None:
         """Commands written by clients and faults due at `tick` (they act on the next step)."""
@@ -350,9 +355,12 @@ class Plant:
 
         system = self.system
         served, commands = self.variables()
+        # publish every step of wall-clock time (at most every 10 ms): a sped-up plant would
+        # otherwise serve each value for several of its steps, a staircase to its clients
+        update = min(0.01, system.step_ticks / TICKS_PER_SECOND / self.realtime)
         server = ValueServer(
             self.endpoint, served, commands, security=self.plant.security,
-            namespace=self.plant.namespace, name=system.spec.name,
+            namespace=self.plant.namespace, name=system.spec.name, update_interval=update,
         )  # fmt: skip
         io = PlantIO(self.plant, system, server)
         pacing = Pacer(system.step_ticks / TICKS_PER_SECOND, self.realtime)
@@ -380,6 +388,7 @@ class Plant:
                 server = ValueServer(
                     self.endpoint, served, commands, security=self.plant.security,
                     namespace=self.plant.namespace, name=system.spec.name,
+                    update_interval=update,
                 )  # fmt: skip
                 io.attach(server)
                 try:

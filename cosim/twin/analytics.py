@@ -102,6 +102,13 @@ class TwinAnalytics:
             self._n_meas = len(est.measurements)
             self._mean = self.filter.mean()
             self._std = self.filter.std()
+        # the recent measured values of windowed forecast targets (they start the window)
+        self._history: dict[str, tuple[int, np.ndarray]] = {}
+        for t in analytics.forecast.targets if analytics.forecast else ():
+            if t.statistic != "value" and t.window and t.label in self._link_pos:
+                n = max(1, round(t.window / self.step))
+                self._history[t.label] = (self._link_pos[t.label], np.full(n, np.nan))
+        self._history_n = 0
         # forecaster
         self.forecaster: Forecaster | None = None
         self.forecasts: list[ForecastResult] = []
@@ -195,6 +202,8 @@ class TwinAnalytics:
         if fc is not None:
             self.forecaster = self._make_forecaster()
             self.forecaster.inline = self.inline_forecasts
+            if not self.inline_forecasts:
+                self.forecaster.use_process()
             if fc.every is not None:
                 self._next_forecast = execution.time + fc.every
 
@@ -256,6 +265,10 @@ class TwinAnalytics:
                 self._std = self.filter.std()
                 self.estimates.append((t, self._mean.copy(), self._std.copy()))
                 self.members_log.append(self.filter.params.copy())
+        if self._history and not final:
+            for k, ring in self._history.values():
+                ring[self._history_n % len(ring)] = values[k]
+            self._history_n += 1
         for mon in self.monitors:
             change = mon.update(self._indicator(mon, values, residual), t)
             if change is not None:
@@ -383,7 +396,12 @@ class TwinAnalytics:
         driven = np.array(self._live._drive_values, dtype=float)
         if self.ensemble is not None:
             driven = driven[self.ensemble._driven_index]
-        return Fork(portable, portable.time, driven, theta, rates, horizon, fc.scenario)
+        history = {}
+        for label, (_, ring) in self._history.items():
+            n, size = self._history_n, len(ring)
+            past = np.roll(ring, -(n % size)) if n >= size else ring[:n]
+            history[label] = past[np.isfinite(past)].copy()
+        return Fork(portable, portable.time, driven, theta, rates, horizon, fc.scenario, history)
 
     def _log_forecast(self, r: ForecastResult) -> None:
         for t in r.targets:

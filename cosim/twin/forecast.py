@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ class Fork:
     rates: np.ndarray  # (members, p) rates (0 where not tracked)
     horizon: float
     scenario: str
+    # label -> the signal's last values (oldest first), which start a target's window
+    history: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,8 +112,24 @@ class _Statistic:
         self.kind = target.statistic
         n = max(1, round((target.window or step) / step)) if self.kind != "value" else 1
         self.ring = np.zeros((n, members))
+        self.nan = np.full(members, np.nan)
         self.k = 0
         self.count = 0
+
+    def prefill(self, past: np.ndarray) -> None:
+        """Start the window with a signal's recent values (the same for every member)."""
+        if self.kind == "value" or not len(past):
+            return
+        past = past[-len(self.ring) :]
+        v = (
+            past * past
+            if self.kind == "rms"
+            else (np.abs(past) if self.kind == "max_abs" else past)
+        )
+        n = len(v)
+        self.ring[:n] = v[:, None]
+        self.k = n % len(self.ring)
+        self.count = n
 
     def push(self, x: np.ndarray) -> np.ndarray:
         if self.kind == "value":
@@ -119,10 +138,12 @@ class _Statistic:
         self.ring[self.k] = v
         self.k = (self.k + 1) % len(self.ring)
         self.count = min(self.count + 1, len(self.ring))
-        part = self.ring[: self.count] if self.count < len(self.ring) else self.ring
+        if self.count < len(self.ring):  # not a whole window yet: no value, no crossing
+            self.nan.fill(np.nan)
+            return self.nan
         if self.kind == "max_abs":
-            return part.max(axis=0)
-        m = part.mean(axis=0)
+            return self.ring.max(axis=0)
+        m = self.ring.mean(axis=0)
         return np.sqrt(m) if self.kind == "rms" else m
 
 
@@ -150,6 +171,14 @@ class Forecaster:
         signals: Sequence[Sequence[str]],
         signal_names: Sequence[str],
     ) -> None:
+        self._kwargs = {
+            "spec": spec, "system": system, "inputs": list(inputs), "members": members,
+            "driven": driven, "driven_names": driven_names, "params": params,
+            "param_names": param_names, "bounds": bounds, "signals": signals,
+            "signal_names": signal_names,
+        }  # fmt: skip
+        self._pool: Any = None  # process mode: a one-worker process pool
+        self._future: Any = None
         self.spec = spec
         self.system = system
         self.inputs = list(inputs)
@@ -175,8 +204,25 @@ class Forecaster:
         # forecast is then made at exactly its time, deterministically)
         self.inline = False
 
+    def use_process(self) -> None:
+        """Run forecasts in a worker process of their own (a live twin: the forecast's Python
+        work then never competes with the live loop for the interpreter lock). The worker
+        starts now, in the background, and builds its instances once."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self._kwargs,),
+        )
+        self._future = self._pool.submit(_warm)  # start it now, not at the first forecast
+
     @property
     def busy(self) -> bool:
+        if self._pool is not None:
+            return self._future is not None and not self._future.done()
         t = self._thread
         return t is not None and t.is_alive()
 
@@ -187,14 +233,40 @@ class Forecaster:
         if self.inline:
             self._work(fork)
             return True
+        if self._pool is not None:
+            self._collect()
+            self._future = self._pool.submit(_run_remote, fork)
+            self._future.fork_time = fork.time
+            return True
         self._thread = threading.Thread(
             target=self._work, args=(fork,), name="cosim-forecast", daemon=True
         )
         self._thread.start()
         return True
 
+    def _collect(self) -> None:
+        """The process worker's finished forecast (or its error), if there is one."""
+        f = self._future
+        if f is None or not f.done() or getattr(f, "collected", False):
+            return
+        f.collected = True
+        if not hasattr(f, "fork_time"):  # the warm-up call
+            if f.exception() is not None:
+                self.error = f.exception()
+            return
+        exc = f.exception()
+        if exc is not None:
+            self.error = exc
+            _log.warning("forecast at t = %g s failed: %s", f.fork_time, exc)
+            return
+        with self._lock:
+            self._done.append(f.result())
+            self.results.append(f.result())
+
     def take(self) -> list[ForecastResult]:
         """Forecasts finished since the last call (for the live loop to record/publish)."""
+        if self._pool is not None:
+            self._collect()
         with self._lock:
             done, self._done = self._done, []
         return done
@@ -206,6 +278,13 @@ class Forecaster:
     def close(self) -> None:
         self._closed = True
         self.wait(60.0)
+        if self._pool is not None:
+            if self._future is not None:
+                with contextlib.suppress(Exception):  # reported by _collect
+                    self._future.result(timeout=60.0)
+                self._collect()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         if self._sim is not None:
             with contextlib.suppress(Exception):
                 self._sim.close()
@@ -214,9 +293,20 @@ class Forecaster:
     # ------------------------------------------------------------------ worker thread
     def run(self, fork: Fork) -> ForecastResult:
         """Run one forecast in the calling thread (the worker's body; tests call it too)."""
+        w0 = time.perf_counter()
+        self.prepare()
+        sim = self._sim
+        state = sim.import_state(fork.state)
+        try:
+            sim.set_state(state)
+        finally:
+            sim.free_state(state)
+        return self._ahead(fork, w0)
+
+    def prepare(self) -> None:
+        """Instantiate and initialize this forecaster's own instances (once)."""
         from cosim.api import Simulation, plan_for
 
-        w0 = time.perf_counter()
         if self._sim is None:
             self._sim = Simulation(
                 self.system, memory=False, plan=plan_for(self.system, self.inputs)
@@ -236,13 +326,6 @@ class Forecaster:
 
             labels = [x for m in self.signals for x in m]
             self._reader = SignalReader(ex, labels) if labels else None
-        sim = self._sim
-        state = sim.import_state(fork.state)
-        try:
-            sim.set_state(state)
-        finally:
-            sim.free_state(state)
-        return self._ahead(fork, w0)
 
     def _ahead(self, fork: Fork, w0: float) -> ForecastResult:
         sim, n = self._sim, self.members
@@ -256,6 +339,9 @@ class Forecaster:
         sig = np.zeros(n * len(self.signal_names))
         targets = self.spec.targets
         stats = [_Statistic(t, n, self.step) for t in targets]
+        for st, t in zip(stats, targets, strict=True):
+            if t.label in fork.history:
+                st.prefill(fork.history[t.label])
         crossings = [np.full(n, np.nan) for _ in targets]
         final = [np.full(n, np.nan) for _ in targets]
         where = []
@@ -329,6 +415,32 @@ class Forecaster:
         with self._lock:
             self._done.append(result)
             self.results.append(result)
+
+
+_WORKER: Forecaster | None = None  # the process worker's own forecaster
+
+
+WORKER_NICENESS = 10  # the forecast worker yields the CPU to the live loop and the plant
+
+
+def _init_worker(kwargs: dict[str, Any]) -> None:
+    global _WORKER
+    with contextlib.suppress(AttributeError, OSError):  # os.nice: POSIX only
+        os.nice(WORKER_NICENESS)
+    _WORKER = Forecaster(**kwargs)
+    _WORKER.inline = True
+
+
+def _warm() -> bool:
+    """Load the FMUs in the worker before the first forecast is asked for."""
+    assert _WORKER is not None
+    _WORKER.prepare()
+    return True
+
+
+def _run_remote(fork: Fork) -> ForecastResult:
+    assert _WORKER is not None
+    return _WORKER.run(fork)
 
 
 class _ProfileDriver:

@@ -205,6 +205,7 @@ class LiveInputs:
         self._last_step = -1  # the step whose row was recorded last
         self.aborted = False
         self.analytics: Any = None  # a TwinAnalytics, fed every step before the row
+        self.playout_delay = 0.0  # opcua.playout_delay (needs bridge.read_at)
 
     @property
     def driven(self) -> list[str]:
@@ -231,7 +232,13 @@ class LiveInputs:
     def _update(self, step: int, tick: int, final: bool = False) -> None:
         self._last_step = step
         bridge = self.bridge
-        n_stale = bridge.read_latest(self.values, self.age, self.stale)
+        if self.playout_delay > 0:  # the jitter buffer: samples as of a fixed delay ago
+            # ago from when this step is due (not from now: a late step must not bunch up)
+            due = self.pacing.start_wall() if self.pacing is not None else None
+            now = due if due is not None else time.time()
+            n_stale = bridge.read_at(now - self.playout_delay, self.values, self.age, self.stale)
+        else:
+            n_stale = bridge.read_latest(self.values, self.age, self.stale)
         if not bridge.connected and self.on_disconnect != "hold" and not final:
             if self.on_disconnect == "abort":
                 self._abort(tick)

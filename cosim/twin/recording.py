@@ -121,6 +121,8 @@ def _read_h5(p: Path) -> Recording:
                         p, f"/twin/inputs/{label}/stale has {stale.size} rows, time {time.size}"
                     )
             role = _text(group.attrs.get("role")) or None
+            if role == "truth":  # a simulator's ground truth, for evaluation: never fitted
+                continue
             if role is not None and role not in ROLES:
                 raise _bad(p, f"/twin/inputs/{label}: role {role!r} is neither drive nor watch")
             signals[label] = RecordedSignal(

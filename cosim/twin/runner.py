@@ -344,6 +344,8 @@ class TwinRun:
                     bridge, self.links, opcua.on_disconnect, health, recorder, pacing,
                     lambda: self._stop,
                 )  # fmt: skip
+                if opcua.playout_delay > 0 and hasattr(bridge, "read_at"):
+                    live.playout_delay = opcua.playout_delay
                 if self.analytics_spec:
                     from cosim.twin.analytics import TwinAnalytics
 

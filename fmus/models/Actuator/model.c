@@ -31,6 +31,8 @@ int model_check(Instance *M) {
     CHECK(V_max > 0, "V_max = %g V: the voltage limit must be > 0", V_max);
     CHECK(I_max > 0, "I_max = %g A: the current limit must be > 0", I_max);
     CHECK(delta_max > 0, "delta_max = %g rad: the command limit must be > 0", delta_max);
+    CHECK(tau_cmd >= 0, "tau_cmd = %g s: the command prefilter time constant must be >= 0",
+          tau_cmd);
     CHECK(S_s >= 0 && c_s >= 0, "S_s = %g m2, c_s = %g m: surface area and chord must be >= 0",
           S_s, c_s);
     CHECK(isfinite(C_h_delta), "C_h_delta = %g 1/rad: must be finite", C_h_delta);
@@ -49,9 +51,15 @@ int model_check(Instance *M) {
 
 static double clamp(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
+/* the prefilter starts at the command in effect (no start-up transient) */
+void model_initialize(Instance *M) { x_cmd = delta_cmd; }
+
 void model_eval(Instance *M) {
+    /* command prefilter: first order, tau_cmd (0: the command itself) */
+    der_x_cmd = tau_cmd > 0 ? (delta_cmd - x_cmd) / tau_cmd : 0.0;
+    double command = tau_cmd > 0 ? x_cmd : delta_cmd;
     /* position controller: PID, derivative on the filtered measurement */
-    double delta_ref = clamp(delta_cmd, -delta_max, delta_max);
+    double delta_ref = clamp(command, -delta_max, delta_max);
     e_pos = delta_ref - delta_meas;
     double rate_meas = (delta_meas - x_D) / tau_d;     /* = s/(tau_d s + 1) applied to delta_meas */
     u_pid = Kp * e_pos + x_I - Kd * rate_meas;
