@@ -533,15 +533,7 @@ class Execution:
                 f"cannot take the system state: {', '.join(unable)} cannot get and set its FMU "
                 "state (canGetAndSetFMUstate is false in the model description)"
             )
-        fmu_states: list[Any] = []
-        try:
-            for slave in self.slaves:
-                fmu_states.append(slave.get_state())
-        except FmuError:
-            for slave, s in zip(self.slaves, fmu_states, strict=False):
-                with contextlib.suppress(FmuError):
-                    slave.free_state(s)
-            raise
+        fmu_states = self._fmu_states(lambda slave, _: slave.get_state(), self.slaves)
         state = SystemState(
             owner=id(self),
             fmu_states=fmu_states,
@@ -602,6 +594,19 @@ class Execution:
         if errors:
             raise errors[0]
 
+    def _fmu_states(self, take: Callable[[Slave, Any], Any], items: Sequence[Any]) -> list[Any]:
+        """take(slave, item) for every instance; the states taken are freed if one fails."""
+        fmu_states: list[Any] = []
+        try:
+            for slave, item in zip(self.slaves, items, strict=True):
+                fmu_states.append(take(slave, item))
+        except FmuError:
+            for slave, s in zip(self.slaves, fmu_states, strict=False):
+                with contextlib.suppress(FmuError):
+                    slave.free_state(s)
+            raise
+        return fmu_states
+
     def export_state(self, state: SystemState) -> PortableState:
         """`state` as plain bytes and arrays (canSerializeFMUstate), for another Execution of
         the same system to import: a forecast forks the live run without touching it."""
@@ -625,15 +630,9 @@ class Execution:
             raise SimulationError("import_state(): the execution is not initialized or closed")
         if len(portable.fmu_bytes) != len(self.slaves) or len(portable.stores) != len(self.views):
             raise SimulationError("import_state(): the state is of another system")
-        fmu_states: list[Any] = []
-        try:
-            for slave, data in zip(self.slaves, portable.fmu_bytes, strict=True):
-                fmu_states.append(slave.deserialize_state(data))
-        except FmuError:
-            for slave, s in zip(self.slaves, fmu_states, strict=False):
-                with contextlib.suppress(FmuError):
-                    slave.free_state(s)
-            raise
+        fmu_states = self._fmu_states(
+            lambda slave, data: slave.deserialize_state(data), portable.fmu_bytes
+        )
         state = SystemState(
             owner=id(self),
             fmu_states=fmu_states,
