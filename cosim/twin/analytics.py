@@ -120,6 +120,10 @@ class TwinAnalytics:
         # published values: monitor value/state, estimate mean/std(/rate), forecast nodes
         self.server: Any = None
         self.values = np.zeros(len(self.node_names()))
+        n_targets = len(analytics.forecast.targets) if analytics.forecast else 0
+        self._forecast_values = np.full(6 * n_targets, math.nan)
+        # where each monitor's raw indicator is read from: (kind, position), looked up once
+        self._sources = [(m.kind, self._position(m.kind, m.label)) for m in analytics.monitors]
 
     def _bounds(self, label: str, low: float | None, high: float | None) -> tuple[float, float]:
         comp, _, var = label.partition(".")
@@ -269,21 +273,30 @@ class TwinAnalytics:
             for k, ring in self._history.values():
                 ring[self._history_n % len(ring)] = values[k]
             self._history_n += 1
-        for mon in self.monitors:
-            change = mon.update(self._indicator(mon, values, residual), t)
+        for j, mon in enumerate(self.monitors):
+            change = mon.update(self._indicator(j, values, residual), t)
             if change is not None:
                 self._report(change)
         self._fill_values()
 
-    def _indicator(self, mon: Monitor, values: np.ndarray, residual: np.ndarray) -> float:
-        s = mon.spec
-        if s.kind == "residual":
-            return float(residual[self._watch_pos[s.label]])
-        if s.kind == "measured":
-            return float(values[self._link_pos[s.label]])
-        if s.kind == "signal":
-            return float(self._signal_values[self._signals.index(s.label)])
-        return float(self._mean[self.param_names.index(s.label)])
+    def _position(self, kind: str, label: str) -> int:
+        if kind == "residual":
+            return self._watch_pos[label]
+        if kind == "measured":
+            return self._link_pos[label]
+        if kind == "signal":
+            return self._signals.index(label)
+        return self.param_names.index(label)
+
+    def _indicator(self, j: int, values: np.ndarray, residual: np.ndarray) -> float:
+        kind, k = self._sources[j]
+        if kind == "residual":
+            return float(residual[k])
+        if kind == "measured":
+            return float(values[k])
+        if kind == "signal":
+            return float(self._signal_values[k])
+        return float(self._mean[k])
 
     def _report(self, change: LevelChange) -> None:
         import time as _time
@@ -334,7 +347,7 @@ class TwinAnalytics:
         fcr = self.forecaster
         assert fcr is not None
         for result in fcr.take():
-            self.forecasts.append(result)
+            self._keep_forecast(result)
             self._log_forecast(result)
             self._answer(result)
         t = tick / TICKS_PER_SECOND
@@ -451,27 +464,27 @@ class TwinAnalytics:
                     v[i] = self._mean[f.p + f.rated.index(j)]
                     i += 1
         if self.spec.forecast is not None:
-            last = self.forecasts[-1] if self.forecasts else None
-            for j in range(len(self.spec.forecast.targets)):
-                if last is None:
-                    v[i : i + 6] = math.nan
-                else:
-                    d = last.targets[j].as_dict(last.time)
-                    v[i : i + 6] = (
-                        d["median"],
-                        d["low"],
-                        d["high"],
-                        d["rul_median"],
-                        d["crossed"],
-                        last.time,
-                    )
-                i += 6
+            v[i : i + len(self._forecast_values)] = self._forecast_values
+
+    def _keep_forecast(self, result: ForecastResult) -> None:
+        """A finished forecast: recorded, logged, its node values computed once."""
+        self.forecasts.append(result)
+        for j, target in enumerate(result.targets):
+            d = target.as_dict(result.time)
+            self._forecast_values[6 * j : 6 * j + 6] = (
+                d["median"],
+                d["low"],
+                d["high"],
+                d["rul_median"],
+                d["crossed"],
+                result.time,
+            )
 
     def close(self) -> None:
         if self.forecaster is not None:
             self.forecaster.close()
             for result in self.forecaster.take():
-                self.forecasts.append(result)
+                self._keep_forecast(result)
                 self._answer(result)
         if self.ensemble is not None:
             self.ensemble.close()
