@@ -235,9 +235,11 @@ def test_unknown_keys_suggest_the_closest_allowed_key():
         f"{at(path, 'evnets')}: error: unknown key 'evnets' at the top level",
     ]
     assert [p.hint for p in problems] == [
-        "did you mean 'algorithm'? allowed keys: start, stop, step, algorithm, realtime",
-        "did you mean 'parameters'? allowed keys: fmu, description, parameters, step",
-        "did you mean 'gain'? allowed keys: from, to, gain, offset, convert",
+        "did you mean 'algorithm'? allowed keys: start, stop, step, algorithm, tolerance, "
+        "extrapolation, algebraic_loops, loop_solver, step_control, realtime",
+        "did you mean 'parameters'? allowed keys: fmu, description, parameters, step, "
+        "interface, solver, tolerance, max_step",
+        "did you mean 'gain'? allowed keys: from, to, gain, offset, extrapolation, convert",
         "did you mean 'events'? allowed keys: name, description, simulation, components, "
         "connections, record, events, opcua, plant, regression, monitors, estimate, forecast",
     ]

@@ -156,6 +156,7 @@ class Execution:
         self._fmu_ended = ""  # set when an FMU asked to end the simulation: no further step
         self._discard_end = False  # ... after a doStep that returned Discard
         self._gather = self._make_gather()
+        self._cut = False  # some h cell holds a shortened (or controlled) step
         # Execution.set values for variables without a slot: before initialize() they join
         # the start values, after it they are sent before the next step
         self._pending: list[tuple[int, ValueType, int, Any]] = []
@@ -210,17 +211,29 @@ class Execution:
         early = [(i, vtype, vr, value) for i, vtype, vr, value in self._pending]
         self._pending.clear()
         for i, slave in enumerate(self.slaves):
+            comp = self.system.components[i]
+            structural = {
+                v.value_reference
+                for v in comp.variables.values()
+                if v.causality == "structuralParameter"
+            }
             by_type: dict[ValueType, tuple[list[int], list[Any]]] = {}
+            configure: dict[ValueType, tuple[list[int], list[Any]]] = {}
             starts = [(ValueType(t), vr, v) for t, vr, v in p.start_values[i]]
             starts += [(vtype, vr, value) for k, vtype, vr, value in early if k == i]
             for vtype, vr, value in starts:
-                vrs, values = by_type.setdefault(vtype, ([], []))
+                table = configure if vr in structural else by_type
+                vrs, values = table.setdefault(vtype, ([], []))
                 vrs.append(vr)
                 values.append(value)
+            if configure:  # FMI 3.0: structural parameters only in Configuration Mode
+                slave.configure(list(configure.items()))
             for vtype, (vrs, values) in by_type.items():
                 slave.set_values(vtype, vrs, values)
-        for slave in self.slaves:
-            slave.enter_initialization(start)
+        for slave, comp in zip(self.slaves, self.system.components, strict=True):
+            # FMI 2.0 fmi2SetupExperiment / FMI 3.0 fmi3EnterInitializationMode: the tolerance
+            # (component, system or DefaultExperiment) and the stop time, as other importers
+            slave.enter_initialization(start, comp.stop_time, comp.tolerance)
         self._fill_input_slots()
         self._bind()
 
@@ -685,7 +698,25 @@ class Execution:
             self._run(n_end - self.step_count)
         return self.step_count >= n_end
 
-    def _run(self, count: int) -> None:
+    def _cut_steps(self, n: int, tick: int) -> None:
+        """Shorten the steps of instances stepping at n whose step would pass the stop time."""
+        p = self.plan
+        tps = TICKS_PER_SECOND
+        for i, d in enumerate(p.decimation.tolist()):
+            if n % d == 0:
+                full = round(self._h_cells[i].value * tps)
+                if tick + full > p.stop_tick:
+                    self._h_cells[i].value = (p.stop_tick - tick) / tps
+                    self._cut = True
+
+    def _restore_steps(self) -> None:
+        if self._cut:
+            p = self.plan
+            for cell, d in zip(self._h_cells, p.decimation.tolist(), strict=True):
+                cell.value = d * p.step_ticks / TICKS_PER_SECOND
+            self._cut = False
+
+    def _run(self, count: int, h_ticks: int | None = None) -> None:
         if not self.slaves or not self._stages:
             raise SimulationError("initialize() must be called before stepping")
         if self._fmu_ended:  # FMI: after terminateSimulation / Discard+terminated, no doStep
@@ -709,16 +740,28 @@ class Execution:
             for s in self.slaves
             if getattr(s, "terminate_simulation", None) is not None
         ]
-        start, step_ticks, tps = p.start_tick, p.step_ticks, TICKS_PER_SECOND
+        step_ticks, tps = p.step_ticks, TICKS_PER_SECOND
+        if h_ticks is not None:  # one communication step of this size (step control)
+            step_ticks = h_ticks
+            self._cut = True
+            for cell in self._h_cells:
+                cell.value = h_ticks / tps
+        stop_tick = p.stop_tick
+        # the steps whose end passes the stop: the last one is shorter (stop off the grid)
+        cut_from = (
+            stop_tick - max(int(d) for d in p.decimation) * step_ticks if p.n_instances else 0
+        )
         ev_tick = p.ev_tick.tolist() + [None]
         next_ev = ev_tick[self._next_event]
         n = self.step_count
+        tick = self.tick
         self._running = True
         wall0 = _time.perf_counter()
         try:
             for _ in range(count):
-                tick = start + n * step_ticks
                 t = tick / tps
+                if cut_from < tick < stop_tick:
+                    self._cut_steps(n, tick)
                 for m in manipulators:
                     m.before_step(n, tick)
                 if pending:
@@ -754,9 +797,10 @@ class Execution:
                             status_of(i, call, status, t)
                 n += 1
                 self.step_count = n
-                self.tick = tick + step_ticks
+                tick = stop_tick if tick < stop_tick < tick + step_ticks else tick + step_ticks
+                self.tick = tick
                 for obs in observers:
-                    obs.step_complete(n, tick + step_ticks)
+                    obs.step_complete(n, tick)
                 if pacer is not None:
                     pacer.wait()
                 if end_flags:
@@ -770,6 +814,7 @@ class Execution:
             raise
         finally:
             self._running = False
+            self._restore_steps()
             self.stats.wall_time += _time.perf_counter() - wall0
             self.stats.steps = self.step_count
             self.stats.simulated_time = (self.tick - p.start_tick) / TICKS_PER_SECOND

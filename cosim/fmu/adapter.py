@@ -218,6 +218,11 @@ class Slave(ABC):
     @abstractmethod
     def exit_initialization(self) -> None: ...
 
+    def configure(self, values: Sequence[tuple[ValueType, tuple[list[int], list[Any]]]]) -> None:
+        """Set structural parameters (FMI 3.0: in Configuration Mode; else like set_values)."""
+        for vtype, (vrs, items) in values:
+            self.set_values(vtype, vrs, items)
+
     @abstractmethod
     def bind_get(self, vtype: ValueType, vrs: Sequence[int], values: Any) -> StatusCall:
         """A call that fills `values` (a ctypes array of CTYPES[vtype]) for `vrs`."""

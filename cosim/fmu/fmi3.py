@@ -129,6 +129,13 @@ class Fmi3Slave(NativeSlave):
         self.call("fmi3ExitInitializationMode")
         self.initialized = True
 
+    def configure(self, values: Any) -> None:
+        """Structural parameters: enter Configuration Mode, set them, exit it (FMI 3.0)."""
+        self.call("fmi3EnterConfigurationMode")
+        for vtype, (vrs, items) in values:
+            self.set_values(vtype, vrs, items)
+        self.call("fmi3ExitConfigurationMode")
+
     def _values_args(self, vr: Any, n: Any, values: Any) -> tuple[Any, ...]:
         return (vr, n, values, n)  # nValues == nValueReferences: scalar variables only
 

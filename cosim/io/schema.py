@@ -14,7 +14,20 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\..+$"
 
 CONVERSIONS = ("round", "floor", "ceil", "truncate")
-ALGORITHMS = ("gauss-seidel", "jacobi")
+ALGORITHMS = ("gauss-seidel", "jacobi", "iterative-gauss-seidel")
+EXTRAPOLATIONS = ("zoh", "linear", "quadratic")
+SOLVERS = ("cvode", "euler", "rk4")
+INTERFACES = ("cs", "me")
+LOOP_POLICIES = ("solve", "error", "break")
+LOOP_METHODS = ("newton", "fixed-point")
+_TOLERANCE: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+_EXTRAPOLATION: dict[str, Any] = {
+    "enum": list(EXTRAPOLATIONS),
+    "description": "How an input follows its source between communication points: zoh (hold "
+    "the last value, default), linear or quadratic (a polynomial through the last 2 or 3 "
+    "output values, passed as input derivatives where the FMU can interpolate inputs, else as "
+    "the polynomial's average over the step).",
+}
 
 _REF: dict[str, Any] = {
     "type": "string",
@@ -692,8 +705,8 @@ SCHEMA: dict[str, Any] = {
                 },
                 "stop": {
                     **_SECONDS,
-                    "description": "Stop time in seconds; stop - start must be an integer "
-                    "multiple of step.",
+                    "description": "Stop time in seconds; when stop - start is not a multiple "
+                    "of step, the last communication step is shorter.",
                 },
                 "step": {
                     **_POSITIVE_SECONDS,
@@ -704,8 +717,78 @@ SCHEMA: dict[str, Any] = {
                     "enum": list(ALGORITHMS),
                     "default": "gauss-seidel",
                     "description": "Master algorithm: gauss-seidel (components step one after "
-                    "another along the connections, default) or jacobi (all step in parallel "
-                    "on the previous step's values).",
+                    "another along the connections, default), jacobi (all step in parallel "
+                    "on the previous step's values) or iterative-gauss-seidel (every cycle of "
+                    "connections is iterated within each step until its inputs converge).",
+                },
+                "tolerance": {
+                    **_TOLERANCE,
+                    "description": "Relative tolerance passed to every FMU (FMI setup "
+                    "experiment) and used by Model Exchange solvers (default: each FMU's "
+                    "DefaultExperiment tolerance; none if it has none).",
+                },
+                "extrapolation": {**_EXTRAPOLATION, "default": "zoh"},
+                "algebraic_loops": {
+                    "enum": list(LOOP_POLICIES),
+                    "default": "solve",
+                    "description": "Direct-feedthrough cycles: solve (iterate at each step, "
+                    "default), error (refuse them) or break (cut each at one connection, "
+                    "which then lags by a step).",
+                },
+                "loop_solver": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "description": "How algebraic loops and iterative Gauss-Seidel iterate.",
+                    "properties": {
+                        "method": {
+                            "enum": list(LOOP_METHODS),
+                            "default": "newton",
+                            "description": "newton (finite-difference or FMU directional "
+                            "derivatives, default) or fixed-point (with relaxation).",
+                        },
+                        "tolerance": {
+                            **_TOLERANCE,
+                            "default": 1e-10,
+                            "description": "Converged when every loop input changes by less "
+                            "than tolerance * (1 + |value|) (default 1e-10).",
+                        },
+                        "max_iterations": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "default": 50,
+                            "description": "Iterations per communication step before the "
+                            "step fails (default 50).",
+                        },
+                        "relaxation": {
+                            "type": ["number", "string"],
+                            "default": "adaptive",
+                            "description": "Fixed-point relaxation factor in (0, 1], or "
+                            "adaptive (Aitken, default).",
+                        },
+                    },
+                },
+                "step_control": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "description": "A variable communication step with error control: the "
+                    "coupling error of each step is estimated by step doubling; steps that "
+                    "miss the tolerance are rolled back and retried smaller.",
+                    "properties": {
+                        "tolerance": {
+                            **_TOLERANCE,
+                            "default": 1e-6,
+                            "description": "Error per step, relative to each output's size "
+                            "plus an absolute part of the same value (default 1e-6).",
+                        },
+                        "min": {
+                            **_POSITIVE_SECONDS,
+                            "description": "Smallest step in seconds (default step / 1000).",
+                        },
+                        "max": {
+                            **_POSITIVE_SECONDS,
+                            "description": "Largest step in seconds (default 100 * step).",
+                        },
+                    },
                 },
                 "realtime": {
                     "type": ["number", "null"],
@@ -752,6 +835,27 @@ SCHEMA: dict[str, Any] = {
                         "description": "This component's own step in seconds, an integer "
                         "multiple of simulation.step (default: simulation.step).",
                     },
+                    "interface": {
+                        "enum": list(INTERFACES),
+                        "description": "Which FMI interface to run: cs (Co-Simulation, default "
+                        "when the FMU has it) or me (Model Exchange, integrated by cosim over "
+                        "each communication step).",
+                    },
+                    "solver": {
+                        "enum": list(SOLVERS),
+                        "description": "Model Exchange solver: cvode (SUNDIALS BDF with "
+                        "event location, default), or fixed-step explicit euler or rk4.",
+                    },
+                    "tolerance": {
+                        **_TOLERANCE,
+                        "description": "Relative tolerance for this component (default: "
+                        "simulation.tolerance).",
+                    },
+                    "max_step": {
+                        **_POSITIVE_SECONDS,
+                        "description": "Largest solver step in seconds (Model Exchange; the "
+                        "fixed step of euler and rk4; default: the communication step).",
+                    },
                 },
             },
         },
@@ -776,6 +880,11 @@ SCHEMA: dict[str, Any] = {
                         "type": "number",
                         "default": 0.0,
                         "description": "Added after the gain (default 0).",
+                    },
+                    "extrapolation": {
+                        **_EXTRAPOLATION,
+                        "description": "This connection's input extrapolation (default: "
+                        "simulation.extrapolation): zoh, linear or quadratic.",
                     },
                     "convert": {
                         "enum": list(CONVERSIONS),
@@ -864,7 +973,12 @@ def json_schema() -> dict[str, Any]:
 __all__ = [
     "ALGORITHMS",
     "CONVERSIONS",
+    "EXTRAPOLATIONS",
     "EXTRA_SECTIONS",
+    "INTERFACES",
+    "LOOP_METHODS",
+    "LOOP_POLICIES",
+    "SOLVERS",
     "NAME_PATTERN",
     "REF_PATTERN",
     "SCHEMA",

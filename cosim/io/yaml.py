@@ -20,8 +20,10 @@ from cosim.model.spec import (
     ComponentSpec,
     ConnectionSpec,
     EventSpec,
+    LoopSolverSpec,
     RecordSpec,
     SimulationSpec,
+    StepControlSpec,
     SystemSpec,
     Value,
     VarRef,
@@ -418,9 +420,22 @@ def _multiple(value: float, base: float) -> int | None:
 
 def _near_multiples(key: str, value: float, base: float, origin: float = 0.0) -> str:
     """`use key: a or key: b` with a, b the multiples of `base` (from `origin`) around `value`."""
-    n = max(1, math.floor((value - origin) / base + 1e-9))
-    a, b = (to_seconds(to_ticks(origin + k * base)) for k in (n, n + 1))
-    return f"use {key}: {a:.12g} or {key}: {b:.12g}"
+    origin_ticks, base_ticks = to_ticks(origin), to_ticks(base)
+    n = max(1, (to_ticks(value) - origin_ticks) // max(1, base_ticks))
+    a, b = (_seconds_text(origin_ticks + k * base_ticks) for k in (n, n + 1))
+    return f"use {key}: {a} or {key}: {b}"
+
+
+def seconds_text(ticks: int) -> str:
+    """The shortest decimal text of a time that reads back as exactly `ticks`."""
+    for digits in (6, 9, 12, 15, 17):
+        text = f"{to_seconds(ticks):.{digits}g}"
+        if to_ticks(float(text)) == ticks:
+            return text
+    return repr(to_seconds(ticks))
+
+
+_seconds_text = seconds_text
 
 
 def parse_ref(text: str, loc: Location | None = None) -> VarRef:
@@ -479,6 +494,7 @@ class _Builder:
     def simulation(self) -> SimulationSpec:
         node = self.root.get("simulation")
         defaults = SimulationSpec()
+        tolerance = self.get("simulation", "tolerance")
         sim = SimulationSpec(
             start=float(self.get("simulation", "start", default=defaults.start)),
             stop=float(self.get("simulation", "stop", default=defaults.stop)),
@@ -486,6 +502,11 @@ class _Builder:
             algorithm=self.get("simulation", "algorithm", default=defaults.algorithm),
             realtime=self.get("simulation", "realtime"),
             loc=node.where if node else None,
+            tolerance=float(tolerance) if tolerance is not None else None,
+            extrapolation=self.get("simulation", "extrapolation", default="zoh"),
+            algebraic_loops=self.get("simulation", "algebraic_loops"),
+            loop_solver=self.loop_solver(),
+            step_control=self.step_control(node),
         )
         if node is None or not isinstance(node.value, dict):
             return sim
@@ -515,15 +536,65 @@ class _Builder:
                 _SPAN_HINT,
                 ("simulation", "stop"),
             )
-        elif good and "stop" in values and _multiple(sim.stop - sim.start, sim.step) is None:
-            self.report.error(
-                values["stop"].loc,
-                f"simulation.stop - simulation.start = {sim.stop - sim.start:g} s is not an "
-                f"integer multiple of simulation.step = {sim.step:g} s",
-                _near_multiples("stop", sim.stop, sim.step, sim.start),
-                ("simulation", "stop"),
-            )
         return sim
+
+    def loop_solver(self) -> LoopSolverSpec:
+        d = LoopSolverSpec()
+        path = ("simulation", "loop_solver")
+        relaxation = self.get(*path, "relaxation", default=d.relaxation)
+        if isinstance(relaxation, str) and relaxation != "adaptive":
+            self.report.error(
+                self.where(*path, "relaxation"),
+                f"simulation.loop_solver.relaxation must be a number in (0, 1] or 'adaptive', "
+                f"got {relaxation!r}",
+                "did you mean 'adaptive'?",
+            )
+            relaxation = d.relaxation
+        elif isinstance(relaxation, int | float) and not 0 < relaxation <= 1:
+            self.report.error(
+                self.where(*path, "relaxation"),
+                f"simulation.loop_solver.relaxation = {relaxation:g} is outside (0, 1]",
+                "1 is the plain fixed-point iteration; smaller values damp it",
+            )
+            relaxation = d.relaxation
+        return LoopSolverSpec(
+            method=self.get(*path, "method", default=d.method),
+            tolerance=float(self.get(*path, "tolerance", default=d.tolerance)),
+            max_iterations=int(self.get(*path, "max_iterations", default=d.max_iterations)),
+            relaxation=relaxation if isinstance(relaxation, str) else float(relaxation),
+        )
+
+    def step_control(self, sim_node: _Node | None) -> StepControlSpec | None:
+        path = ("simulation", "step_control")
+        if sim_node is None or not isinstance(sim_node.value, dict):
+            return None
+        node = sim_node.value.get("step_control")
+        if node is None or not isinstance(node.value, dict) or self.report.is_bad(*path):
+            return None
+        d = StepControlSpec()
+        low, high = self.get(*path, "min"), self.get(*path, "max")
+        spec = StepControlSpec(
+            tolerance=float(self.get(*path, "tolerance", default=d.tolerance)),
+            min=float(low) if low is not None else None,
+            max=float(high) if high is not None else None,
+            loc=node.where,
+        )
+        if spec.min is not None and spec.max is not None and spec.min > spec.max:
+            self.report.error(
+                self.where(*path, "min"),
+                f"simulation.step_control.min = {spec.min:g} s is larger than max = {spec.max:g} s",
+                "min is the smallest step the controller may take, max the largest",
+            )
+        return spec
+
+    def where(self, *path: str) -> Location | None:
+        """The location of the node at `path` (the nearest existing parent's if absent)."""
+        node = _Node(self.root, Location(self.file))
+        for part in path:
+            if not isinstance(node.value, dict) or part not in node.value:
+                break
+            node = node.value[part]
+        return node.where
 
     def step_multiple(self, node: _Node, base: float, path: tuple) -> None:
         if self.report.is_bad(*path) or self.report.is_bad("simulation", "step"):
@@ -561,6 +632,9 @@ class _Builder:
                         params[key] = child.value
                         locs[key] = child.where
             step = self.get(*path, "step")
+            tolerance, max_step = self.get(*path, "tolerance"), self.get(*path, "max_step")
+            keys = ("interface", "solver", "tolerance", "max_step")
+            key_locs = {k: comp.value[k].loc for k in keys if k in comp.value}
             out[name] = ComponentSpec(
                 name=name,
                 fmu=fmu_node.value,
@@ -571,6 +645,11 @@ class _Builder:
                 step=float(step) if step is not None else None,
                 loc=comp.where,
                 fmu_loc=fmu_node.loc,
+                interface=self.get(*path, "interface"),
+                solver=self.get(*path, "solver"),
+                tolerance=float(tolerance) if tolerance is not None else None,
+                max_step=float(max_step) if max_step is not None else None,
+                key_locs=key_locs,
             )
         self.usable = set(out)
         return out
@@ -614,6 +693,7 @@ class _Builder:
                     offset=float(self.get(*path, "offset", default=0.0)),
                     loc=item.loc,
                     convert=self.get(*path, "convert"),
+                    extrapolation=self.get(*path, "extrapolation"),
                 )
             )
         return tuple(out)
@@ -818,7 +898,7 @@ def check_stop_override(spec: SystemSpec, stop: float) -> list[Problem]:
     """Problems of a stop time given on the command line (`--stop`), at location `--stop`.
 
     The same rules as `simulation.stop` in the file: finite, within the 64-bit tick range,
-    after simulation.start, and stop - start an integer multiple of simulation.step.
+    and after simulation.start (a stop off the step grid makes the last step shorter).
     """
     sim = spec.simulation
     loc = Location("--stop")
@@ -839,13 +919,6 @@ def check_stop_override(spec: SystemSpec, stop: float) -> list[Problem]:
             f"--stop {stop:g} - simulation.start = {stop - sim.start:g} s is longer than the "
             f"longest run cosim can represent ({MAX_SECONDS:.3g} s)",
             _SPAN_HINT,
-        )
-    elif _multiple(stop - sim.start, sim.step) is None:
-        report.error(
-            loc,
-            f"--stop {stop:g} - simulation.start = {stop - sim.start:g} s is not an integer "
-            f"multiple of simulation.step = {sim.step:g} s",
-            _near_multiples("--stop", stop, sim.step, sim.start).replace("--stop:", "--stop"),
         )
     return report.problems
 

@@ -47,14 +47,45 @@ def fits_in_ticks(seconds: float) -> bool:
 
 
 # --------------------------------------------------------------------------- as written
+Algorithm = Literal["gauss-seidel", "jacobi", "iterative-gauss-seidel"]
+Extrapolation = Literal["zoh", "linear", "quadratic"]
+EXTRAPOLATION_ORDER = {"zoh": 0, "linear": 1, "quadratic": 2}
+
+
+@dataclass(frozen=True)
+class LoopSolverSpec:
+    """`simulation.loop_solver`: how algebraic loops (and iterative Gauss-Seidel) iterate."""
+
+    method: Literal["newton", "fixed-point"] = "newton"
+    tolerance: float = 1e-10  # on the loop's coupling residual, relative + absolute
+    max_iterations: int = 50
+    relaxation: float | Literal["adaptive"] = "adaptive"  # fixed-point only
+
+
+@dataclass(frozen=True)
+class StepControlSpec:
+    """`simulation.step_control`: a variable communication step with error control."""
+
+    tolerance: float = 1e-6
+    min: float | None = None  # seconds (default: step / 1000)
+    max: float | None = None  # seconds (default: 100 * step)
+    loc: Location | None = field(default=None, compare=False)
+
+
 @dataclass(frozen=True)
 class SimulationSpec:
     start: float = 0.0
     stop: float = 1.0
-    step: float = 1e-3  # communication step, seconds
-    algorithm: Literal["gauss-seidel", "jacobi"] = "gauss-seidel"
+    step: float = 1e-3  # communication step, seconds (the first step under step_control)
+    algorithm: Algorithm = "gauss-seidel"
     realtime: float | None = None  # factor to wall clock; None = as fast as possible
     loc: Location | None = field(default=None, compare=False)
+    tolerance: float | None = None  # relative tolerance for every FMU (None: each default)
+    extrapolation: Extrapolation = "zoh"  # how inputs are held over a communication step
+    # None: solve where every member can roll back, else break the loop (with a warning)
+    algebraic_loops: Literal["solve", "error", "break"] | None = None
+    loop_solver: LoopSolverSpec = field(default_factory=LoopSolverSpec)
+    step_control: StepControlSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +101,12 @@ class ComponentSpec:
     # the YAML file's folder: `fmu` may be a bundled name or path, looked up (and built) when
     # the system is resolved (cosim.resolve.fmus.find_fmu); None = use fmu_path as it is
     base_dir: Path | None = field(default=None, compare=False)
+    interface: Literal["cs", "me"] | None = None  # None: Co-Simulation if the FMU has it
+    solver: Literal["cvode", "euler", "rk4"] | None = None  # Model Exchange only (cvode)
+    tolerance: float | None = None  # relative tolerance (default: simulation.tolerance)
+    max_step: float | None = None  # largest solver step, seconds (Model Exchange)
+    # where each of these keys is written (for messages)
+    key_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +118,7 @@ class ConnectionSpec:
     loc: Location | None = field(default=None, compare=False)
     # Real -> Integer: "round" (half away from zero) | "floor" | "ceil" | "truncate"; else None
     convert: str | None = None
+    extrapolation: Extrapolation | None = None  # None: simulation.extrapolation
 
 
 @dataclass(frozen=True)
@@ -151,6 +189,14 @@ class ResolvedComponent:
     decimation: int  # own step = decimation * base step
     start_values: tuple[tuple[VariableInfo, Value], ...] = ()  # applied before initialization
     can_get_set_state: bool = False
+    interface: Literal["cs", "me"] = "cs"  # the FMI interface this instance runs
+    solver: str = ""  # Model Exchange: cvode | euler | rk4 ("" for Co-Simulation)
+    tolerance: float | None = None  # passed to the FMU (setup experiment) and ME solvers
+    max_step: float | None = None  # Model Exchange solver's largest step, seconds
+    stop_time: float | None = None  # passed to the FMU as the stop time
+    # FMI 2.0 canInterpolateInputs / FMI 3.0 providesIntermediateUpdate (input derivatives)
+    can_interpolate_inputs: bool = False
+    provides_directional_derivatives: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,6 +211,7 @@ class ResolvedConnection:
     offset: float = 0.0
     feedthrough: bool = False  # target's component has an output depending directly on target
     spec: ConnectionSpec | None = None
+    extrapolation: int = 0  # order of the polynomial the input follows: 0 hold, 1, 2
 
 
 @dataclass(frozen=True)
@@ -197,14 +244,34 @@ class ResolvedSystem:
     record_decimation: int  # record every n-th communication step
     algebraic_loops: tuple[tuple[str, ...], ...] = ()  # each a path "comp.var -> ..."
     warnings: tuple[Problem, ...] = ()
+    # direct-feedthrough cycles solved by iteration at each communication step
+    loops: tuple[LoopInfo, ...] = ()
+    # connections (indices) whose target uses the source's previous-step value inside a cycle
+    lagging: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoopInfo:
+    """One algebraic loop (a strongly connected group of direct-feedthrough connections)."""
+
+    components: tuple[int, ...]  # member component indices, in stepping order
+    connections: tuple[int, ...]  # indices (into ResolvedSystem.connections) inside the loop
+    path: tuple[str, ...]  # one cycle, "comp.var -> ...", for messages
+    algebraic: bool = True  # a direct-feedthrough cycle (else iterated for accuracy only)
 
 
 __all__ = [
     "MAX_SECONDS",
     "MAX_TICKS",
     "TICKS_PER_SECOND",
+    "EXTRAPOLATION_ORDER",
+    "Algorithm",
     "ComponentSpec",
     "ConnectionSpec",
+    "Extrapolation",
+    "LoopInfo",
+    "LoopSolverSpec",
+    "StepControlSpec",
     "EventSpec",
     "Kind",
     "RecordSpec",

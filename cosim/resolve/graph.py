@@ -115,6 +115,21 @@ def _order(names: list[str], succ: Mapping[str, list[str]]) -> list[str]:
     return order
 
 
+def cyclic_groups(names: Sequence[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The strongly connected groups of components that hold a cycle (two or more members, or
+    one member feeding itself), members in `names` order, groups in order of first member."""
+    succ: dict[str, list[str]] = {n: [] for n in names}
+    self_fed: set[str] = set()
+    for a, b in edges:
+        if a == b:
+            self_fed.add(a)
+        elif b not in succ[a]:
+            succ[a].append(b)
+    position = {n: i for i, n in enumerate(names)}
+    groups = [g for g in _strongly_connected(list(names), succ) if len(g) > 1 or g[0] in self_fed]
+    return sorted(groups, key=lambda g: position[g[0]])
+
+
 def algebraic_loops(
     components: Sequence[str],
     connections: Iterable[tuple[str, str]],
@@ -182,4 +197,4 @@ def _shortest_cycle(start: str, succ: Mapping[str, list[str]], members: set[str]
     raise AssertionError("a strongly connected group always has a cycle")
 
 
-__all__ = ["algebraic_loops", "direct_feedthrough", "step_order"]
+__all__ = ["algebraic_loops", "cyclic_groups", "direct_feedthrough", "step_order"]

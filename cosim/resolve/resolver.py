@@ -21,7 +21,9 @@ from cosim.io.yaml import (
     with_stop,
 )
 from cosim.model.spec import (
+    EXTRAPOLATION_ORDER,
     ComponentSpec,
+    LoopInfo,
     ResolvedComponent,
     ResolvedConnection,
     ResolvedEvent,
@@ -35,7 +37,7 @@ from cosim.model.spec import (
     to_ticks,
 )
 from cosim.resolve.fmus import locate_fmu
-from cosim.resolve.graph import algebraic_loops, direct_feedthrough, step_order
+from cosim.resolve.graph import algebraic_loops, cyclic_groups, direct_feedthrough, step_order
 from cosim.resolve.live import check_plant_links, resolve_links
 from cosim.resolve.units import Unit, conversion, find_unit, unit_definitions
 
@@ -85,6 +87,15 @@ class FmuInfo:
     has_sources: bool = False  # whether the FMU ships C sources (sources/)
     once_per_process: bool = False  # canBeInstantiatedOnlyOncePerProcess (Co-Simulation)
     needs_execution_tool: bool = False  # needsExecutionTool (Co-Simulation)
+    me_identifier: str | None = None  # of the Model Exchange interface; None if there is none
+    me_can_get_set_state: bool = False
+    scheduled_execution: bool = False  # the FMU has a Scheduled Execution interface (FMI 3.0)
+    default_tolerance: float | None = None  # DefaultExperiment tolerance
+    can_interpolate_inputs: bool = False  # CS: canInterpolateInputs / providesIntermediateUpdate
+    directional: tuple[bool, bool] = (False, False)  # (CS, ME) provide directional derivatives
+    clocks: tuple[str, ...] = ()  # Clock variables (FMI 3.0)
+    structural: tuple[str, ...] = ()  # structural parameters (FMI 3.0)
+    array_outputs: tuple[str, ...] = ()  # outputs with dimensions (not exchanged yet)
 
 
 _CACHE: dict[tuple[str, int, int], FmuInfo] = {}
@@ -122,7 +133,7 @@ def fmu_info(path: str | Path) -> FmuInfo:
             unsupported[v.name] = f"it is a {v.type} variable, which cosim does not support yet"
             continue
         if v.dimensions:
-            unsupported[v.name] = "it is an array variable, which cosim does not support yet"
+            unsupported[v.name] = "it is an array variable, which cosim does not exchange yet"
             continue
         declared = v.declaredType
         variables[v.name] = VariableInfo(
@@ -137,7 +148,8 @@ def fmu_info(path: str | Path) -> FmuInfo:
             start=_start(v.start, kind),
             description=v.description or "",
         )
-    cs = md.coSimulation
+    cs, me = md.coSimulation, md.modelExchange
+    experiment = md.defaultExperiment
     major = str(md.fmiVersion or "").split(".")[0]
     binary = _binary_path(major, cs.modelIdentifier) if cs is not None else None
     info = FmuInfo(
@@ -159,9 +171,36 @@ def fmu_info(path: str | Path) -> FmuInfo:
         has_sources=any(m.startswith("sources/") and m[8:] for m in members),
         once_per_process=bool(cs.canBeInstantiatedOnlyOncePerProcess) if cs is not None else False,
         needs_execution_tool=bool(cs.needsExecutionTool) if cs is not None else False,
+        me_identifier=me.modelIdentifier if me is not None else None,
+        me_can_get_set_state=bool(me.canGetAndSetFMUstate) if me is not None else False,
+        scheduled_execution=getattr(md, "scheduledExecution", None) is not None,
+        default_tolerance=_positive(getattr(experiment, "tolerance", None)),
+        can_interpolate_inputs=cs is not None
+        and bool(cs.canInterpolateInputs if major == "2" else cs.providesIntermediateUpdate),
+        directional=(_directional(cs), _directional(me)),
+        clocks=tuple(v.name for v in md.modelVariables if v.type == "Clock"),
+        structural=tuple(v.name for v in md.modelVariables if v.causality == "structuralParameter"),
+        array_outputs=tuple(
+            v.name for v in md.modelVariables if v.dimensions and v.causality == "output"
+        ),
     )
     _CACHE[key] = info
     return info
+
+
+def _positive(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _directional(interface: Any) -> bool:
+    return interface is not None and bool(
+        getattr(interface, "providesDirectionalDerivative", False)
+        or getattr(interface, "providesDirectionalDerivatives", False)
+    )
 
 
 def _platforms(members: Sequence[str]) -> tuple[str, ...]:
@@ -212,6 +251,7 @@ class _Resolver:
         self.infos: dict[str, FmuInfo] = {}
         self.once_per_process: dict[str, list[ComponentSpec]] = {}  # by FMU guid: its users
         self.tool_warned: set[str] = set()  # FMUs already warned about needsExecutionTool
+        self.interfaces: dict[str, str] = {}  # component -> "cs" | "me"
 
     def error(self, loc: Location | None, message: str, hint: str = "") -> None:
         self.report.error(loc, message, hint)
@@ -236,40 +276,108 @@ class _Resolver:
             self.error(
                 loc,
                 f"{comp.fmu}: FMI {info.fmi_version} is not supported",
-                "cosim runs FMI 2.0 and FMI 3.0 Co-Simulation FMUs",
+                "cosim runs FMI 2.0 and FMI 3.0 Co-Simulation and Model Exchange FMUs",
             )
-        elif info.model_identifier is None and info.has_model_exchange:
-            self.error(
-                loc,
-                f"{comp.fmu}: the FMU has only a Model Exchange interface; Model Exchange FMUs "
-                "in a system are not yet supported",
-                "export the model as a Co-Simulation FMU",
-            )
-        elif info.model_identifier is None:
-            self.error(
-                loc,
-                f"{comp.fmu}: the FMU has no Co-Simulation interface",
-                "export the model as a Co-Simulation FMU",
-            )
-        else:
-            self.infos[comp.name] = info  # kept even without a binary, to check its variables
-            self.capabilities(comp, info, loc)
+            return
+        interface = self.interface(comp, info)
+        if interface is None:
+            return
+        self.infos[comp.name] = info  # kept even without a binary, to check its variables
+        self.interfaces[comp.name] = interface
+        self.capabilities(comp, info, loc, interface)
 
-    def capabilities(self, comp: ComponentSpec, info: FmuInfo, loc: Location | None) -> None:
-        """The FMU can run here: a binary for this platform; capability flags cosim cares about."""
-        if not info.has_binary:
-            platform = (info.binary or "").split("/")[1]
+    def interface(self, comp: ComponentSpec, info: FmuInfo) -> str | None:
+        """The interface `comp` runs ("cs" | "me"), or None (reported)."""
+        loc = comp.fmu_loc or comp.loc
+        has = {"cs": info.model_identifier is not None, "me": info.me_identifier is not None}
+        offered = [k for k in ("cs", "me") if has[k]]
+        names = {"cs": "Co-Simulation", "me": "Model Exchange"}
+        if not offered:
+            if info.scheduled_execution:
+                self.error(
+                    loc,
+                    f"{comp.fmu}: the FMU has only a Scheduled Execution interface (FMI 3.0): "
+                    "its model partitions run when the importer activates their clocks, under "
+                    "a real-time scheduler; cosim does not run Scheduled Execution FMUs",
+                    "cosim runs Co-Simulation and Model Exchange FMUs; export the model with "
+                    "one of those interfaces",
+                )
+            else:
+                self.error(
+                    loc,
+                    f"{comp.fmu}: the FMU declares no Co-Simulation or Model Exchange interface",
+                    "check its modelDescription.xml; cosim runs Co-Simulation and Model "
+                    "Exchange FMUs",
+                )
+            return None
+        wanted = comp.interface
+        if wanted is None:
+            wanted = offered[0]
+        elif not has[wanted]:
+            where = comp.key_locs.get("interface", loc)
+            self.error(
+                where,
+                f"component {comp.name!r}: interface: {wanted} but {comp.fmu} has no "
+                f"{names[wanted]} interface",
+                f"it offers: {', '.join(f'{k} ({names[k]})' for k in offered)}",
+            )
+            return None
+        if wanted == "cs":
+            for key in ("solver", "max_step"):
+                if getattr(comp, key) is not None:
+                    self.warn(
+                        comp.key_locs.get(key, comp.loc),
+                        f"component {comp.name!r}: {key} applies to Model Exchange components; "
+                        "this one runs as Co-Simulation, so it is ignored",
+                        "add interface: me to integrate the FMU's Model Exchange interface"
+                        if has["me"]
+                        else f"remove {key}",
+                    )
+        if wanted == "cs" and info.clocks:
             self.error(
                 loc,
-                f"{comp.fmu}: the FMU has no Co-Simulation binary for this platform ({platform})",
-                f"looked for {info.binary} in {info.path}; the FMU has binaries for: "
-                + _listing(info.platforms)
-                + (
-                    f"; it ships C sources, so `fmpy compile {info.path}` can add the binary"
-                    if info.has_sources
-                    else "; export the FMU for this platform"
-                ),
+                f"{comp.fmu}: the FMU has clocks ({_listing(info.clocks)}), so it must be run "
+                "in event mode (eventModeUsed); cosim does not run clocked Co-Simulation FMUs "
+                f"yet, and instantiating clock {info.clocks[0]!r}'s FMU without event mode fails",
+                "export the model without clocks (or with Model Exchange)",
             )
+            return None
+        return wanted
+
+    def capabilities(
+        self, comp: ComponentSpec, info: FmuInfo, loc: Location | None, interface: str
+    ) -> None:
+        """The FMU can run here: a binary for this platform; capability flags cosim cares about."""
+        major = info.fmi_version.split(".")[0]
+        identifier = info.model_identifier if interface == "cs" else info.me_identifier
+        binary = _binary_path(major, identifier or "")
+        members = [m.replace("\\", "/") for m in check_archive(info.path)]
+        if binary not in members:
+            folder = binary.rsplit("/", 1)[0]
+            platform = folder.split("/")[1]
+            what = "Co-Simulation" if interface == "cs" else "Model Exchange"
+            there = sorted(m.rsplit("/", 1)[1] for m in members if m.startswith(folder + "/"))
+            there = [m for m in there if m]
+            if there:
+                self.error(
+                    loc,
+                    f"{comp.fmu}: {binary} is missing: the {what} modelIdentifier is "
+                    f"{identifier!r}, but {folder}/ holds {_listing(there)}",
+                    "the shared library must be named after the modelIdentifier in "
+                    "modelDescription.xml; re-export the FMU (or fix one of the two names)",
+                )
+            else:
+                self.error(
+                    loc,
+                    f"{comp.fmu}: the FMU has no {what} binary for this platform ({platform})",
+                    f"looked for {binary} in {info.path}; the FMU has binaries for: "
+                    + _listing(info.platforms)
+                    + (
+                        f"; it ships C sources, so `fmpy compile {info.path}` can add the binary"
+                        if info.has_sources
+                        else "; export the FMU for this platform"
+                    ),
+                )
         if info.once_per_process:
             self.once_per_process.setdefault(info.guid or str(info.path), []).append(comp)
         if info.needs_execution_tool and str(info.path) not in self.tool_warned:
@@ -487,9 +595,12 @@ class _Resolver:
             return None
         sim = spec.simulation
         start_tick, step_ticks = to_ticks(sim.start), max(1, to_ticks(sim.step))
-        stop_tick = start_tick + max(1, round((to_ticks(sim.stop) - start_tick) / step_ticks)) * (
-            step_ticks
-        )
+        # a stop off the step grid: the last communication step is shorter (as fmpy and
+        # other importers do); within a tick per step of a multiple, it is that multiple
+        n_steps = (to_ticks(sim.stop) - start_tick) / step_ticks
+        stop_tick = to_ticks(sim.stop)
+        if abs(n_steps - round(n_steps)) * step_ticks <= max(1, round(n_steps)):
+            stop_tick = start_tick + max(1, round(n_steps)) * step_ticks
 
         components = []
         index: dict[str, int] = {}
@@ -499,6 +610,11 @@ class _Resolver:
             info = self.infos[comp.name]
             index[comp.name] = len(components)
             decimation = 1 if comp.step is None else max(1, round(to_ticks(comp.step) / step_ticks))
+            interface = self.interfaces[comp.name]
+            cs = interface == "cs"
+            tolerance = comp.tolerance or sim.tolerance or info.default_tolerance
+            if not cs and tolerance is None:
+                tolerance = 1e-6  # the Model Exchange solvers' default (as fmpy's is 1e-5)
             components.append(
                 ResolvedComponent(
                     index=index[comp.name],
@@ -507,12 +623,19 @@ class _Resolver:
                     fmu_path=info.path,
                     fmi_version=info.fmi_version,  # type: ignore[arg-type]
                     guid=info.guid,
-                    model_identifier=info.model_identifier or "",
+                    model_identifier=(info.model_identifier if cs else info.me_identifier) or "",
                     model_description=info.model_description,
                     variables=info.variables,
                     decimation=decimation,
                     start_values=self.start_values(comp),
-                    can_get_set_state=info.can_get_set_state,
+                    can_get_set_state=info.can_get_set_state if cs else info.me_can_get_set_state,
+                    interface=interface,  # type: ignore[arg-type]
+                    solver="" if cs else (comp.solver or "cvode"),
+                    tolerance=tolerance,
+                    max_step=None if cs else comp.max_step,
+                    stop_time=to_seconds(stop_tick),
+                    can_interpolate_inputs=cs and info.can_interpolate_inputs,
+                    provides_directional_derivatives=info.directional[0 if cs else 1],
                 )
             )
 
@@ -537,6 +660,7 @@ class _Resolver:
                         conn.target.variable in deps for deps in dst_info.feedthrough.values()
                     ),
                     spec=conn,
+                    extrapolation=self.extrapolation(conn, src_info, dst_info),
                 )
             )
 
@@ -552,20 +676,14 @@ class _Resolver:
             [(str(c.spec.source), str(c.spec.target)) for c in connections],
             {c.name: self.infos[c.name].feedthrough for c in components},
         )
-        for path in loops:
-            first = driven.get(path[0])
-            self.error(
-                first.loc if first is not None else None,
-                "algebraic loop: " + " -> ".join(path),
-                "each output here depends directly on the input before it; break the loop "
-                "with a component that has no direct feedthrough (e.g. FirstOrder) or remove "
-                "a connection",
-            )
         names = [c.name for c in components]
         order = step_order(
             names,
             [(c.spec.source.component, c.spec.target.component) for c in connections],
         )
+        position = {name: k for k, name in enumerate(order)}
+        loop_infos, lagging = self.loops(components, connections, loops, driven, position)
+        self.step_control(components, loop_infos)
         records = self.records(index)
         record_decimation = 1
         if spec.record.interval is not None:
@@ -584,7 +702,183 @@ class _Resolver:
             algebraic_loops=tuple(loops),
             warnings=tuple(spec.warnings)
             + tuple(p for p in self.problems if p.severity == "warning"),
+            loops=tuple(loop_infos),
+            lagging=tuple(lagging),
         )
+
+    def extrapolation(self, conn: Any, src: FmuInfo, dst: FmuInfo) -> int:
+        """The order of the polynomial the connection's input follows (0: hold)."""
+        written = conn.extrapolation
+        order = EXTRAPOLATION_ORDER.get(written or self.spec.simulation.extrapolation, 0)
+        if order == 0:
+            return 0
+        kinds = (src.variables[conn.source.variable].kind, dst.variables[conn.target.variable].kind)
+        if kinds != ("real", "real"):
+            if written:
+                self.warn(
+                    conn.loc,
+                    f"extrapolation: {written} applies to Real connections; {conn.target} is "
+                    "held (zero-order hold)",
+                    "Integer and Boolean values change only at communication points",
+                )
+            return 0
+        return order
+
+    def loops(
+        self,
+        components: Sequence[ResolvedComponent],
+        connections: Sequence[ResolvedConnection],
+        paths: Sequence[tuple[str, ...]],
+        driven: Mapping[str, Any],
+        position: Mapping[str, int],
+    ) -> tuple[list[LoopInfo], list[int]]:
+        """Cycles of connections: loops to iterate at each step, and connections that lag.
+
+        Jacobi: every input takes the previous step's outputs, so a direct-feedthrough cycle
+        needs nothing (its connections are reported as lagging). Gauss-Seidel: a
+        direct-feedthrough cycle is solved by iteration (the whole strongly connected group of
+        components is iterated, with rollback of their FMU states), refused
+        (`algebraic_loops: error`), or broken at the connections into its first member in
+        stepping order, which then lag by a step (`break`, and the default when a member cannot
+        roll back). Iterative Gauss-Seidel iterates every cycle, with or without feedthrough.
+        """
+        sim = self.spec.simulation
+        names = [c.name for c in components]
+        edges = [(c.spec.source.component, c.spec.target.component) for c in connections]
+        groups = cyclic_groups(names, edges)
+        loop_vars = {n for path in paths for n in path}
+        algebraic = {
+            k
+            for k, c in enumerate(connections)
+            if str(c.spec.source) in loop_vars and str(c.spec.target) in loop_vars
+        }
+        out: list[LoopInfo] = []
+        lagging: list[int] = []
+        for group in groups:
+            members = set(group)
+            inside = [
+                k
+                for k, c in enumerate(connections)
+                if c.spec.source.component in members and c.spec.target.component in members
+            ]
+            feedthrough = [k for k in inside if k in algebraic]
+            path = next(
+                (p for p in paths if p[0].partition(".")[0] in members),
+                tuple(str(connections[k].spec.source) for k in inside[:1]),
+            )
+            ordered = sorted(group, key=position.__getitem__)
+            index = tuple(names.index(n) for n in ordered)
+            first = driven.get(path[0]) if path else None
+            loc = first.loc if first is not None else None
+            text = " -> ".join(path)
+            if sim.algorithm == "jacobi":
+                lagging += feedthrough
+                continue
+            if sim.algorithm != "iterative-gauss-seidel" and not feedthrough:
+                continue
+            policy = sim.algebraic_loops
+            if feedthrough and policy == "error":
+                self.error(
+                    loc,
+                    "algebraic loop: " + text,
+                    "each output here depends directly on the input before it; remove "
+                    "algebraic_loops: error to solve it by iteration at each step, or break "
+                    "it with a component that has no direct feedthrough (e.g. FirstOrder)",
+                )
+                continue
+            stateless = [components[i].name for i in index if not components[i].can_get_set_state]
+            back = [k for k in inside if connections[k].spec.target.component == ordered[0]]
+            if policy == "break" or (stateless and feedthrough and policy is None):
+                lagging += back
+                edge = ", ".join(
+                    f"{connections[k].spec.source} -> {connections[k].spec.target}" for k in back
+                )
+                its = "its" if len(stateless) == 1 else "their"
+                why = (
+                    f"{_listing(stateless)} cannot get and set {its} FMU state, so the loop "
+                    "cannot be iterated"
+                    if policy is None
+                    else "algebraic_loops: break"
+                )
+                self.warn(
+                    loc,
+                    f"algebraic loop {text} is broken at {edge}: {why}; that input uses the "
+                    "previous step's value (lags by one communication step)",
+                    "a smaller step reduces the lag's error; FMUs with canGetAndSetFMUstate "
+                    "can be solved by iteration instead",
+                )
+                continue
+            if stateless:
+                kind = "algebraic loop" if feedthrough else "cycle"
+                self.error(
+                    loc,
+                    f"{kind} {text} cannot be iterated: {_listing(stateless)} cannot get and set "
+                    "FMU state (canGetAndSetFMUstate is false), which iteration needs to repeat "
+                    "a communication step",
+                    "use algebraic_loops: break (the loop then lags by a step), or FMUs that "
+                    "support FMU state"
+                    if feedthrough
+                    else "use algorithm: gauss-seidel for this system",
+                )
+                continue
+            out.append(LoopInfo(index, tuple(inside), tuple(path), bool(feedthrough)))
+        return out, sorted(lagging)
+
+    def step_control(
+        self, components: Sequence[ResolvedComponent], loops: Sequence[LoopInfo]
+    ) -> None:
+        """A variable communication step needs rollback, one rate and no pacing."""
+        sim = self.spec.simulation
+        control = sim.step_control
+        if control is None:
+            return
+        loc = control.loc or sim.loc
+        if sim.realtime is not None:
+            self.error(
+                loc,
+                "simulation.step_control and simulation.realtime cannot be combined",
+                "a real-time run keeps a fixed communication step; remove one of them",
+            )
+        multirate = [c.name for c in components if c.decimation != 1]
+        if multirate:
+            self.error(
+                loc,
+                "simulation.step_control cannot be combined with a component's own step "
+                f"(multirate): {_listing(multirate)}",
+                "remove step: from those components, or step_control",
+            )
+        stateless = [c.name for c in components if not c.can_get_set_state]
+        if stateless:
+            self.error(
+                loc,
+                f"simulation.step_control needs to roll steps back, but {_listing(stateless)} "
+                "cannot get and set FMU state (canGetAndSetFMUstate is false)",
+                "remove step_control (and use a fixed step), or use FMUs that support state",
+            )
+        fixed = [
+            c.name
+            for c in components
+            if c.interface == "cs"
+            and c.model_description is not None
+            and not getattr(
+                c.model_description.coSimulation, "canHandleVariableCommunicationStepSize", True
+            )
+        ]
+        if fixed:
+            self.error(
+                loc,
+                f"simulation.step_control varies the step, but {_listing(fixed)} cannot "
+                "handle a variable communication step (canHandleVariableCommunicationStepSize "
+                "is false)",
+                "remove step_control",
+            )
+        if control.min is not None and control.min > sim.step:
+            self.warn(
+                loc,
+                f"step_control.min = {control.min:g} s is larger than simulation.step = "
+                f"{sim.step:g} s; the first step is min",
+                "simulation.step is the first step the controller tries",
+            )
 
     def events(
         self,
@@ -692,6 +986,14 @@ class _Resolver:
                 for var in info.variables.values():
                     if var.causality == "output" and var.kind != "string":
                         out.append(ResolvedRecord(index[name], var, f"{name}.{var.name}"))
+                if info.array_outputs:
+                    comp = self.spec.components[name]
+                    self.warn(
+                        comp.loc,
+                        f"component {name!r}: array outputs are not recorded: "
+                        f"{_listing(info.array_outputs)}",
+                        "cosim records scalar outputs; results.h5 has no datasets for these",
+                    )
             return tuple(out)
         for ref in refs:
             var = self.lookup(ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -308,9 +309,14 @@ class Forecaster:
         from cosim.api import Simulation, plan_for
 
         if self._sim is None:
-            self._sim = Simulation(
-                self.system, memory=False, plan=plan_for(self.system, self.inputs)
+            # forecasts run past the twin's stop time: no stop time for the FMUs
+            ahead = dataclasses.replace(
+                self.system,
+                components=tuple(
+                    dataclasses.replace(c, stop_time=None) for c in self.system.components
+                ),
             )
+            self._sim = Simulation(ahead, memory=False, plan=plan_for(self.system, self.inputs))
             self._sim.open()
             self._sim.initialize()
             ex = self._sim.execution
