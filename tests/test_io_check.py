@@ -121,13 +121,12 @@ def test_events_after_the_stop_override_are_dropped_with_a_warning(tmp_path: Pat
 def test_a_bad_stop_override_is_one_more_problem_in_the_list(tmp_path: Path):
     path = tmp_path / "stop.yaml"
     path.write_text(STOP.replace("mass.F_ext: 2.0", "mass.F_nope: 2.0"))
-    system, problems = check(path, stop=0.65)
+    system, problems = check(path, stop=-0.65)
     assert system is None
     assert [str(p).splitlines()[0] for p in problems] == [
         f"{at(path, 'mass.F_nope')}: error: unknown variable 'F_nope' in component 'mass' "
         "(model Mass1)",
-        "--stop: error: --stop 0.65 - simulation.start = 0.65 s is not an integer multiple of "
-        "simulation.step = 0.1 s",
+        "--stop: error: --stop -0.65 must be greater than simulation.start (0)",
     ]
 
 

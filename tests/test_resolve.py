@@ -342,8 +342,9 @@ def test_algebraic_loops_are_named_with_their_path(prefix, tmp_path):
         "gain4.n_in",
     ]
     assert [p.hint for p in problems if p.severity == "error"][0] == (
-        "each output here depends directly on the input before it; break the loop with a "
-        "component that has no direct feedthrough (e.g. FirstOrder) or remove a connection"
+        "each output here depends directly on the input before it; remove algebraic_loops: "
+        "error to solve it by iteration at each step, or break it with a component that has no "
+        "direct feedthrough (e.g. FirstOrder)"
     )
 
 
@@ -363,7 +364,7 @@ def _model_exchange_only(path: Path) -> None:
         zf.writestr("modelDescription.xml", xml)
 
 
-def test_model_exchange_only_fmus_are_not_yet_supported(tmp_path):
+def test_model_exchange_only_fmus_are_checked_for_their_binary(tmp_path):
     _model_exchange_only(tmp_path / "only_me.fmu")
     (tmp_path / "broken.fmu").write_text("not a zip")
     path = tmp_path / "me.yaml"
@@ -374,12 +375,12 @@ def test_model_exchange_only_fmus_are_not_yet_supported(tmp_path):
     )
     problems = validate(path)
     assert lines(problems) == [
-        f"{at(path, 'only_me.fmu')}: error: only_me.fmu: the FMU has only a Model Exchange "
-        "interface; Model Exchange FMUs in a system are not yet supported",
+        f"{at(path, 'only_me.fmu')}: error: only_me.fmu: the FMU has no Model Exchange binary "
+        "for this platform (linux64)",
         f"{at(path, 'broken.fmu')}: error: broken.fmu: not an FMU: not a valid zip archive "
         "(File is not a zip file)",
     ]
-    assert problems[0].hint == "export the model as a Co-Simulation FMU"
+    assert problems[0].hint.startswith("looked for binaries/linux64/Only.so in ")
 
 
 # --------------------------------------------------------------------------- all at once

@@ -133,7 +133,7 @@ def fmu_info(path: str | Path) -> FmuInfo:
             unsupported[v.name] = f"it is a {v.type} variable, which cosim does not support yet"
             continue
         if v.dimensions:
-            unsupported[v.name] = "it is an array variable, which cosim does not exchange yet"
+            unsupported[v.name] = "it is an array variable, which cosim does not support yet"
             continue
         declared = v.declaredType
         variables[v.name] = VariableInfo(
