@@ -9,8 +9,9 @@ Format::
 The first column is time in seconds. Every other column is a signal label followed by its unit
 in brackets after one space; a signal without a unit has no brackets (a label that would itself
 read as "name [unit]" gets an empty "[]", so it reads back unchanged). Columns follow the
-recording order; integers and booleans are written as integers, reals with 17 significant
-digits (they read back bit-exactly). `cosim.results.signals.read_signals` reads the units back,
+recording order; integers and booleans are written as integers, exactly (an Int64 or UInt64
+never passes through float64), float64 reals with 17 significant digits and float32 reals with
+9 (both read back bit-exactly). `cosim.results.signals.read_signals` reads the units back,
 and still reads CSV files without units (a plain ``time,<name>,...`` header).
 """
 
@@ -42,10 +43,28 @@ def write_header(out: TextIO, labels: Sequence[str], units: Sequence[str]) -> No
     csv.writer(out, lineterminator="\n").writerow(names)
 
 
-def write_rows(out: TextIO, block: np.ndarray, integer: Sequence[bool]) -> None:
-    """Rows of block [rows, 1 + signals] (time first); integer[j] for signal column j."""
-    fmts = ["%.17g"] + ["%d" if i else "%.17g" for i in integer]
-    np.savetxt(out, block, fmt=fmts, delimiter=",")
+def value_format(dtype: np.dtype) -> str:
+    """The printf format that writes values of dtype exactly: %d for integers and booleans,
+    %.9g for float32, %.17g for float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iub":
+        return "%d"
+    return "%.9g" if dtype.itemsize <= 4 else "%.17g"
+
+
+def write_rows(out: TextIO, time: np.ndarray, columns: Sequence[np.ndarray]) -> None:
+    """Rows of time and the signal columns, each column formatted by its own dtype.
+
+    The rows are one structured array (a field per column, each in its own dtype), so no
+    value is converted on the way to the text."""
+    columns = [np.asarray(c) for c in columns]
+    fields = [("t", np.float64), *((f"c{j}", c.dtype) for j, c in enumerate(columns))]
+    rows = np.empty(int(np.shape(time)[0]), dtype=fields)
+    rows["t"] = time
+    for j, c in enumerate(columns):
+        rows[f"c{j}"] = c
+    fmts = ["%.17g", *(value_format(c.dtype) for c in columns)]
+    np.savetxt(out, rows, fmt=fmts, delimiter=",")
 
 
 def write_csv(
@@ -60,11 +79,7 @@ def write_csv(
     with open(path, "w", newline="") as out:
         write_header(out, [c[0] for c in columns], [c[1] for c in columns])
         if n:
-            block = np.empty((n, len(columns) + 1), dtype=np.float64)
-            block[:, 0] = time
-            for j, (_, _, values) in enumerate(columns):
-                block[:, j + 1] = values
-            write_rows(out, block, [np.asarray(c[2]).dtype.kind in "iub" for c in columns])
+            write_rows(out, time, [c[2] for c in columns])
     return n
 
 
@@ -89,19 +104,21 @@ def export_csv(h5_path: str | Path, csv_path: str | Path, chunk_rows: int = 6553
         labels = json.loads(f.attrs.get("signals", "null") or "null")
         order = labels if labels and sorted(labels) == sorted(by_label) else list(by_label)
         datasets = [by_label[label] for label in order]
-        integer = [ds.dtype.kind in "iub" for ds in datasets]
         n = time_ds.shape[0]
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         with open(csv_path, "w", newline="") as out:
             write_header(out, order, [text_attr(ds.attrs, "unit") for ds in datasets])
             for a in range(0, n, chunk_rows):
                 b = min(n, a + chunk_rows)
-                block = np.empty((b - a, len(datasets) + 1), dtype=np.float64)
-                block[:, 0] = time_ds[a:b]
-                for j, ds in enumerate(datasets):
-                    block[:, j + 1] = ds[a:b]
-                write_rows(out, block, integer)
+                write_rows(out, time_ds[a:b], [ds[a:b] for ds in datasets])
     return n
 
 
-__all__ = ["column_name", "export_csv", "write_csv", "write_header", "write_rows"]
+__all__ = [
+    "column_name",
+    "export_csv",
+    "value_format",
+    "write_csv",
+    "write_header",
+    "write_rows",
+]

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.results.layout import DTYPES, descriptions, metadata, summary
-from cosim.results.recorder import GridRecorder, RowBlock, block_rows
+from cosim.results.layout import descriptions, metadata, summary
+from cosim.results.recorder import GridRecorder, RowBlock, RowLayout, block_rows
 
 if TYPE_CHECKING:
     import pandas
@@ -45,8 +45,9 @@ _BLOCK_BYTES = 1 << 23  # then blocks of about 8 MiB
 class Results:
     """Recorded signals of one run: a time vector (s) and one array per label, with units.
 
-    Reads like a mapping label -> numpy array (float64 for reals, int64 for integers, uint8 for
-    booleans, as in results.h5), in recording order; `names` lists the labels.
+    Reads like a mapping label -> numpy array in the dtype results.h5 stores it in (exact: float64
+    or float32 for reals, the FMI type's integer dtype, int64 for FMI 2.0 integers, uint8 for
+    booleans; see cosim.results.layout), in recording order; `names` lists the labels.
     """
 
     def __init__(
@@ -206,9 +207,9 @@ class MemoryRecorder(GridRecorder):
             first = expected
         else:
             first = block_rows(n, _BLOCK_BYTES)
-        super().__init__(plan, RowBlock(first, n))
-        self._n = n
-        self._full: list[np.ndarray] = []  # handed-off blocks, each full
+        layout = RowLayout.of(system, plan)
+        super().__init__(plan, layout, RowBlock(first, layout))
+        self._full: list[tuple[RowBlock, int]] = []  # handed-off blocks and their rows
         labels = plan.rec_labels
         self._units = dict(zip(labels, plan.rec_units, strict=True))
         self._kinds = dict(zip(labels, plan.rec_kinds, strict=True))
@@ -217,8 +218,9 @@ class MemoryRecorder(GridRecorder):
         self._closed = False
 
     def _hand_off(self) -> None:
-        self._full.append(self._block.data[: self._pending])
-        self._use_block(RowBlock(block_rows(self._n, _BLOCK_BYTES), self._n))
+        self._full.append((self._block, self._pending))
+        n = self.layout.n_signals
+        self._use_block(RowBlock(block_rows(n, _BLOCK_BYTES), self.layout))
         self.deadline = math.inf
 
     def close(
@@ -236,15 +238,16 @@ class MemoryRecorder(GridRecorder):
 
     def results(self) -> Results:
         """The rows recorded so far as Results (copies: the recorder may go on)."""
-        blocks = [*self._full, self._block.data[: self._pending]]
-        data = np.concatenate(blocks) if len(blocks) > 1 else blocks[0].copy()
-        labels = self.plan.rec_labels
-        signals = {
-            label: data[:, j + 1].astype(DTYPES.get(self._kinds[label], np.float64))
-            for j, label in enumerate(labels)
-        }
+        blocks = [*self._full, (self._block, self._pending)]
+        time = np.concatenate([b.time[:k] for b, k in blocks])  # a copy, also of one block
+        groups = [
+            np.concatenate([b.groups[g][:k] for b, k in blocks])
+            for g in range(len(self.layout.groups))
+        ]
+        columns = self.layout.columns(time, groups)
+        signals = dict(zip(self.plan.rec_labels, columns, strict=True))
         return Results(
-            data[:, 0].copy(),
+            time,
             signals,
             self._units,
             self._descriptions,

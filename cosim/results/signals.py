@@ -7,6 +7,12 @@ A column name may carry its unit in brackets after a space, ``mass1.x1 [m]`` (as
 writes them, see cosim.results.csv); quotes around names are removed, so CSV files from other
 tools (fmpy, OMSimulator, Dymola, test-bench loggers) and unit-less CSV files load too.
 
+Values are float64 by default (what compare, plot and the regression tools compute with).
+`read_signals(path, exact=True)` keeps every value exact instead: a results.h5 dataset keeps its
+own dtype (int64, uint64, int8, float32, ...; see cosim.results.layout), and a CSV column whose
+every entry is an integer (``-4611686018427387905``) is read as int64, or uint64 when a value
+needs it, never through float64.
+
 Every problem with a file (missing, empty, corrupt, unreadable numbers, time going backwards)
 is a ConfigError with a one-line message naming the file.
 """
@@ -34,7 +40,8 @@ _UNIT_IN_NAME = re.compile(r"^(?P<name>.*\S)\s+\[(?P<unit>[^\[\]]*)\]$")
 
 @dataclass(frozen=True)
 class SignalSet:
-    """One file's signals: a shared time vector (s), float64 values per name, units per name."""
+    """One file's signals: a shared time vector (s), values per name (float64; with
+    `read_signals(..., exact=True)` each in its exact dtype), units per name."""
 
     source: str
     time: np.ndarray
@@ -98,8 +105,13 @@ def from_arrays(
     return SignalSet(source, t, out, dict(units or {}), available=tuple(out))
 
 
-def read_signals(path: str | os.PathLike[str], patterns: Sequence[str] | None = None) -> SignalSet:
-    """Load a results.h5 or CSV file; with patterns, only the matching signals are read."""
+def read_signals(
+    path: str | os.PathLike[str], patterns: Sequence[str] | None = None, *, exact: bool = False
+) -> SignalSet:
+    """Load a results.h5 or CSV file; with patterns, only the matching signals are read.
+
+    Values are float64, or with exact=True each in the dtype that holds it exactly (see the
+    module docstring)."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(_problem(p, "no such file"))
@@ -115,12 +127,12 @@ def read_signals(path: str | os.PathLike[str], patterns: Sequence[str] | None = 
     if size == 0:
         raise ConfigError(_problem(p, "file is empty"))
     if head == HDF5_SIGNATURE or p.suffix.lower() in (".h5", ".hdf5"):
-        return _read_h5(p, patterns)
-    return _read_csv(p, patterns)
+        return _read_h5(p, patterns, exact)
+    return _read_csv(p, patterns, exact)
 
 
 # --------------------------------------------------------------------------- HDF5
-def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
+def _read_h5(path: Path, patterns: Sequence[str] | None, exact: bool = False) -> SignalSet:
     import h5py
 
     try:
@@ -156,7 +168,7 @@ def _read_h5(path: Path, patterns: Sequence[str] | None) -> SignalSet:
                 if ds.dtype.kind not in "fiub":
                     skipped[name] = f"non-numeric type {ds.dtype}"
                     continue
-                values[name] = np.asarray(ds[()], dtype=np.float64)
+                values[name] = np.asarray(ds[()], dtype=None if exact else np.float64)
                 unit = ds.attrs.get("unit", "")
                 units[name] = unit.decode() if isinstance(unit, bytes) else str(unit)
     except ConfigError:
@@ -183,7 +195,7 @@ def _common_length(
 
 
 # --------------------------------------------------------------------------- CSV
-def _read_csv(path: Path, patterns: Sequence[str] | None) -> SignalSet:
+def _read_csv(path: Path, patterns: Sequence[str] | None, exact: bool = False) -> SignalSet:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
@@ -228,7 +240,27 @@ def _read_csv(path: Path, patterns: Sequence[str] | None) -> SignalSet:
         raise ConfigError(_problem(path, "CSV file has a header but no data rows"))
     t = _check_time(np.ascontiguousarray(data[:, 0]), path)
     values = {n: np.ascontiguousarray(data[:, i + 1]) for i, n in enumerate(wanted)}
+    if exact and wanted:
+        text = np.loadtxt(io.StringIO(body), delimiter=delimiter, dtype=str, ndmin=2, usecols=cols)
+        for i, n in enumerate(wanted):
+            values[n] = _exact_column(text[:, i + 1], values[n])
     return SignalSet(str(path), t, values, {n: units[n] for n in wanted}, available=tuple(names))
+
+
+def _exact_column(tokens: np.ndarray, parsed: np.ndarray) -> np.ndarray:
+    """A CSV column of integers as int64 (uint64 if a value needs it); else parsed (float64)."""
+    tokens = np.char.strip(tokens)
+    digits = np.char.lstrip(tokens, "+-")
+    if not (np.char.str_len(digits) > 0).all() or not np.char.isdigit(digits).all():
+        return parsed
+    try:
+        return tokens.astype(np.int64)
+    except OverflowError:
+        pass
+    try:
+        return tokens.astype(np.uint64)
+    except OverflowError:  # beyond both: keep the float64 values
+        return parsed
 
 
 def split_unit(column: str) -> tuple[str, str]:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import h5py
-import numpy as np
 from h5py import h5s
 
 from cosim.errors import ConfigError, Location, Problem, SimulationError
@@ -45,7 +44,7 @@ from cosim.results.layout import (
     summary,
     text_attr,
 )
-from cosim.results.recorder import GridRecorder, RowBlock, block_rows
+from cosim.results.recorder import GridRecorder, RowBlock, RowLayout, block_rows
 
 if TYPE_CHECKING:
     from cosim.engine.execution import RunStatistics
@@ -74,11 +73,12 @@ class ResultsWriter(GridRecorder):
         n = len(plan.rec_labels)
         if buffer_rows is None:  # about 1 MiB of rows
             buffer_rows = block_rows(n, 1 << 20)
-        super().__init__(plan, RowBlock(buffer_rows, n))
+        layout = RowLayout.of(system, plan)
+        super().__init__(plan, layout, RowBlock(buffer_rows, layout))
         self.path = Path(path)
         self.flush_interval = flush_interval
         self._free: queue.SimpleQueue[RowBlock] = queue.SimpleQueue()
-        self._free.put(RowBlock(buffer_rows, n))  # the second buffer
+        self._free.put(RowBlock(buffer_rows, layout))  # the second buffer
         self._work: queue.Queue[tuple[RowBlock, int] | None] = queue.Queue()
         self._written = 0
         self._failure: BaseException | None = None  # set by the writer thread
@@ -94,6 +94,7 @@ class ResultsWriter(GridRecorder):
             plan.rec_kinds,
             descriptions(system, labels),
             chunk_rows=min(buffer_rows, 8192),
+            dtypes=layout.dtypes,
         )
         self._datasets = [self._time, *self._signals]
         self._file.attrs.update(metadata(system, labels))
@@ -161,17 +162,17 @@ class ResultsWriter(GridRecorder):
     def _write_rows(self, block: RowBlock, k: int) -> None:
         """Append block rows [0, k) to every dataset, then flush the file (writer thread).
 
-        One transposed copy makes every column contiguous; each goes in with one low-level
-        H5Dwrite of a hyperslab (about half the cost of h5py's slice assignment)."""
+        One transposed copy per block group makes every column contiguous, in its dataset's
+        dtype (`RowLayout.stored`: exact, never through float64); each goes in with one
+        low-level H5Dwrite of a hyperslab (about half the cost of h5py's slice assignment)."""
         start, stop = self._written, self._written + k
-        columns = np.ascontiguousarray(block.data[:k].T)  # row 0: time, then the signals
+        columns = [block.time[:k], *block.columns(self.layout, k)]
         memory = h5s.create_simple((k,))
         for ds, column in zip(self._datasets, columns, strict=True):
             ds.resize((stop,))
             space = ds.id.get_space()
             space.select_hyperslab((start,), (k,))
-            values = column if ds.dtype == np.float64 else column.astype(ds.dtype)
-            ds.id.write(memory, space, values)
+            ds.id.write(memory, space, column)
         self._file.flush()
         self._written = stop
 
