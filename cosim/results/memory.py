@@ -244,7 +244,7 @@ class MemoryRecorder(GridRecorder):
             np.concatenate([b.groups[g][:k] for b, k in blocks])
             for g in range(len(self.layout.groups))
         ]
-        columns = self.layout.columns(time, groups)
+        columns = self.layout.columns(groups)
         signals = dict(zip(self.plan.rec_labels, columns, strict=True))
         return Results(
             time,

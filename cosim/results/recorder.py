@@ -73,13 +73,14 @@ class RowLayout:
         """Signal j's values (a column of its group) in its results.h5 dtype, exactly."""
         return stored(values, self.dtypes[j], self.boolean[j])
 
-    def columns(self, time: np.ndarray, groups: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Every signal's column (contiguous, results.h5 dtype) of group arrays [rows, cols]."""
-        out: list[np.ndarray] = [time] * self.n_signals
+    def columns(self, groups: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Every signal's column (contiguous, results.h5 dtype) of group arrays [rows, cols],
+        in signal order."""
+        out: dict[int, np.ndarray] = {}
         for (_, cols, _, _), data in zip(self.groups, groups, strict=True):
             for c, j in enumerate(cols.tolist()):
                 out[j] = np.ascontiguousarray(self.stored(j, data[:, c]))
-        return out
+        return [out[j] for j in range(self.n_signals)]
 
 
 class RowBlock:
@@ -95,7 +96,7 @@ class RowBlock:
 
     def columns(self, layout: RowLayout, k: int) -> list[np.ndarray]:
         """Rows [0, k) of every signal (contiguous, results.h5 dtype), in signal order."""
-        return layout.columns(self.time[:k], [a[:k] for a in self.groups])
+        return layout.columns([a[:k] for a in self.groups])
 
 
 class GridRecorder:
