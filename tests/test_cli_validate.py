@@ -156,7 +156,11 @@ def test_schema_prints_a_draft_2020_12_json_schema():
     assert schema["required"] == ["simulation", "components"]
     sim = schema["properties"]["simulation"]
     assert sim["required"] == ["stop", "step"]
-    assert sim["properties"]["algorithm"]["enum"] == ["gauss-seidel", "jacobi", "iterative-gauss-seidel"]
+    assert sim["properties"]["algorithm"]["enum"] == [
+        "gauss-seidel",
+        "jacobi",
+        "iterative-gauss-seidel",
+    ]
     connection = schema["properties"]["connections"]["items"]["properties"]
     assert connection["convert"]["enum"] == ["round", "floor", "ceil", "truncate"]
 

@@ -21,9 +21,7 @@ def test_a_stop_off_the_step_grid_ends_with_a_shorter_step(tmp_path, fmi):
     # stop 1.005 with step 0.01: 100 full steps, then one of 0.005 s; the run ends exactly at
     # the stop time and the last values match the exact solution there (the Gauss-Seidel
     # coupling error at h = 0.01 is about 1e-2 over a second: the tolerance below)
-    system = load_yaml(
-        tmp_path, dual_mass_yaml(fmi, step=0.01, stop=1.005, record_interval=None)
-    )
+    system = load_yaml(tmp_path, dual_mass_yaml(fmi, step=0.01, stop=1.005, record_interval=None))
     rec = simulate(system)
     assert rec.time[-1] == pytest.approx(1.005, abs=1e-12)
     assert np.all(np.diff(rec.time) > 0)

@@ -157,6 +157,7 @@ class Execution:
         self._discard_end = False  # ... after a doStep that returned Discard
         self._gather = self._make_gather()
         self._cut = False  # some h cell holds a shortened (or controlled) step
+        self._controller: Any = None  # StepController under simulation.step_control
         # Execution.set values for variables without a slot: before initialize() they join
         # the start values, after it they are sent before the next step
         self._pending: list[tuple[int, ValueType, int, Any]] = []
@@ -261,6 +262,11 @@ class Execution:
             slave.exit_initialization()
         for stage in self._stages:
             self._checked(stage.instance, stage.gets, start)
+        control = self.system.spec.simulation.step_control
+        if control is not None:
+            from cosim.engine.stepcontrol import StepController
+
+            self._controller = StepController(self, control)
         self.stats.init_wall_time = _time.perf_counter() - t0
         self.stats.status = "initialized"
         self._update_stats()
@@ -682,7 +688,11 @@ class Execution:
 
     # ------------------------------------------------------------------ the loop
     def step(self) -> None:
-        """Advance one communication step."""
+        """Advance one communication step (an error-controlled one under step_control)."""
+        if self._controller is not None:
+            self._controller.step()
+            self._update_stats()
+            return
         self._run(1)
 
     def run_until(self, tick: int | None = None) -> bool:
@@ -693,6 +703,16 @@ class Execution:
         p = self.plan
         if tick is None:
             tick = p.stop_tick
+        if self._controller is not None:
+            wall0 = _time.perf_counter()
+            try:
+                return self._controller.run_until(tick)
+            finally:
+                self.stats.wall_time += _time.perf_counter() - wall0
+                self._update_stats()
+                if self.stats.status != "failed":
+                    done = self.tick >= p.stop_tick and not self._discard_end
+                    self.stats.status = "completed" if done else "stopped"
         n_end = -(-(tick - p.start_tick) // p.step_ticks)
         if n_end > self.step_count:
             self._run(n_end - self.step_count)
@@ -716,7 +736,49 @@ class Execution:
                 cell.value = d * p.step_ticks / TICKS_PER_SECOND
             self._cut = False
 
-    def _run(self, count: int, h_ticks: int | None = None) -> None:
+    # ------------------------------------------------------------------ step control hooks
+    @property
+    def fmu_ended(self) -> bool:
+        return bool(self._fmu_ended)
+
+    def next_event_tick(self) -> int | None:
+        """The tick of the next timed event not yet applied (None: none left)."""
+        k = self._next_event
+        return int(self.plan.ev_tick[k]) if k < len(self.plan.ev_tick) else None
+
+    def notify_before_step(self) -> None:
+        """Manipulators' before_step, then pending set() values and the events due now: what
+        a step does before its phase, done once for a step that is tried several times."""
+        n, tick = self.step_count, self.tick
+        self._running = True
+        try:
+            for m in self.manipulators:
+                m.before_step(n, tick)
+        finally:
+            self._running = False
+        t = tick / TICKS_PER_SECOND
+        if self._pending:
+            self._apply_pending(t)
+        next_event = self.next_event_tick()
+        if next_event is not None and next_event <= tick:
+            self._apply_events(tick)
+
+    def quiet_step(self, h_ticks: int) -> None:
+        """One communication step of `h_ticks` without hooks or pacing (a trial step)."""
+        self._run(1, h_ticks, quiet=True)
+
+    def notify_step_complete(self) -> None:
+        """Observers' step_complete for the step just accepted."""
+        self._running = True
+        try:
+            for obs in self.observers:
+                obs.step_complete(self.step_count, self.tick)
+        finally:
+            self._running = False
+        if self.pacer is not None:
+            self.pacer.wait()
+
+    def _run(self, count: int, h_ticks: int | None = None, quiet: bool = False) -> None:
         if not self.slaves or not self._stages:
             raise SimulationError("initialize() must be called before stepping")
         if self._fmu_ended:  # FMI: after terminateSimulation / Discard+terminated, no doStep
@@ -726,10 +788,10 @@ class Execution:
         t_cell = self._t_cell
         phases, timed_phases = self._phases, self._timed_phases
         period = len(phases) if phases is not None else 0
-        observers = tuple(self.observers)
-        manipulators = tuple(self.manipulators)
+        observers = () if quiet else tuple(self.observers)
+        manipulators = () if quiet else tuple(self.manipulators)
         pending = self._pending  # Execution.set values, mutated in place
-        pacer = self.pacer
+        pacer = None if quiet else self.pacer
         if pacer is not None and not self._pacer_started:
             pacer.start()
             self._pacer_started = True
@@ -837,6 +899,8 @@ class Execution:
         }
         st.fmu_warnings = {s.name: s.warning_count for s in self.slaves if s.warning_count}
         st.fmu_warning_lines = {s.name: s.warnings for s in self.slaves if s.warning_count}
+        if self._controller is not None:
+            st.step_control = self._controller.statistics()
 
 
 __all__ = [

@@ -24,6 +24,9 @@ class RunStatistics:
     fmu_warnings: dict[str, int] = field(default_factory=dict)
     fmu_warning_returns: dict[str, int] = field(default_factory=dict)
     fmu_warning_lines: dict[str, list[str]] = field(default_factory=dict)
+    # variable communication step (simulation.step_control): accepted and rejected steps,
+    # smallest and largest step in seconds; empty for a fixed step
+    step_control: dict[str, Any] = field(default_factory=dict)
 
     @property
     def real_time_factor(self) -> float | None:
@@ -56,6 +59,7 @@ class RunStatistics:
             "fmu_warnings": dict(self.fmu_warnings),
             "fmu_warning_returns": dict(self.fmu_warning_returns),
             "fmu_warning_lines": {k: list(v) for k, v in self.fmu_warning_lines.items()},
+            **({"step_control": dict(self.step_control)} if self.step_control else {}),
         }
 
 

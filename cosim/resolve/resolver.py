@@ -682,11 +682,12 @@ class _Resolver:
             [(c.spec.source.component, c.spec.target.component) for c in connections],
         )
         position = {name: k for k, name in enumerate(order)}
+        self.connections_resolved = connections
         loop_infos, lagging = self.loops(components, connections, loops, driven, position)
         self.step_control(components, loop_infos)
         records = self.records(index)
         record_decimation = 1
-        if spec.record.interval is not None:
+        if spec.record.interval is not None and sim.step_control is None:
             record_decimation = max(1, round(to_ticks(spec.record.interval) / step_ticks))
         return ResolvedSystem(
             spec=spec,
@@ -872,6 +873,20 @@ class _Resolver:
                 "is false)",
                 "remove step_control",
             )
+        if any(c.extrapolation for c in self.connections_resolved):
+            self.error(
+                loc,
+                "simulation.step_control cannot be combined with input extrapolation yet",
+                "extrapolation weights assume a fixed step; use extrapolation: zoh (the default) "
+                "with step_control, or a fixed step",
+            )
+        if self.spec.record.interval is not None:
+            self.warn(
+                self.spec.record.loc,
+                "record.interval is ignored with simulation.step_control: every accepted step "
+                "is recorded (the rows lie on the controller's non-uniform grid)",
+                "remove record.interval",
+            )
         if control.min is not None and control.min > sim.step:
             self.warn(
                 loc,
@@ -901,6 +916,8 @@ class _Resolver:
                 continue
             # nearest communication point (halves go up)
             tick = start_tick + (at - start_tick + step_ticks // 2) // step_ticks * step_ticks
+            if self.spec.simulation.step_control is not None:
+                tick = at  # a variable step lands on the event's own time
             tick = min(max(tick, start_tick), stop_tick)
             if tick == stop_tick:
                 where = (
