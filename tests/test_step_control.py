@@ -90,7 +90,9 @@ def test_results_file_holds_the_non_uniform_grid_and_the_statistics(tmp_path):
     with h5py.File(out / "results.h5") as f:
         time = f["time"][:]
         stats = json.loads(f.attrs["statistics"])
+        sizes = f["statistics/step_sizes"][:]
     assert stats["step_control"]["accepted"] == len(time) - 1
+    np.testing.assert_allclose(sizes, np.diff(time), atol=1e-12)
     assert np.diff(time).min() < np.diff(time).max() / 5
 
 

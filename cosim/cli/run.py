@@ -126,6 +126,8 @@ def _summary(system: Any, stats: Any, results: Path, status: str, err: Any) -> d
         "components": {
             c.name: {
                 "fmi_version": c.fmi_version,
+                "interface": c.interface,
+                **({"solver": c.solver} if c.solver else {}),
                 "step": c.decimation * system.step_ticks / 1e9,
                 "do_step_calls": stats.do_step_calls.get(c.name, 0),
                 "do_step_seconds": seconds.get(c.name, 0.0),
@@ -135,6 +137,13 @@ def _summary(system: Any, stats: Any, results: Path, status: str, err: Any) -> d
         },
         "fmu_warnings": dict(getattr(stats, "fmu_warnings", {}) or {}),
         "fmu_warning_lines": dict(getattr(stats, "fmu_warning_lines", {}) or {}),
+        "lagging": [
+            f"{system.connections[k].spec.source} -> {system.connections[k].spec.target}"
+            for k in getattr(system, "lagging", ())
+            if system.connections[k].spec is not None
+        ],
+        "loops": dict(getattr(stats, "loops", {}) or {}),
+        "step_control": dict(getattr(stats, "step_control", {}) or {}),
         "error": _error_info(err),
     }
 
@@ -156,6 +165,25 @@ def _print_summary(s: dict[str, Any]) -> None:
         print(
             f"  {name:<{width}}  {100 * c['do_step_share']:5.1f} %  "
             f"({plural(c['do_step_calls'], 'step')} of {c['step']:g} s)"
+        )
+    if s.get("lagging"):
+        print(
+            "lagging by one communication step (a cycle of direct feedthrough): "
+            + ", ".join(s["lagging"])
+        )
+    for name, loop in s.get("loops", {}).items():
+        if isinstance(loop, dict):
+            print(
+                f"loop {name}: {loop.get('iterations', 0)} iterations "
+                f"(max {loop.get('max_iterations', 0)} per step), max residual "
+                f"{loop.get('max_residual', 0.0):.3g}, failures {loop.get('failures', 0)}"
+            )
+    control = s.get("step_control")
+    if control:
+        print(
+            f"step control: {plural(control['accepted'], 'step')} accepted, "
+            f"{control['rejected']} rejected, step {control['min_step']:.3g} .. "
+            f"{control['max_step']:.3g} s (tolerance {control['tolerance']:g})"
         )
     for name, count in s.get("fmu_warnings", {}).items():
         if count:

@@ -901,6 +901,7 @@ class Execution:
         st.fmu_warning_lines = {s.name: s.warnings for s in self.slaves if s.warning_count}
         if self._controller is not None:
             st.step_control = self._controller.statistics()
+            st.datasets["step_sizes"] = self._controller.steps
 
 
 __all__ = [

@@ -27,6 +27,9 @@ class RunStatistics:
     # variable communication step (simulation.step_control): accepted and rejected steps,
     # smallest and largest step in seconds; empty for a fixed step
     step_control: dict[str, Any] = field(default_factory=dict)
+    # per-step series written as datasets under /statistics in results.h5 (not in as_dict):
+    # "step_sizes" (accepted steps, seconds), "loops/<name>/iterations", ...
+    datasets: dict[str, Any] = field(default_factory=dict)
 
     @property
     def real_time_factor(self) -> float | None:

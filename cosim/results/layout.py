@@ -15,6 +15,10 @@ File layout::
                                    labels in recording order), overrides (JSON list of `--set`
                                    values, from the CLI), and at the end status, error,
                                    wall_time, steps, real_time_factor, statistics (JSON)
+    /statistics/<name>             per-step series of the run, when there are any:
+                                   step_sizes (float64, s: the accepted steps of
+                                   simulation.step_control), loops/<loop>/iterations (int64,
+                                   iterations per communication step of an algebraic loop)
 
 Dataset dtypes (`FMI_DTYPES`; every value is stored exactly, none passes through float64):
 
@@ -193,6 +197,18 @@ def summary(
         out["real_time_factor"] = rtf if rtf is not None else np.nan
         out["statistics"] = json.dumps(stats.as_dict())
     return out
+
+
+def write_statistics(file: h5py.File, stats: RunStatistics | None) -> None:
+    """Per-step statistics series as datasets /statistics/<name> (float64 or int64)."""
+    for name, values in (getattr(stats, "datasets", None) or {}).items():
+        data = np.asarray(values)
+        if data.dtype.kind not in "iuf":
+            continue
+        path = f"statistics/{name}"
+        if path in file:
+            del file[path]
+        file.create_dataset(path, data=data)
 
 
 def create_datasets(

@@ -43,6 +43,7 @@ from cosim.results.layout import (
     signal_label,
     summary,
     text_attr,
+    write_statistics,
 )
 from cosim.results.recorder import GridRecorder, RowBlock, RowLayout, block_rows
 
@@ -205,6 +206,7 @@ class ResultsWriter(GridRecorder):
                 final["status"], final["error"] = "failed", str(self._error())
             try:
                 self._file.attrs.update(final)
+                write_statistics(self._file, stats)
             except Exception:  # the disk may still be full: report the first failure
                 if self._failure is None:
                     raise
