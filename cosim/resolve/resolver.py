@@ -511,6 +511,15 @@ class _Resolver:
     def link(self, conn, src: VariableInfo, dst: VariableInfo) -> tuple[float, float] | None:
         gain, offset = conn.gain, conn.offset
         numbers = ("real", "integer")
+        if "string" in (src.kind, dst.kind):
+            self.error(
+                conn.loc,
+                f"cannot connect {src.fmi_type} {conn.source} to {dst.fmi_type} {conn.target}: "
+                "String (and Binary) values are not passed between FMUs by cosim yet",
+                "remove the connection; set the String input under components.<name>."
+                "parameters or with an event",
+            )
+            return None
         if src.kind not in numbers or dst.kind not in numbers:
             if src.kind != dst.kind:
                 self.error(
