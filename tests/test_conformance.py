@@ -8,6 +8,8 @@ against closed forms (the defects found running FMUs exported by other tools).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from engine_helpers import dual_mass_yaml, load_yaml, simulate
@@ -44,3 +46,104 @@ def test_the_api_runs_to_a_stop_off_the_grid(tmp_path):
     result = cosim.load(path).simulate()
     assert result.time[-1] == pytest.approx(0.255, abs=1e-12)
     assert result.status == "completed"
+
+
+# --------------------------------------------------------------------------- FMU files
+def _derived(src: Path, dst: Path, edit_xml=None, rename: dict[str, str] | None = None) -> Path:
+    """A copy of a bundled FMU with its model description edited and members renamed."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            name = item.filename
+            if name == "modelDescription.xml" and edit_xml is not None:
+                data = edit_xml(data.decode()).encode()
+            for old, new in (rename or {}).items():
+                name = name.replace(old, new)
+            zout.writestr(name, data)
+    return dst
+
+
+def _problems(tmp_path: Path, fmu: Path, extra: str = "") -> list:
+    from cosim.resolve.resolver import validate
+
+    path = tmp_path / "system.yaml"
+    path.write_text(
+        f"simulation: {{stop: 1.0, step: 0.1}}\ncomponents:\n  c: {{fmu: {fmu.name}{extra}}}\n"
+    )
+    return validate(path)
+
+
+def test_a_model_identifier_that_does_not_name_the_binary_names_the_file_looked_for(tmp_path):
+    from engine_helpers import bundled
+
+    fmu = _derived(bundled("Gain"), tmp_path / "bad_id.fmu", rename={"Gain.so": "Other.so"})
+    errors = [p for p in _problems(tmp_path, fmu) if p.severity == "error"]
+    assert len(errors) == 1
+    message = errors[0].message
+    assert "binaries/linux64/Gain.so is missing" in message
+    assert "modelIdentifier is 'Gain'" in message and "Other.so" in message
+    assert "linux64" not in errors[0].hint or "modelIdentifier" in errors[0].hint
+
+
+def test_scheduled_execution_only_fmus_are_named_as_such(tmp_path):
+    from engine_helpers import bundled
+
+    def only_se(xml: str) -> str:
+        import re
+
+        xml = re.sub(r"<CoSimulation[^>]*/>", "", xml)
+        xml = re.sub(r"<ModelExchange[^>]*/>", "", xml)
+        return xml.replace(
+            "<LogCategories>", '<ScheduledExecution modelIdentifier="Gain"/>\n  <LogCategories>'
+        )
+
+    fmu = _derived(bundled("fmi3/Gain"), tmp_path / "se.fmu", only_se)
+    errors = [p for p in _problems(tmp_path, fmu) if p.severity == "error"]
+    assert len(errors) == 1
+    assert "only a Scheduled Execution interface" in errors[0].message
+    assert "does not run Scheduled Execution FMUs" in errors[0].message
+    assert "export as CS" not in errors[0].hint
+
+
+def test_clocked_fmus_are_refused_in_validation_naming_the_clock(tmp_path):
+    from engine_helpers import bundled
+
+    def clocked(xml: str) -> str:
+        return xml.replace(
+            "</ModelVariables>",
+            '    <Clock name="tick" valueReference="9000" causality="input" '
+            'intervalVariability="constant" intervalDecimal="0.1"/>\n  </ModelVariables>',
+        )
+
+    fmu = _derived(bundled("fmi3/Gain"), tmp_path / "clocked.fmu", clocked)
+    errors = [p for p in _problems(tmp_path, fmu) if p.severity == "error"]
+    assert len(errors) == 1 and "'tick'" in errors[0].message
+    assert "event mode" in errors[0].message
+
+
+def test_array_outputs_left_out_of_the_default_record_are_a_warning(tmp_path):
+    from engine_helpers import bundled
+
+    def with_array(xml: str) -> str:
+        return xml.replace(
+            "</ModelVariables>",
+            '    <Float64 name="arr" valueReference="9001" causality="output" '
+            'variability="continuous"><Dimension start="3"/></Float64>\n  </ModelVariables>',
+        )
+
+    fmu = _derived(bundled("fmi3/Gain"), tmp_path / "array.fmu", with_array)
+    warnings = [p for p in _problems(tmp_path, fmu) if "array outputs" in p.message]
+    assert len(warnings) == 1 and warnings[0].severity == "warning"
+    assert "arr" in warnings[0].message
+
+
+def test_an_interface_the_fmu_lacks_is_an_error_with_what_it_offers(tmp_path):
+    from engine_helpers import bundled
+
+    fmu = _derived(bundled("Gain"), tmp_path / "gain.fmu")  # Gain has no Model Exchange
+    errors = [p for p in _problems(tmp_path, fmu, ", interface: me") if p.severity == "error"]
+    assert len(errors) == 1
+    assert "no Model Exchange interface" in errors[0].message
+    assert "cs (Co-Simulation)" in errors[0].hint
