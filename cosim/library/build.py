@@ -25,7 +25,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -38,7 +38,8 @@ MODELS_DIR = FMUS_DIR / "models"
 COMMON_DIR = FMUS_DIR / "common"
 VR_INTEGER_BASE = 1000
 VR_BOOLEAN_BASE = 2000
-A_INIT, A_STEP = 1, 2
+A_INIT, A_STEP, A_INPUT = 1, 2, 4  # access flags: settable before/after init; an input
+CS_SOLVERS = ("rk4", "adaptive")  # model.yaml cs_solver: fixed-step RK4, Dormand-Prince 5(4)
 
 # name -> (BaseUnit exponents, factor, offset); SI unless stated
 UNITS: dict[str, tuple[dict[str, int], float, float]] = {
@@ -93,7 +94,8 @@ UNITS: dict[str, tuple[dict[str, int], float, float]] = {
 }
 
 # names the generated accessors or the C layer use themselves
-_RESERVED = {"M", "s", "time", "time_", "real_", "int_", "bool_", "initialized"}
+_RESERVED = {"M", "s", "time", "time_", "real_", "int_", "bool_", "initialized", "terminate"}
+_INDICATOR_PREFIX = "event_indicator_"  # generated Float64 locals z_1..z_N (FMI 3 EventIndicator)
 
 _TYPES = {
     "Real": ("Float64", "real_"),
@@ -133,7 +135,7 @@ class Var:
         if self.causality == "parameter":
             return A_INIT | (A_STEP if self.variability == "tunable" else 0)
         if self.causality == "input":
-            return A_INIT | A_STEP
+            return A_INIT | A_STEP | A_INPUT
         if self.initial in ("exact", "approx"):
             return A_INIT
         return 0
@@ -148,10 +150,23 @@ class ModelSpec:
     max_step: float
     default_experiment: dict
     variables: tuple[Var, ...]
+    event_indicators: int = 0  # model_event_indicators() fills z[0..N-1]
+    time_events: bool = False  # model_next_event_time() may return a finite time
+    cs_solver: str = "rk4"  # Co-Simulation integrator (CS_SOLVERS)
+    cs_tolerance: float = 1e-3  # adaptive solver: relative tolerance if the importer gives none
+    directional_derivatives: bool = False  # model_directional() implements them
 
     @property
     def states(self) -> list[Var]:
         return [v for v in self.variables if v.state]
+
+    @property
+    def has_events(self) -> bool:
+        return self.event_indicators > 0 or self.time_events
+
+    @property
+    def indicators(self) -> list[Var]:
+        return [v for v in self.variables if v.name.startswith(_INDICATOR_PREFIX)]
 
     def by_type(self, type_: str) -> list[Var]:
         return [v for v in self.variables if v.type == type_]
@@ -164,7 +179,7 @@ def _load_spec(directory: Path) -> ModelSpec:
     variables: list[Var] = []
     states: list[Var] = []
     for name, d in data["variables"].items():
-        if name in _RESERVED:
+        if name in _RESERVED or name.startswith(_INDICATOR_PREFIX):
             raise ValueError(f"{directory.name}: variable name {name!r} is reserved in model.c")
         type_ = d.get("type", "Real")
         causality = d["causality"]
@@ -181,7 +196,9 @@ def _load_spec(directory: Path) -> ModelSpec:
         if causality == "parameter" or causality == "input":
             initial = "exact" if causality == "parameter" else None
         elif state:
-            initial = "exact"
+            initial = d.get("initial", "exact")  # calculated: model_initialize() sets it
+            if initial not in ("exact", "calculated"):
+                raise ValueError(f"{directory.name}: state {name} initial must be exact/calculated")
         else:
             initial = "calculated"
         unit = d.get("unit")
@@ -231,6 +248,31 @@ def _load_spec(directory: Path) -> ModelSpec:
             )
         )
         counters["Real"] += 1
+    n_z = data.get("event_indicators", 0)
+    if not isinstance(n_z, int) or isinstance(n_z, bool) or n_z < 0:
+        raise ValueError(f"{directory.name}: event_indicators must be an integer >= 0, got {n_z!r}")
+    for k in range(1, n_z + 1):  # after der(x): one contiguous block of Real slots
+        variables.append(
+            Var(
+                name=f"{_INDICATOR_PREFIX}{k}",
+                type="Real",
+                causality="local",
+                variability="continuous",
+                initial="calculated",
+                start=None,
+                unit=None,
+                description=f"event indicator {k} (z[{k - 1}] of model_event_indicators)",
+                state=False,
+                depends=None,
+                min=None,
+                max=None,
+                index=counters["Real"],
+            )
+        )
+        counters["Real"] += 1
+    cs_solver = data.get("cs_solver", "rk4")
+    if cs_solver not in CS_SOLVERS:
+        raise ValueError(f"{directory.name}: cs_solver must be one of {CS_SOLVERS}: {cs_solver!r}")
     return ModelSpec(
         name=data["name"],
         description=data.get("description", ""),
@@ -241,6 +283,11 @@ def _load_spec(directory: Path) -> ModelSpec:
             "default_experiment", {"startTime": 0, "stopTime": 10, "stepSize": 1e-3}
         ),
         variables=tuple(variables),
+        event_indicators=n_z,
+        time_events=bool(data.get("time_events", False)),
+        cs_solver=cs_solver,
+        cs_tolerance=float(data.get("cs_tolerance", 1e-3)),
+        directional_derivatives=bool(data.get("directional_derivatives", False)),
     )
 
 
@@ -355,9 +402,10 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
                 + "    </InitialUnknowns>\n"
             )
         structure += "  </ModelStructure>\n"
+        dd = ' providesDirectionalDerivative="true"' if spec.directional_derivatives else ""
         me = (
             f'  <ModelExchange modelIdentifier="{spec.name}" canGetAndSetFMUstate="true" '
-            f'canSerializeFMUstate="true" completedIntegratorStepNotNeeded="true"/>\n'
+            f'canSerializeFMUstate="true" completedIntegratorStepNotNeeded="true"{dd}/>\n'
             if spec.model_exchange
             else ""
         )
@@ -365,10 +413,12 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<fmiModelDescription fmiVersion="2.0" modelName="{spec.name}" guid="{guid}"'
             f' description={quoteattr(spec.description)} generationTool="cosim fmus"'
-            f' variableNamingConvention="structured" numberOfEventIndicators="0">\n'
+            ' variableNamingConvention="structured"'
+            f' numberOfEventIndicators="{spec.event_indicators}">\n'
             f'  <CoSimulation modelIdentifier="{spec.name}"'
-            ' canHandleVariableCommunicationStepSize="true"'
-            f' canGetAndSetFMUstate="true" canSerializeFMUstate="true"/>\n'
+            ' canHandleVariableCommunicationStepSize="true" canInterpolateInputs="true"'
+            ' maxOutputDerivativeOrder="0"'
+            f' canGetAndSetFMUstate="true" canSerializeFMUstate="true"{dd}/>\n'
             + me
             + _unit_definitions(spec)
             + '  <LogCategories>\n    <Category name="logEvents"/>\n'
@@ -405,13 +455,18 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
         f'    <InitialUnknown valueReference="{v.vr}"/>\n'
         for v in sorted(initial_unknowns, key=lambda v: v.vr)
     )
+    structure += "".join(
+        f'    <EventIndicator valueReference="{v.vr}"/>\n' for v in spec.indicators
+    )
     structure += "  </ModelStructure>\n"
+    dd3 = ' providesDirectionalDerivatives="true"' if spec.directional_derivatives else ""
     me = (
         f'  <ModelExchange modelIdentifier="{spec.name}" canGetAndSetFMUState="true"'
-        f' canSerializeFMUState="true"/>\n'
+        f' canSerializeFMUState="true"{dd3}/>\n'
         if spec.model_exchange
         else ""
     )
+    event_mode = "true" if spec.has_events else "false"
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<fmiModelDescription fmiVersion="3.0" modelName="{spec.name}" instantiationToken="{guid}"'
@@ -420,8 +475,9 @@ def model_description(spec: ModelSpec, version: int, guid: str) -> str:
         + me
         + f'  <CoSimulation modelIdentifier="{spec.name}"'
         ' canHandleVariableCommunicationStepSize="true"'
-        f' canGetAndSetFMUState="true" canSerializeFMUState="true"'
-        f' providesIntermediateUpdate="false" hasEventMode="false"/>\n'
+        f' canGetAndSetFMUState="true" canSerializeFMUState="true"{dd3}'
+        ' providesIntermediateUpdate="true" mightReturnEarlyFromDoStep="true"'
+        f' canReturnEarlyAfterIntermediateUpdate="true" hasEventMode="{event_mode}"/>\n'
         + _unit_definitions_with_seconds(spec)
         + '  <LogCategories>\n    <Category name="logEvents"/>\n'
         '    <Category name="logStatusError"/>\n  </LogCategories>\n'
@@ -439,17 +495,7 @@ def _unit_definitions_with_seconds(spec: ModelSpec) -> str:
     extra = Var(
         "time", "Real", "independent", "continuous", None, None, "s", "", False, None, None, None
     )
-    return _unit_definitions(
-        ModelSpec(
-            spec.name,
-            spec.description,
-            spec.directory,
-            spec.model_exchange,
-            spec.max_step,
-            spec.default_experiment,
-            spec.variables + (extra,),
-        )
-    )
+    return _unit_definitions(replace(spec, variables=spec.variables + (extra,)))
 
 
 def accessors_header(spec: ModelSpec) -> str:
@@ -463,6 +509,8 @@ def accessors_header(spec: ModelSpec) -> str:
     for v in spec.variables:
         slot = _TYPES[v.type][1]
         lines.append(f"#define {v.c_name} (M->s.{slot}[{v.index}])")
+    for v in spec.variables:  # value references, e.g. for model_directional()
+        lines.append(f"#define VR_{v.c_name} {v.vr}u")
     lines += ["#define time_ (M->s.time)", "#endif", ""]
     return "\n".join(lines)
 
@@ -489,6 +537,14 @@ def vars_header(spec: ModelSpec, guid: str) -> str:
         f"#define VR_BOOLEAN_BASE {VR_BOOLEAN_BASE}u",
         f"#define A_INIT {A_INIT}",
         f"#define A_STEP {A_STEP}",
+        f"#define A_INPUT {A_INPUT}",
+        f"#define N_EVENT_INDICATORS {spec.event_indicators}",
+        f"#define Z_INDEX {spec.indicators[0].index if spec.indicators else 0}",
+        f"#define HAS_EVENTS {int(spec.has_events)}",
+        f"#define CS_ADAPTIVE {int(spec.cs_solver == 'adaptive')}",
+        f"#define CS_DEFAULT_TOLERANCE {spec.cs_tolerance!r}",
+        f"#define DIRECTIONAL_DERIVATIVES {int(spec.directional_derivatives)}",
+        f"#define N_RIN {len([v for v in reals if v.causality == 'input'])}",
     ]
     if spec.model_exchange:
         lines.append("#define MODEL_EXCHANGE 1")
@@ -502,6 +558,9 @@ def vars_header(spec: ModelSpec, guid: str) -> str:
     lines.append(arr("unsigned", "STATE_INDEX", [str(v.index) for v in spec.states]))
     lines.append(
         arr("unsigned", "DER_INDEX", [str(by_name[f"der({v.name})"].index) for v in spec.states])
+    )
+    lines.append(
+        arr("unsigned", "RIN_INDEX", [str(v.index) for v in reals if v.causality == "input"])
     )
     lines.append(arr("unsigned char", "REAL_ACCESS", ["0"] + [str(v.access) for v in reals]))
     lines.append(arr("unsigned char", "INTEGER_ACCESS", [str(v.access) for v in ints]))

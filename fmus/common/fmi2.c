@@ -82,9 +82,11 @@ void fmi2FreeInstance(fmi2Component c) {
 
 fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean tolDef, fmi2Real tol, fmi2Real start,
                                fmi2Boolean stopDef, fmi2Real stop) {
-    (void)tolDef; (void)tol; (void)stopDef; (void)stop;
+    (void)stopDef; (void)stop;
     CHECK("fmi2SetupExperiment", M_INST);
     INST->s.time = start;
+    INST->tolerance_defined = tolDef && tol > 0;
+    INST->tolerance = tol;
     return fmi2OK;
 }
 
@@ -259,20 +261,20 @@ fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte bytes[], size
 fmi2Status fmi2GetDirectionalDerivative(fmi2Component c, const fmi2ValueReference u[], size_t nu,
                                         const fmi2ValueReference z[], size_t nz, const fmi2Real dz[],
                                         fmi2Real du[]) {
-    (void)u; (void)nu; (void)z; (void)nz; (void)dz; (void)du;
-    if (!c) return fmi2Error;
-    log_error(INST, "fmi2GetDirectionalDerivative is not provided (providesDirectionalDerivative=false)");
-    return fmi2Error;
+    /* u: the unknowns, z: the knowns, dz: their seed, du: the result */
+    CHECK("fmi2GetDirectionalDerivative", M_INIT | M_STEP | M_EVENT);
+    return ret(INST, core_directional(INST, u, nu, z, nz, dz, du));
 }
 
 /* ---- Co-Simulation ------------------------------------------------------------------------ */
 fmi2Status fmi2SetRealInputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t n,
                                        const fmi2Integer order[], const fmi2Real v[]) {
-    (void)vr; (void)order; (void)v;
-    if (!c) return fmi2Error;
-    if (n == 0) return fmi2OK;
-    log_error(INST, "input derivatives are not supported (canInterpolateInputs=false)");
-    return fmi2Error;
+    CHECK("fmi2SetRealInputDerivatives", M_INIT | M_STEP);
+    if (!INST->is_cosim) {
+        log_error(INST, "fmi2SetRealInputDerivatives called on a Model Exchange instance");
+        return fmi2Error;
+    }
+    return ret(INST, core_set_input_derivatives(INST, vr, n, (const int32_t *)order, v));
 }
 
 fmi2Status fmi2GetRealOutputDerivatives(fmi2Component c, const fmi2ValueReference vr[], size_t n,
@@ -291,7 +293,14 @@ fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean noSet
         log_error(INST, "fmi2DoStep called on a Model Exchange instance");
         return fmi2Error;
     }
-    return ret(INST, core_do_step(INST, t, h));
+    Status st = core_do_step(INST, t, h);
+    if (st <= ST_WARNING && INST->s.terminate) {
+        /* the model asked to stop: fmi2Discard, fmi2GetBooleanStatus(fmi2Terminated) is true
+           and fmi2LastSuccessfulTime is the time of the terminating event */
+        log_info(INST, "the model asks to terminate the simulation at t=%g", INST->s.time);
+        return fmi2Discard;
+    }
+    return ret(INST, st);
 }
 
 fmi2Status fmi2CancelStep(fmi2Component c) {
@@ -326,7 +335,7 @@ fmi2Status fmi2GetIntegerStatus(fmi2Component c, const fmi2StatusKind s, fmi2Int
 
 fmi2Status fmi2GetBooleanStatus(fmi2Component c, const fmi2StatusKind s, fmi2Boolean *v) {
     if (c && s == fmi2Terminated) {
-        *v = fmi2False;
+        *v = INST->s.terminate ? fmi2True : fmi2False;
         return fmi2OK;
     }
     return no_status(c, "fmi2GetBooleanStatus");
@@ -346,13 +355,15 @@ fmi2Status fmi2EnterEventMode(fmi2Component c) {
 
 fmi2Status fmi2NewDiscreteStates(fmi2Component c, fmi2EventInfo *info) {
     CHECK("fmi2NewDiscreteStates", M_EVENT);
-    info->newDiscreteStatesNeeded = fmi2False;
-    info->terminateSimulation = fmi2False;
+    EventInfo e;
+    Status st = core_event_update(INST, &e);
+    info->newDiscreteStatesNeeded = e.needs_update ? fmi2True : fmi2False;
+    info->terminateSimulation = e.terminate ? fmi2True : fmi2False;
     info->nominalsOfContinuousStatesChanged = fmi2False;
-    info->valuesOfContinuousStatesChanged = fmi2False;
-    info->nextEventTimeDefined = fmi2False;
-    info->nextEventTime = 0.0;
-    return fmi2OK;
+    info->valuesOfContinuousStatesChanged = e.states_changed ? fmi2True : fmi2False;
+    info->nextEventTimeDefined = e.next_defined ? fmi2True : fmi2False;
+    info->nextEventTime = e.next_defined ? e.next_time : 0.0;
+    return ret(INST, st);
 }
 
 fmi2Status fmi2EnterContinuousTimeMode(fmi2Component c) {
@@ -398,13 +409,8 @@ fmi2Status fmi2GetDerivatives(fmi2Component c, fmi2Real dx[], size_t nx) {
 }
 
 fmi2Status fmi2GetEventIndicators(fmi2Component c, fmi2Real z[], size_t nz) {
-    (void)z;
     CHECK("fmi2GetEventIndicators", M_INIT | M_STEP | M_EVENT | M_TERM | M_ERR);
-    if (nz != 0) {
-        log_error(INST, "fmi2GetEventIndicators: nz=%zu, this FMU has none", nz);
-        return fmi2Error;
-    }
-    return fmi2OK;
+    return ret(INST, core_get_event_indicators(INST, z, nz));
 }
 
 fmi2Status fmi2GetContinuousStates(fmi2Component c, fmi2Real x[], size_t nx) {

@@ -15,6 +15,7 @@
 typedef struct {
     fmi3InstanceEnvironment env;
     fmi3LogMessageCallback log;
+    fmi3IntermediateUpdateCallback update;
 } Env3;
 
 static void sink3(Instance *M, Status st, const char *category, const char *msg) {
@@ -25,6 +26,20 @@ static void sink3(Instance *M, Status st, const char *category, const char *msg)
 static fmi3Status ret(Instance *M, Status st) {
     if (st >= ST_ERROR) M->mode = MODE_ERROR;
     return (fmi3Status)st;
+}
+
+/* core_do_step's intermediate-update hook: the importer may set inputs and get outputs */
+static bool intermediate3(Instance *M, double t, double *early_time) {
+    Env3 *e = (Env3 *)M->env;
+    fmi3Boolean requested = fmi3False;
+    fmi3Float64 when = t;
+    Mode saved = M->mode;
+    M->mode = MODE_INTERMEDIATE;
+    e->update(e->env, t, fmi3True, fmi3True, fmi3True, M->early_return_allowed ? fmi3True : fmi3False,
+              &requested, &when);
+    if (M->mode == MODE_INTERMEDIATE) M->mode = saved;
+    *early_time = when;
+    return requested;
 }
 
 static fmi3Instance instantiate(fmi3String name, fmi3String token, fmi3Boolean loggingOn,
@@ -73,9 +88,21 @@ fmi3Instance fmi3InstantiateCoSimulation(fmi3String name, fmi3String token, fmi3
                                          const fmi3ValueReference required[], size_t nRequired,
                                          fmi3InstanceEnvironment env, fmi3LogMessageCallback log,
                                          fmi3IntermediateUpdateCallback update) {
-    (void)resources; (void)visible; (void)eventModeUsed; (void)earlyReturnAllowed;
-    (void)required; (void)nRequired; (void)update;
-    return instantiate(name, token, loggingOn, env, log, true);
+    (void)resources; (void)visible; (void)required; (void)nRequired;
+    Instance *M = instantiate(name, token, loggingOn, env, log, true);
+    if (!M) return NULL;
+    if (eventModeUsed && !HAS_EVENTS) {
+        log_error(M, "eventModeUsed=true, but this FMU has no events (hasEventMode=false)");
+        fmi3FreeInstance(M);
+        return NULL;
+    }
+    M->event_mode_used = eventModeUsed;
+    M->early_return_allowed = earlyReturnAllowed;
+    if (update) {
+        ((Env3 *)M->env)->update = update;
+        M->intermediate = intermediate3;
+    }
+    return M;
 }
 
 fmi3Instance fmi3InstantiateScheduledExecution(fmi3String name, fmi3String token, fmi3String resources,
@@ -99,9 +126,11 @@ void fmi3FreeInstance(fmi3Instance c) {
 
 fmi3Status fmi3EnterInitializationMode(fmi3Instance c, fmi3Boolean tolDef, fmi3Float64 tol,
                                        fmi3Float64 start, fmi3Boolean stopDef, fmi3Float64 stop) {
-    (void)tolDef; (void)tol; (void)stopDef; (void)stop;
+    (void)stopDef; (void)stop;
     CHECK("fmi3EnterInitializationMode", M_INST);
     INST->s.time = start;
+    INST->tolerance_defined = tolDef && tol > 0;
+    INST->tolerance = tol;
     INST->mode = MODE_INITIALIZATION;
     return fmi3OK;
 }
@@ -110,12 +139,17 @@ fmi3Status fmi3ExitInitializationMode(fmi3Instance c) {
     CHECK("fmi3ExitInitializationMode", M_INIT);
     Status st = core_exit_initialization(INST);
     if (st >= ST_ERROR) return ret(INST, st);
-    INST->mode = INST->is_cosim ? MODE_STEP : MODE_EVENT;
+    /* ME, and CS in event mode: the importer does the initial event iteration */
+    INST->mode = INST->is_cosim && !INST->event_mode_used ? MODE_STEP : MODE_EVENT;
     return (fmi3Status)st;
 }
 
 fmi3Status fmi3EnterEventMode(fmi3Instance c) {
     CHECK("fmi3EnterEventMode", M_STEP | M_EVENT);
+    if (INST->is_cosim && !INST->event_mode_used) {
+        log_error(INST, "fmi3EnterEventMode: the instance was created with eventModeUsed=false");
+        return ret(INST, ST_ERROR);
+    }
     INST->mode = MODE_EVENT;
     return fmi3OK;
 }
@@ -132,8 +166,8 @@ fmi3Status fmi3Reset(fmi3Instance c) {
     return fmi3OK;
 }
 
-#define GET_MODES (M_INST | M_INIT | M_STEP | M_EVENT | M_TERM | M_ERR)
-#define SET_MODES (M_INST | M_INIT | M_STEP | M_EVENT)
+#define GET_MODES (M_INST | M_INIT | M_STEP | M_EVENT | M_TERM | M_ERR | M_IUM)
+#define SET_MODES (M_INST | M_INIT | M_STEP | M_EVENT | M_IUM) /* IUM: inputs only (core) */
 
 static fmi3Status count_mismatch(Instance *M, const char *fn, size_t nvr, size_t nv) {
     log_error(M, "%s: nValues=%zu but nValueReferences=%zu (all variables are scalars)", fn, nv, nvr);
@@ -337,8 +371,13 @@ fmi3Status fmi3DeserializeFMUState(fmi3Instance c, const fmi3Byte bytes[], size_
 fmi3Status fmi3GetDirectionalDerivative(fmi3Instance c, const fmi3ValueReference u[], size_t nu,
                                         const fmi3ValueReference k[], size_t nk, const fmi3Float64 seed[],
                                         size_t ns, fmi3Float64 sens[], size_t nsens) {
-    (void)u; (void)nu; (void)k; (void)nk; (void)seed; (void)ns; (void)sens; (void)nsens;
-    return unsupported(c, "fmi3GetDirectionalDerivative");
+    CHECK("fmi3GetDirectionalDerivative", M_INIT | M_STEP | M_EVENT);
+    if (ns != nk || nsens != nu) {
+        log_error(INST, "fmi3GetDirectionalDerivative: nSeed=%zu (nKnowns=%zu), nSensitivity=%zu "
+                        "(nUnknowns=%zu): all variables are scalars", ns, nk, nsens, nu);
+        return fmi3Error;
+    }
+    return ret(INST, core_directional(INST, u, nu, k, nk, seed, sens));
 }
 
 fmi3Status fmi3GetAdjointDerivative(fmi3Instance c, const fmi3ValueReference u[], size_t nu,
@@ -398,13 +437,15 @@ fmi3Status fmi3UpdateDiscreteStates(fmi3Instance c, fmi3Boolean *needUpdate, fmi
                                     fmi3Boolean *nominalsChanged, fmi3Boolean *valuesChanged,
                                     fmi3Boolean *nextDefined, fmi3Float64 *next) {
     CHECK("fmi3UpdateDiscreteStates", M_EVENT);
-    *needUpdate = fmi3False;
-    *terminate = fmi3False;
-    *nominalsChanged = fmi3False;
-    *valuesChanged = fmi3False;
-    *nextDefined = fmi3False;
-    *next = 0.0;
-    return fmi3OK;
+    EventInfo e;
+    Status st = core_event_update(INST, &e);
+    if (needUpdate) *needUpdate = e.needs_update;
+    if (terminate) *terminate = e.terminate;
+    if (nominalsChanged) *nominalsChanged = fmi3False;
+    if (valuesChanged) *valuesChanged = e.states_changed;
+    if (nextDefined) *nextDefined = e.next_defined;
+    if (next) *next = e.next_defined ? e.next_time : 0.0;
+    return ret(INST, st);
 }
 
 /* ---- Model Exchange ----------------------------------------------------------------------- */
@@ -451,13 +492,8 @@ fmi3Status fmi3GetContinuousStateDerivatives(fmi3Instance c, fmi3Float64 dx[], s
 }
 
 fmi3Status fmi3GetEventIndicators(fmi3Instance c, fmi3Float64 z[], size_t nz) {
-    (void)z;
     CHECK("fmi3GetEventIndicators", M_INIT | M_STEP | M_EVENT | M_TERM | M_ERR);
-    if (nz != 0) {
-        log_error(INST, "fmi3GetEventIndicators: nz=%zu, this FMU has none", nz);
-        return fmi3Error;
-    }
-    return fmi3OK;
+    return ret(INST, core_get_event_indicators(INST, z, nz));
 }
 
 fmi3Status fmi3GetContinuousStates(fmi3Instance c, fmi3Float64 x[], size_t nx) {
@@ -478,7 +514,7 @@ fmi3Status fmi3GetNominalsOfContinuousStates(fmi3Instance c, fmi3Float64 x[], si
 
 fmi3Status fmi3GetNumberOfEventIndicators(fmi3Instance c, size_t *n) {
     if (!c) return fmi3Error;
-    *n = 0;
+    *n = N_EVENT_INDICATORS;
     return fmi3OK;
 }
 
@@ -514,9 +550,11 @@ fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3Boolean 
         return fmi3Error;
     }
     Status st = core_do_step(INST, t, h);
-    if (eventHandlingNeeded) *eventHandlingNeeded = fmi3False;
-    if (terminateSimulation) *terminateSimulation = fmi3False;
-    if (earlyReturn) *earlyReturn = fmi3False;
+    if (eventHandlingNeeded) *eventHandlingNeeded = INST->event_pending;
+    if (terminateSimulation) *terminateSimulation = INST->s.terminate;
+    /* early: at an event in event mode, at the time the importer asked for in an intermediate
+       update, or at a terminating event (only reported if the importer allows early return) */
+    if (earlyReturn) *earlyReturn = INST->early_return && INST->early_return_allowed;
     if (lastSuccessfulTime) *lastSuccessfulTime = INST->s.time;
     return ret(INST, st);
 }
