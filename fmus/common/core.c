@@ -495,10 +495,9 @@ Status core_do_step(Instance *M, double t, double h) {
         log_error(M, "communication point %.17g does not match the FMU time %.17g", t, M->s.time);
         return ST_ERROR;
     }
-    if (M->s.terminate) {
-        log_error(M, "the model asked to terminate the simulation at t=%g: no further steps",
-                  M->s.time);
-        return ST_ERROR;
+    if (M->s.terminate) { /* asked before: no progress, the importer sees the request again */
+        M->early_return = true;
+        return ST_OK;
     }
     if (!model_check(M)) return ST_ERROR;
     if (check_finite(M) > ST_WARNING) return ST_ERROR;  /* e.g. a NaN input: refuse, log once */
@@ -553,6 +552,7 @@ Status core_do_step(Instance *M, double t, double h) {
             dt = t1 - tnow;
             (void)n; (void)j; (void)seg_start;
 #elif CS_ADAPTIVE
+            (void)n; (void)j;
             if (adaptive_step(M, tnow, x0, target - tnow, &dt, x1) > ST_WARNING) return ST_ERROR;
             t1 = dt >= target - tnow ? target : tnow + dt;
 #else
