@@ -647,3 +647,42 @@ def test_fmi3_intermediate_update_can_ask_for_an_early_return(tmp_path: Path) ->
     assert early and not event and last == pytest.approx(0.03, abs=1e-15)
     mass.fmu.doStep(last, 0.1)  # from the early-return time on
     mass.free()
+
+
+def test_fmi3_intermediate_update_refuses_parameters(tmp_path: Path) -> None:
+    """Only inputs may be set in intermediate update mode: setting the tunable k1 there is an
+    error (which, as any fmi3Error, ends the instance: doStep fails)."""
+    refused: list[int] = []
+
+    def update(env, t, set_requested, get_allowed, finished, can_return, early, early_time):
+        if refused:
+            return
+        try:
+            mass.fmu.setFloat64([mass.vr["k1"]], [5.0])
+        except FMICallException as error:
+            refused.append(error.status)
+
+    mass = Fmu("fmi3/Mass1", tmp_path, intermediateUpdate=update)
+    mass.initialize()
+    with pytest.raises(FMICallException):
+        mass.fmu.doStep(0.0, 0.01)
+    assert refused == [3]  # fmi3Error
+    mass.fmu.freeInstance()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_bouncing_ball_height_follows_h0_in_initialization_mode(
+    version: str, tmp_path: Path
+) -> None:
+    """h is initial="calculated" from h0: readable (= h0) already in initialization mode."""
+    ball = Fmu(version + "BouncingBall", tmp_path)
+    if ball.fmi3:
+        ball.fmu.enterInitializationMode(startTime=0.0)
+    else:
+        ball.fmu.setupExperiment(startTime=0.0)
+        ball.fmu.enterInitializationMode()
+    ball.set(h0=2.5)
+    assert ball.get("h") == 2.5
+    ball.fmu.exitInitializationMode()
+    assert ball.get("h") == 2.5
+    ball.free()

@@ -80,6 +80,8 @@ static Status check_finite(Instance *M) {
 
 Status core_eval(Instance *M) {
     if (!M->dirty) return ST_OK;
+    /* initialization mode: states that start from parameters follow them (initial=calculated) */
+    if (M->mode == MODE_INITIALIZATION && !M->s.initialized) model_initialize(M);
     model_eval(M);
 #if N_EVENT_INDICATORS > 0
     model_event_indicators(M, &M->s.real_[Z_INDEX]);
