@@ -147,3 +147,52 @@ def test_an_interface_the_fmu_lacks_is_an_error_with_what_it_offers(tmp_path):
     assert len(errors) == 1
     assert "no Model Exchange interface" in errors[0].message
     assert "cs (Co-Simulation)" in errors[0].hint
+
+
+def _van_der_pol(tmp_path: Path, fmi: str, keys: str = "", comp: str = "") -> np.ndarray:
+    from engine_helpers import bundled
+
+    fmu = bundled(("fmi3/" if fmi == "3.0" else "") + "VanDerPol")
+    path = tmp_path / "vdp.yaml"
+    path.write_text(
+        f"simulation: {{stop: 10.0, step: 1.0{keys}}}\n"
+        f"components:\n  vdp: {{fmu: {fmu}{comp}}}\n"
+        "record: {variables: [vdp.x1, vdp.x2]}\n"
+    )
+    res = cosim.load(path).simulate()
+    return np.asarray(res.time), np.column_stack([res["vdp.x1"], res["vdp.x2"]])
+
+
+def _vdp_reference(times: np.ndarray) -> np.ndarray:
+    from scipy.integrate import solve_ivp
+
+    sol = solve_ivp(
+        lambda t, x: [x[1], (1 - x[0] ** 2) * x[1] - x[0]],
+        (0.0, times[-1]),
+        [2.0, 0.0],
+        t_eval=times,
+        rtol=1e-12,
+        atol=1e-12,
+        method="DOP853",
+    )
+    return sol.y.T
+
+
+@pytest.mark.parametrize("fmi", ["2.0", "3.0"])
+def test_the_tolerance_reaches_an_fmu_with_an_internal_solver(tmp_path, fmi):
+    # VanDerPol's Co-Simulation interface integrates adaptively at the tolerance the importer
+    # passes, 1e-3 without one. With 1 s communication steps its error shows the tolerance
+    # used: the DefaultExperiment's 1e-6 by default, simulation.tolerance or the component's
+    # tolerance when given (each an order tighter than the next: errors scale ~ tolerance)
+    t, default = _van_der_pol(tmp_path, fmi)
+    ref = _vdp_reference(t)
+    e_default = np.abs(default - ref).max()
+    _, tight = _van_der_pol(tmp_path, fmi, keys=", tolerance: 1.0e-9")
+    e_tight = np.abs(tight - ref).max()
+    _, comp = _van_der_pol(tmp_path, fmi, keys=", tolerance: 1.0e-2", comp=", tolerance: 1.0e-9")
+    e_comp = np.abs(comp - ref).max()
+    _, loose = _van_der_pol(tmp_path, fmi, keys=", tolerance: 1.0e-2")
+    e_loose = np.abs(loose - ref).max()
+    assert e_tight < 1e-5
+    assert e_tight < 0.1 * e_default < 0.01 * e_loose
+    assert e_comp == pytest.approx(e_tight, rel=1e-9, abs=1e-15)
