@@ -84,6 +84,36 @@ TIMING_SAMPLE = 32  # time doStep on every 32nd communication step
 MAX_SCHEDULE_PERIOD = 10_000  # precompute the multirate schedule up to this hyperperiod
 
 
+def _check_engine_features(system: ResolvedSystem) -> None:
+    """Refuse what the resolver accepted but this engine build cannot run (never run it
+    differently from what the system says)."""
+    import importlib.util
+
+    problems = []
+    if system.loops and importlib.util.find_spec("cosim.engine.loops") is None:
+        problems.append(
+            Problem(
+                None,
+                "this system has cycles to iterate at each step ("
+                + "; ".join(" -> ".join(loop.path) for loop in system.loops)
+                + "), which this build of cosim cannot solve",
+                "use algebraic_loops: break (or error), or algorithm: jacobi",
+            )
+        )
+    me = [c.name for c in system.components if c.interface == "me"]
+    if me and importlib.util.find_spec("cosim.fmu.me") is None:
+        problems.append(
+            Problem(
+                None,
+                f"components {', '.join(me)} use the Model Exchange interface, which this "
+                "build of cosim cannot integrate",
+                "use interface: cs",
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+
+
 class Execution:
     """Owns the slaves, the value stores and the loop of one run.
 
@@ -108,6 +138,7 @@ class Execution:
         init_atol: float = 1e-12,
     ) -> None:
         self.system = system
+        _check_engine_features(system)
         self.plan = plan if plan is not None else build_plan(system)
         self.observers: list[Observer] = list(observers)
         self.manipulators: list[Manipulator] = list(manipulators)
