@@ -90,6 +90,21 @@ def _check_engine_features(system: ResolvedSystem) -> None:
     import importlib.util
 
     problems = []
+    multirate = [
+        system.components[i].name
+        for loop in system.loops
+        for i in loop.components
+        if system.components[i].decimation != 1
+    ]
+    if multirate:
+        problems.append(
+            Problem(
+                None,
+                f"components {', '.join(multirate)} are in a loop that is iterated at each "
+                "communication step and have their own step (multirate)",
+                "remove step: from the loop's components",
+            )
+        )
     if system.loops and importlib.util.find_spec("cosim.engine.loops") is None:
         problems.append(
             Problem(
@@ -189,6 +204,7 @@ class Execution:
         self._gather = self._make_gather()
         self._cut = False  # some h cell holds a shortened (or controlled) step
         self._controller: Any = None  # StepController under simulation.step_control
+        self._loops: list[Any] = []  # LoopSolver per algebraic loop (cosim.engine.loops)
         # Execution.set values for variables without a slot: before initialize() they join
         # the start values, after it they are sent before the next step
         self._pending: list[tuple[int, ValueType, int, Any]] = []
@@ -272,10 +288,19 @@ class Execution:
         for stage in self._stages:
             self._checked(stage.instance, stage.gets, start)
         order = [int(i) for i in p.order]
+        loop_of = {i: solver for solver in self._loops for i in solver.members}
+        if self._loops:  # loops converge to their own tolerance: compare at that level
+            tol = 10 * self.system.spec.simulation.loop_solver.tolerance
+            self._init_rtol, self._init_atol = max(self._init_rtol, tol), max(self._init_atol, tol)
         passes = self._max_init_iterations if p.needs_init_iteration else 1
         for k in range(passes):
             before = [v.copy() for v in self.views]
             for i in order:
+                solver = loop_of.get(i)
+                if solver is not None:  # a loop: solved as a whole, once, at its first member
+                    if i == solver.members[0]:
+                        solver.initialize(start)
+                    continue
                 self._transfer(i)
                 self._checked(i, self._stages[i].sets, start)
                 self._checked(i, self._stages[i].gets, start)
@@ -369,11 +394,27 @@ class Execution:
         self._timed_phases = phase_table(
             p, self._algorithm, self._timed_variants, MAX_SCHEDULE_PERIOD
         )
+        if self.system.loops:  # each loop becomes one composite stage (cosim.engine.loops)
+            from cosim.engine.loops import LoopSolver, fold
+
+            spec = self.system.spec.simulation.loop_solver
+            self._loops = [
+                LoopSolver(self, loop, spec, f"loop{k + 1}")
+                for k, loop in enumerate(self.system.loops)
+            ]
+            if self._phases is not None:
+                self._phases = [fold(ph, self._loops) for ph in self._phases]
+                self._timed_phases = [fold(ph, self._loops) for ph in self._timed_phases or []]
 
     def _phase(self, n: int, timed: bool) -> tuple[tuple, ...]:
         """Communication step n's stages when the phase table is not precomputed."""
         table = self._timed_variants if timed else self._variants
-        return phase_stages(self._algorithm.phase(self.plan, n), table)
+        phase = phase_stages(self._algorithm.phase(self.plan, n), table)
+        if self._loops:
+            from cosim.engine.loops import fold
+
+            phase = fold(phase, self._loops)
+        return phase
 
     def _fill_input_slots(self) -> None:
         """External-input slots start at the FMUs' present values (initialization mode)."""
@@ -930,6 +971,9 @@ class Execution:
         }
         st.fmu_warnings = {s.name: s.warning_count for s in self.slaves if s.warning_count}
         st.fmu_warning_lines = {s.name: s.warnings for s in self.slaves if s.warning_count}
+        for solver in self._loops:
+            st.loops[solver.name] = solver.statistics()
+            st.datasets[f"loops/{solver.name}/iterations"] = solver.iterations
         if self._controller is not None:
             st.step_control = self._controller.statistics()
             st.datasets["step_sizes"] = self._controller.steps

@@ -30,6 +30,9 @@ class RunStatistics:
     # per-step series written as datasets under /statistics in results.h5 (not in as_dict):
     # "step_sizes" (accepted steps, seconds), "loops/<name>/iterations", ...
     datasets: dict[str, Any] = field(default_factory=dict)
+    # algebraic loops by name: path, iterations (total, max and mean per step), max residual,
+    # failures
+    loops: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def real_time_factor(self) -> float | None:
@@ -63,6 +66,7 @@ class RunStatistics:
             "fmu_warning_returns": dict(self.fmu_warning_returns),
             "fmu_warning_lines": {k: list(v) for k, v in self.fmu_warning_lines.items()},
             **({"step_control": dict(self.step_control)} if self.step_control else {}),
+            **({"loops": {k: dict(v) for k, v in self.loops.items()}} if self.loops else {}),
         }
 
 
