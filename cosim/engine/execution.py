@@ -205,6 +205,7 @@ class Execution:
         self._cut = False  # some h cell holds a shortened (or controlled) step
         self._controller: Any = None  # StepController under simulation.step_control
         self._loops: list[Any] = []  # LoopSolver per algebraic loop (cosim.engine.loops)
+        self._history = np.zeros(0)  # input extrapolation history (cosim.engine.extrapolation)
         # Execution.set values for variables without a slot: before initialize() they join
         # the start values, after it they are sent before the next step
         self._pending: list[tuple[int, ValueType, int, Any]] = []
@@ -385,6 +386,14 @@ class Execution:
         """Each instance's stage and variants, then the phase tables (plain and timed)."""
         p = self.plan
         self._stages = bind_stages(p, self.slaves, self.stores, self._t_cell, self._h_cells)
+        if any(c.extrapolation for c in self.system.connections):
+            from cosim.engine.extrapolation import build
+
+            extrapolators, self._history = build(self)
+            for e in extrapolators:  # their calls join the instance's sets (same loop body)
+                stage = self._stages[e.instance]
+                sets = (e.apply, *stage.sets, e.send)
+                self._stages[e.instance] = stage._replace(sets=sets)
         sampled, calls = self._step_sampled, self._step_sampled_calls
         for stage in self._stages:
             self._variants.append(variants(stage))
@@ -628,7 +637,7 @@ class Execution:
         state = SystemState(
             owner=id(self),
             fmu_states=fmu_states,
-            stores=[v.copy() for v in self.views],
+            stores=[v.copy() for v in self._saved_views()],
             step_count=self.step_count,
             tick=self.tick,
             next_event=self._next_event,
@@ -652,7 +661,7 @@ class Execution:
         for slave, fmu_state in zip(self.slaves, state.fmu_states, strict=True):
             slave.set_state(fmu_state)
             slave.time = t
-        for view, saved in zip(self.views, state.stores, strict=True):
+        for view, saved in zip(self._saved_views(), state.stores, strict=True):
             np.copyto(view, saved)
         self.step_count, self.tick = state.step_count, state.tick
         self._next_event = state.next_event
@@ -662,6 +671,11 @@ class Execution:
         self._pending.clear()
         self.stats.steps = self.step_count
         self.stats.simulated_time = (self.tick - self.plan.start_tick) / TICKS_PER_SECOND
+
+    def _saved_views(self) -> list[np.ndarray]:
+        """What a system state copies besides the FMU states: every store and the input
+        extrapolation history."""
+        return [*self.views, self._history]
 
     def free_state(self, state: SystemState) -> None:
         """Release the FMU states of `state` (idempotent)."""
@@ -719,7 +733,9 @@ class Execution:
         with free_state() after set_state()."""
         if not self.initialized or self._closed:
             raise SimulationError("import_state(): the execution is not initialized or closed")
-        if len(portable.fmu_bytes) != len(self.slaves) or len(portable.stores) != len(self.views):
+        if len(portable.fmu_bytes) != len(self.slaves) or len(portable.stores) != len(
+            self._saved_views()
+        ):
             raise SimulationError("import_state(): the state is of another system")
         fmu_states = self._fmu_states(
             lambda slave, data: slave.deserialize_state(data), portable.fmu_bytes

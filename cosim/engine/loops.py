@@ -14,9 +14,13 @@ communication step the solver:
        tolerance * (1 + |u|); the members end at the converged u (a final evaluation);
     4. frees the states. No convergence in max_iterations raises SimulationError.
 
-Iterative Gauss-Seidel (loops without direct feedthrough, `LoopInfo.algebraic` false) holds
-each inside input at the average of its start-of-step value and the iterate of its end value
-(trapezoidal coupling: second order); an input with direct feedthrough takes the end value.
+Iterative Gauss-Seidel (loops without direct feedthrough, `LoopInfo.algebraic` false) lets
+each inside input follow the line from its start-of-step value to the iterate of its end
+value: as that value plus its derivative (fmi2SetRealInputDerivatives) where the FMU can
+interpolate inputs, else held at the line's average (trapezoidal coupling, second order; an
+input with direct feedthrough then takes the end value, so outputs stay consistent). Such a
+cycle contracts with the step size, so it always uses plain fixed-point iteration (a few
+iterations per step); `loop_solver.method` applies to algebraic loops.
 In initialization mode the same residual is solved without doStep and without rollback.
 """
 
@@ -48,6 +52,7 @@ class LoopSolver:
             for k in loop.connections
         }
         rows = []
+        targets: list[tuple[int, int]] = []
         for k in range(len(p.conn_dst_slot)):
             dv = ValueType(int(p.conn_dst_vtype[k]))
             sv = ValueType(int(p.conn_src_vtype[k]))
@@ -60,9 +65,22 @@ class LoopSolver:
                     (ex.views[dv], slot, ex.views[sv], int(p.conn_src_slot[k]),
                      float(p.conn_gain[k]), float(p.conn_offset[k]), feedthrough)
                 )  # fmt: skip
+                targets.append((target, vr))
         self.rows = rows
         self.n = len(rows)
         self.trapezoid = not loop.algebraic
+        # iterative Gauss-Seidel into an FMU that interpolates inputs (FMI 2.0): the input
+        # ramps from its start value to the iterate over the step (value + derivative)
+        ramps: dict[int, tuple[list[int], list[int]]] = {}
+        if self.trapezoid:
+            for k, (target, vr) in enumerate(targets):
+                comp = system.components[target]
+                if comp.can_interpolate_inputs and comp.fmi_version == "2.0":
+                    vrs, ks = ramps.setdefault(target, ([], []))
+                    vrs.append(vr)
+                    ks.append(k)
+        self.ramps = ramps
+        self.ramped = {k for _, ks in ramps.values() for k in ks}
         self.u0 = np.zeros(self.n)
         self.iterations: list[int] = []  # per communication step
         self.max_residual = 0.0
@@ -76,7 +94,9 @@ class LoopSolver:
     def _apply(self, u: np.ndarray) -> None:
         for k, (d, di, _, _, _, _, ft) in enumerate(self.rows):
             value = u[k]
-            if self.trapezoid and not ft:
+            if k in self.ramped:
+                value = self.u0[k]  # plus the derivative, sent after the sets
+            elif self.trapezoid and not ft:
                 value = 0.5 * (self.u0[k] + value)
             d[di] = value
 
@@ -90,6 +110,12 @@ class LoopSolver:
             self._apply(u)
             stage = ex._stages[i]
             ex._checked(i, stage.sets, t)
+            ramp = self.ramps.get(i)
+            if ramp is not None and step:
+                h = ex._h_cells[i].value
+                ex.slaves[i].set_input_derivatives(
+                    ramp[0], [(u[k] - self.u0[k]) / h for k in ramp[1]], [0.0] * len(ramp[0])
+                )
             if step:
                 status = stage.step()
                 if status:
@@ -105,6 +131,7 @@ class LoopSolver:
             self._evaluate(u, states, t, step)
             return 1
         tol = spec.tolerance
+        method = spec.method if self.loop.algebraic else "fixed-point"
         relax = 1.0 if spec.relaxation == "adaptive" else float(spec.relaxation)
         previous_r = None
         for iteration in range(1, spec.max_iterations + 1):
@@ -112,7 +139,7 @@ class LoopSolver:
             self.max_residual = max(self.max_residual, float(np.abs(r).max()))
             if np.all(np.abs(r) <= tol * (1.0 + np.abs(u))):
                 return iteration
-            if spec.method == "newton":
+            if method == "newton":
                 jac = np.empty((self.n, self.n))
                 for j in range(self.n):
                     du = 1e-7 * (1.0 + abs(u[j]))
@@ -137,7 +164,7 @@ class LoopSolver:
         self.failures += 1
         raise SimulationError(
             f"algebraic loop {' -> '.join(self.loop.path)} did not converge in "
-            f"{spec.max_iterations} iterations at t = {t:.9g} s ({spec.method}; residual "
+            f"{spec.max_iterations} iterations at t = {t:.9g} s ({method}; residual "
             f"{float(np.abs(r).max()):.3g})",
         )
 

@@ -243,6 +243,13 @@ class Slave(ABC):
     def get_values(self, vtype: ValueType, vrs: Sequence[int]) -> list[Any]:
         """Get values outside the hot path; raises FmuError."""
 
+    def set_input_derivatives(
+        self, vrs: Sequence[int], first: Sequence[float], second: Sequence[float] | None = None
+    ) -> None:
+        """First (and second) derivatives of Real inputs over the next doStep (FMI 2.0
+        canInterpolateInputs: fmi2SetRealInputDerivatives); FmuError where not supported."""
+        raise FmuError(self.name, "setRealInputDerivatives", "not supported", self.time, self.log)
+
     def get_state(self) -> Any:
         raise FmuError(self.name, "getFMUState", "not supported", self.time, self.log)
 

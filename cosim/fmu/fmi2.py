@@ -157,6 +157,19 @@ class Fmi2Slave(NativeSlave):
         call = functools.partial(self.raw("fmi2DoStep"), self._c, time, step, flag)
         return self._register(call, "fmi2DoStep", time, step, flag)
 
+    def set_input_derivatives(self, vrs: Any, first: Any, second: Any = None) -> None:
+        vr, order, values = list(vrs), [1] * len(vrs), list(first)
+        if second is not None:
+            vr, order, values = vr + list(vrs), order + [2] * len(vrs), values + list(second)
+        n = len(vr)
+        self.call(
+            "fmi2SetRealInputDerivatives",
+            (ctypes.c_uint * n)(*vr),
+            ctypes.c_size_t(n),
+            (ctypes.c_int * n)(*order),
+            (ctypes.c_double * n)(*values),
+        )
+
     def get_state(self) -> Any:
         """fmi2GetFMUstate; from now on doStep passes noSetFMUStatePriorToCurrentPoint = false."""
         self._no_rollback.value = 0
