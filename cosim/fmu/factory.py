@@ -44,8 +44,9 @@ def can_get_and_set_state(component: ResolvedComponent) -> bool | None:
     md = component.model_description
     if md is None:
         return None
-    cs = getattr(md, "coSimulation", None)
-    return bool(getattr(cs, "canGetAndSetFMUstate", False))
+    name = "modelExchange" if getattr(component, "interface", "cs") == "me" else "coSimulation"
+    interface = getattr(md, name, None)
+    return bool(getattr(interface, "canGetAndSetFMUstate", False))
 
 
 class NativeSlaves:
@@ -59,13 +60,16 @@ class NativeSlaves:
 
     def __call__(self, component: ResolvedComponent) -> Slave:
         md = component.model_description
-        if md is not None and getattr(md, "coSimulation", None) is None:
+        me = getattr(component, "interface", "cs") == "me"
+        wanted = "modelExchange" if me else "coSimulation"
+        if md is not None and getattr(md, wanted, None) is None:
+            what = "Model Exchange" if me else "Co-Simulation"
             raise ConfigError(
                 Problem(
                     component.spec.loc,
-                    f"component {component.name!r}: {component.fmu_path.name} has no Co-Simulation "
-                    "interface; Model Exchange FMUs in a system are not yet supported",
-                    "use a Co-Simulation FMU (or export one from your tool)",
+                    f"component {component.name!r}: {component.fmu_path.name} has no {what} "
+                    "interface",
+                    "choose the interface it has with interface: cs | me",
                 )
             )
         from cosim.fmu.archive import extract
@@ -74,14 +78,22 @@ class NativeSlaves:
         if path not in self._unzipped:
             self._unzipped[path] = extract(path)
         categories: Any = getattr(md, "logCategories", None) or ()
-        cls: Any = adapter_class(component.fmi_version)
-        return cls(
+        if me:
+            from cosim.fmu.me import Me2Slave, Me3Slave
+
+            cls: Any = Me3Slave if component.fmi_version.startswith("3") else Me2Slave
+        else:
+            cls = adapter_class(component.fmi_version)
+        slave = cls(
             component.name,
             self._unzipped[path],
             component.model_identifier,
             component.guid,
             log_categories=categories,
         )
+        if me:
+            slave.setup(component.solver, component.tolerance, component.max_step, md)
+        return slave
 
     def close(self) -> None:
         for path, unzip_dir in self._unzipped.items():

@@ -68,6 +68,8 @@ class Fmi2Slave(NativeSlave):
         ValueType.STR: "String",
     }
 
+    _model_exchange = False  # cosim.fmu.me: the Model Exchange interface of the same FMU
+
     def __init__(
         self,
         name: str,
@@ -77,10 +79,10 @@ class Fmi2Slave(NativeSlave):
         log_size: int = 200,
         log_categories: Iterable[Any] = (),
     ) -> None:
-        from fmpy.fmi2 import FMU2Slave
+        from fmpy.fmi2 import FMU2Model, FMU2Slave
 
         try:
-            fmu = FMU2Slave(
+            fmu = (FMU2Model if self._model_exchange else FMU2Slave)(
                 guid=guid,
                 unzipDirectory=str(unzip_dir),
                 modelIdentifier=model_identifier,

@@ -55,6 +55,8 @@ class Fmi3Slave(NativeSlave):
         ValueType.STR: "String",
     }
 
+    _model_exchange = False  # cosim.fmu.me: the Model Exchange interface of the same FMU
+
     def __init__(
         self,
         name: str,
@@ -64,10 +66,10 @@ class Fmi3Slave(NativeSlave):
         log_size: int = 200,
         log_categories: Iterable[Any] = (),
     ) -> None:
-        from fmpy.fmi3 import FMU3Slave
+        from fmpy.fmi3 import FMU3Model, FMU3Slave
 
         try:
-            fmu = FMU3Slave(
+            fmu = (FMU3Model if self._model_exchange else FMU3Slave)(
                 guid=guid,
                 unzipDirectory=str(unzip_dir),
                 modelIdentifier=model_identifier,
