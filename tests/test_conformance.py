@@ -196,3 +196,45 @@ def test_the_tolerance_reaches_an_fmu_with_an_internal_solver(tmp_path, fmi):
     assert e_tight < 1e-5
     assert e_tight < 0.1 * e_default < 0.01 * e_loose
     assert e_comp == pytest.approx(e_tight, rel=1e-9, abs=1e-15)
+
+
+def test_a_bad_solver_name_is_located_with_a_suggestion(tmp_path):
+    from cosim.resolve.resolver import validate
+
+    path = tmp_path / "system.yaml"
+    path.write_text(
+        "simulation: {stop: 1.0, step: 0.1}\ncomponents:\n"
+        "  m: {fmu: Mass1, interface: me, solver: cvod}\n"
+    )
+    errors = [p for p in validate(path) if p.severity == "error"]
+    assert len(errors) == 1
+    text = str(errors[0])
+    assert f"{path}:3:" in text and "cvod" in text
+    assert "cvode" in text  # the allowed values, with the closest first
+
+
+def test_a_loop_through_an_fmu_without_state_is_broken_with_a_warning_or_refused(tmp_path):
+    from engine_helpers import bundled
+
+    from cosim.resolve.resolver import validate
+
+    def stateless(xml: str) -> str:
+        return xml.replace('canGetAndSetFMUstate="true"', 'canGetAndSetFMUstate="false"')
+
+    _derived(bundled("Gain"), tmp_path / "stateless.fmu", stateless)
+    text = (
+        "simulation: {stop: 1.0, step: 0.1POLICY}\ncomponents:\n"
+        "  g1: {fmu: stateless.fmu}\n  g2: {fmu: stateless.fmu}\n"
+        "connections:\n  - {from: g1.y, to: g2.u}\n  - {from: g2.y, to: g1.u}\n"
+    )
+    path = tmp_path / "loop.yaml"
+    path.write_text(text.replace("POLICY", ""))
+    problems = validate(path)
+    assert [p for p in problems if p.severity == "error"] == []
+    broken = [p for p in problems if "is broken at" in p.message]
+    assert len(broken) == 1 and "g2.y -> g1.u" in broken[0].message
+    assert "g1" in broken[0].message and "cannot get and set" in broken[0].message
+    path.write_text(text.replace("POLICY", ", algebraic_loops: solve"))
+    errors = [p for p in validate(path) if p.severity == "error"]
+    assert len(errors) == 1 and "cannot be iterated" in errors[0].message
+    assert f"{path}:" in str(errors[0])
