@@ -1,0 +1,207 @@
+"""The hand-written test FMUs in fmus/special/: compile, zip and rebuild them when stale.
+
+Each one is a folder ``fmus/special/<Name>/`` with a hand-written ``modelDescription.xml`` and
+one C file that implements the FMI API directly. They exercise FMI features the generated
+bundled library does not (every FMI 3 type, arrays, structural parameters, clocks, Scheduled
+Execution, a modelIdentifier that does not match the binary), for the importer's conformance
+tests. They are named ``special/<Name>`` and built like the bundled FMUs:
+
+    fmus/special/<Name>.fmu     modelDescription.xml + binaries/<platform>/<Name>.so
+
+The binary is always named after the folder, not after the modelIdentifier: for every FMU but
+``special/BadId2`` the two are the same (a test checks it). The C file gets the
+instantiationToken (FMI 3.0) or guid (FMI 2.0) of its modelDescription.xml as ``MODEL_TOKEN``.
+An FMU is rebuilt when the hash of its folder, this module or the FMI headers changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fcntl
+import hashlib
+import os
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from xml.etree import ElementTree
+
+from cosim.errors import ConfigError, Location, Problem
+
+FMUS_DIR = Path(os.environ.get("COSIM_FMUS_DIR", Path(__file__).resolve().parents[2] / "fmus"))
+SPECIAL_DIR = FMUS_DIR / "special"
+PREFIX = "special/"
+_PLATFORMS = {"2": "linux64", "3": "x86_64-linux"}
+
+
+def special_names() -> list[str]:
+    """Every hand-written test FMU name, `special/<Name>`, sorted."""
+    if not SPECIAL_DIR.is_dir():
+        return []
+    folders = (p for p in SPECIAL_DIR.iterdir() if (p / "modelDescription.xml").is_file())
+    return sorted(PREFIX + p.name for p in folders)
+
+
+def is_special_name(text: str) -> bool:
+    """Whether `text` names a hand-written test FMU (`special/Types3`), known or not."""
+    return text.startswith(PREFIX) and not text.endswith(".fmu")
+
+
+def _folder(name: str) -> Path:
+    if name not in special_names():
+        raise unknown_name(name)
+    return SPECIAL_DIR / name[len(PREFIX) :]
+
+
+def unknown_name(name: str) -> ConfigError:
+    """The error for a `special/...` name that has no folder, with the closest name."""
+    names = special_names()
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"special FMUs: {', '.join(names)}"
+    return ConfigError(Problem(None, f"unknown special FMU {name!r}", hint))
+
+
+def output_path(name: str) -> Path:
+    """Where the FMU `special/<Name>` is written: ``fmus/special/<Name>.fmu``."""
+    return SPECIAL_DIR / f"{name[len(PREFIX) :]}.fmu"
+
+
+def stamp_path(name: str) -> Path:
+    """The file holding the source hash the FMU `name` was last built from."""
+    return FMUS_DIR / ".build" / f"special.{name[len(PREFIX) :]}.sha256"
+
+
+def _fmi_headers() -> Path:
+    import fmpy
+
+    return Path(fmpy.__file__).parent / "c-code"
+
+
+def source_hash(name: str) -> str:
+    """The hash of everything the FMU `name` is made of."""
+    h = hashlib.sha256()
+    files = sorted(_folder(name).glob("*")) + [Path(__file__)]
+    files += sorted(_fmi_headers().glob("fmi*.h"))
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def is_stale(name: str) -> bool:
+    """Whether the FMU `name` is missing or was built from other sources."""
+    out, stamp = output_path(name), stamp_path(name)
+    if not out.is_file() or not stamp.is_file():
+        return True
+    return stamp.read_text().strip() != source_hash(name)
+
+
+@contextmanager
+def _lock() -> Iterator[None]:
+    # the bundled library's lock file: one build at a time across test workers
+    FMUS_DIR.joinpath(".build").mkdir(parents=True, exist_ok=True)
+    with open(FMUS_DIR / ".build" / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _description_facts(xml: Path) -> tuple[str, str]:
+    """The FMI major version ("2" or "3") and the instantiation token of a model description."""
+    try:
+        root = ElementTree.parse(xml).getroot()
+    except ElementTree.ParseError as exc:
+        raise ConfigError(Problem(Location(str(xml)), f"not well-formed XML: {exc}")) from None
+    version = root.get("fmiVersion", "").split(".")[0]
+    token = root.get("instantiationToken" if version == "3" else "guid")
+    if version not in _PLATFORMS or not token:
+        raise ConfigError(
+            Problem(
+                Location(str(xml)),
+                f"expected fmiVersion 2.0 or 3.0 with a guid/instantiationToken, got "
+                f"fmiVersion={root.get('fmiVersion')!r}",
+            )
+        )
+    return version, token
+
+
+def _c_file(folder: Path) -> Path:
+    sources = sorted(folder.glob("*.c"))
+    if len(sources) != 1:
+        found = ", ".join(p.name for p in sources) or "none"
+        raise ConfigError(Problem(Location(str(folder)), f"expected one C file, found {found}"))
+    return sources[0]
+
+
+def build(name: str, force: bool = False) -> Path:
+    """Build the FMU `special/<Name>` if missing or stale (or `force`); return its path."""
+    folder = _folder(name)
+    out = output_path(name)
+    with _lock():
+        if not force and not is_stale(name):
+            return out
+        digest = source_hash(name)
+        xml = folder / "modelDescription.xml"
+        version, token = _description_facts(xml)
+        source = _c_file(folder)
+        platform = _PLATFORMS[version]
+        with tempfile.TemporaryDirectory(prefix=f"cosim_special_{folder.name}_") as tmp:
+            binary = Path(tmp) / f"{folder.name}.so"
+            cmd = [
+                os.environ.get("CC", "gcc"),
+                "-shared",
+                "-fPIC",
+                "-O2",
+                "-std=gnu11",
+                "-Wall",
+                "-fvisibility=default",
+                f"-I{_fmi_headers()}",
+                f"-DMODEL_TOKEN={_c_string(token)}",
+                str(source),
+                "-o",
+                str(binary),
+                "-lm",
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise ConfigError(
+                    Problem(
+                        Location(str(source)),
+                        f"building special FMU {name} failed:\n{proc.stderr}",
+                        "is gcc installed?",
+                    )
+                )
+            partial = out.with_suffix(".fmu.partial")
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.write(xml, "modelDescription.xml")
+                zf.write(binary, f"binaries/{platform}/{folder.name}.so")
+            os.replace(partial, out)
+            stamp_path(name).write_text(digest + "\n")
+    return out
+
+
+def _c_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_all(force: bool = False) -> list[Path]:
+    """Build every special FMU; return their paths."""
+    return [build(n, force=force) for n in special_names()]
+
+
+__all__ = [
+    "build",
+    "build_all",
+    "is_special_name",
+    "is_stale",
+    "output_path",
+    "source_hash",
+    "special_names",
+    "stamp_path",
+    "unknown_name",
+]
