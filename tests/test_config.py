@@ -253,8 +253,8 @@ def test_wrong_types():
     assert first_lines(problems) == [
         f"{at(path, 'fast')}: error: simulation.step must be a number, got the text 'fast'",
         f"{at(path, '3')}: error: components.gain.fmu must be text, got the number 3",
-        f"{at(path, '[1, 2]')}: error: components.gain.parameters.k must be a number, "
-        "true/false or text, got a list",
+        f"{at(path, '{a: 1}')}: error: components.gain.parameters.k must be a number, "
+        "true/false, text or a list, got a mapping",
         f"{at(path, 'twice')}: error: connections[0].gain must be a number, got the text 'twice'",
         f"{at(path, 'gain.y', 2)}: error: record.variables must be a list, got the text 'gain.y'",
         f"{at(path, 'soon')}: error: events[0].at must be a number, got the text 'soon'",

@@ -8,6 +8,7 @@ against closed forms (the defects found running FMUs exported by other tools).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,23 +108,37 @@ def test_scheduled_execution_only_fmus_are_named_as_such(tmp_path):
     assert "export as CS" not in errors[0].hint
 
 
-def test_clocked_fmus_are_refused_in_validation_naming_the_clock(tmp_path):
+@pytest.mark.parametrize(
+    ("clock", "event_mode", "why"),
+    [
+        ('intervalVariability="constant" intervalDecimal="0.1"', False, "hasEventMode"),
+        ('intervalVariability="triggered"', True, "periodic"),
+        ('intervalVariability="constant" intervalDecimal="0.15"', True, "grid"),
+    ],
+)
+def test_clocks_cosim_cannot_schedule_are_refused_naming_the_clock(
+    tmp_path, clock, event_mode, why
+):
+    # cosim activates periodic input clocks on the communication grid in Event Mode (tested
+    # on special/Clocked3 in tests/test_arrays.py); anything else is refused, naming the clock
     from engine_helpers import bundled
 
     def clocked(xml: str) -> str:
-        return xml.replace(
+        xml = xml.replace(
             "</ModelVariables>",
-            '    <Clock name="tick" valueReference="9000" causality="input" '
-            'intervalVariability="constant" intervalDecimal="0.1"/>\n  </ModelVariables>',
+            f'    <Clock name="tick" valueReference="9000" causality="input" {clock}/>\n'
+            "  </ModelVariables>",
         )
+        flag = 'hasEventMode="true"' if event_mode else ""
+        return re.sub(r'hasEventMode="\w+"', flag, xml)
 
     fmu = _derived(bundled("fmi3/Gain"), tmp_path / "clocked.fmu", clocked)
     errors = [p for p in _problems(tmp_path, fmu) if p.severity == "error"]
-    assert len(errors) == 1 and "'tick'" in errors[0].message
-    assert "event mode" in errors[0].message
+    assert len(errors) == 1 and "clock 'tick'" in errors[0].message
+    assert why in errors[0].message
 
 
-def test_array_outputs_left_out_of_the_default_record_are_a_warning(tmp_path):
+def test_array_outputs_are_recorded_element_by_element_by_default(tmp_path):
     from engine_helpers import bundled
 
     def with_array(xml: str) -> str:
@@ -133,10 +148,14 @@ def test_array_outputs_left_out_of_the_default_record_are_a_warning(tmp_path):
             'variability="continuous"><Dimension start="3"/></Float64>\n  </ModelVariables>',
         )
 
+    from cosim.io.yaml import load_system
+    from cosim.resolve.resolver import resolve_problems
+
     fmu = _derived(bundled("fmi3/Gain"), tmp_path / "array.fmu", with_array)
-    warnings = [p for p in _problems(tmp_path, fmu) if "array outputs" in p.message]
-    assert len(warnings) == 1 and warnings[0].severity == "warning"
-    assert "arr" in warnings[0].message
+    assert not [p for p in _problems(tmp_path, fmu) if "array" in p.message]
+    system, _ = resolve_problems(load_system(tmp_path / "system.yaml"))
+    labels = [r.label for r in system.records]
+    assert [x for x in labels if "arr" in x] == ["c.arr[1]", "c.arr[2]", "c.arr[3]"]
 
 
 def test_an_interface_the_fmu_lacks_is_an_error_with_what_it_offers(tmp_path):

@@ -177,6 +177,8 @@ def _print_summary(s: dict[str, Any]) -> None:
                 f"loop {name}: {loop.get('iterations', 0)} iterations "
                 f"(max {loop.get('max_iterations', 0)} per step), max residual "
                 f"{loop.get('max_residual', 0.0):.3g}, failures {loop.get('failures', 0)}"
+                + (f"; {loop['method']}" if loop.get("method") else "")
+                + (f" ({loop['jacobian']} Jacobian)" if loop.get("jacobian") else "")
             )
     control = s.get("step_control")
     if control:

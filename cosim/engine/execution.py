@@ -65,6 +65,7 @@ from cosim.engine.hooks import Manipulator, Observer
 from cosim.engine.plan import Plan, build_plan
 from cosim.engine.slots import InputView, python_value, store_value
 from cosim.engine.stages import (
+    INTEGER,
     Stage,
     Variants,
     bind_stages,
@@ -274,7 +275,10 @@ class Execution:
                 table = configure if vr in structural else by_type
                 vrs, values = table.setdefault(vtype, ([], []))
                 vrs.append(vr)
-                values.append(value)
+                if isinstance(value, tuple):  # a whole FMI 3.0 array, in row-major order
+                    values += value
+                else:
+                    values.append(value)
             if configure:  # FMI 3.0: structural parameters only in Configuration Mode
                 slave.configure(list(configure.items()))
             for vtype, (vrs, values) in by_type.items():
@@ -426,8 +430,11 @@ class Execution:
         return phase
 
     def _fill_input_slots(self) -> None:
-        """External-input slots start at the FMUs' present values (initialization mode)."""
+        """External-input slots start at the FMUs' present values (initialization mode);
+        array elements no connection drives hold their start values."""
         p = self.plan
+        for t, slot, value in p.set_fill:
+            self.views[t][slot] = value
         for k in range(len(p.in_labels)):
             i, t, slot = int(p.in_instance[k]), int(p.in_vtype[k]), int(p.in_slot[k])
             vr = int(p.store_vr[t][slot])
@@ -575,7 +582,7 @@ class Execution:
         if not self.initialized:
             raise SimulationError(f"get({label!r}): initialize() must be called first")
         vtype = value_type(self.system.components[i], var)
-        value = self.slaves[i].get_values(vtype, [var.value_reference])[0]
+        value = self.slaves[i].get_values(vtype, [var.value_reference], var.size)[var.element]
         return value if vtype is ValueType.STR else store_value(vtype, value)
 
     def set(self, label: str, value: float | int | bool | str) -> None:
@@ -584,6 +591,14 @@ class Execution:
         step (like a timed event). Before initialize() any parameter can be set (as a start
         value)."""
         i, var = self._variable(label)
+        if var.array:
+            raise ConfigError(
+                Problem(
+                    None,
+                    f"cannot set {label}: it is an element of the array {var.array}; set "
+                    "arrays with parameters: (a list) or drive them from a connection",
+                )
+            )
         tunable = var.causality == "parameter" and var.variability == "tunable"
         early = not self.initialized and var.causality == "parameter"
         if var.causality != "input" and not tunable and not early:
@@ -763,7 +778,11 @@ class Execution:
         while k < len(p.ev_tick) and p.ev_tick[k] <= tick:
             i = int(p.ev_instance[k])
             vtype = ValueType(int(p.ev_vtype[k]))
-            number = p.ev_values[k] if vtype is ValueType.STR else float(p.ev_value[k])
+            written = p.ev_values[k]
+            if vtype is ValueType.STR or (isinstance(written, int) and vtype in INTEGER):
+                number = written  # strings, and integers exact beyond 2**53 (Int64, UInt64)
+            else:
+                number = float(p.ev_value[k])
             slave = self.slaves[i]
             slave.time = t
             try:

@@ -9,7 +9,9 @@ communication step the solver:
     2. evaluates F(u): restore the states, run each member in stepping order (transfers, the
        inside inputs overwritten with u, sets, doStep, gets), and read g(u), what the inside
        connections transfer from the new outputs; the residual is r(u) = g(u) - u;
-    3. updates u: Newton with a finite-difference Jacobian (one evaluation per column) or
+    3. updates u: Newton with a finite-difference Jacobian (one evaluation per column; from
+       the members' directional derivatives instead when every member of an algebraic loop
+       is a Co-Simulation FMU that provides them: no extra evaluation) or
        fixed-point u + w*r (w constant or Aitken-adaptive), until every |du| and |r| is at most
        tolerance * (1 + |u|); the members end at the converged u (a final evaluation);
     4. frees the states. No convergence in max_iterations raises SimulationError.
@@ -53,6 +55,7 @@ class LoopSolver:
         }
         rows = []
         targets: list[tuple[int, int]] = []
+        sources: list[tuple[int, int]] = []
         for k in range(len(p.conn_dst_slot)):
             dv = ValueType(int(p.conn_dst_vtype[k]))
             sv = ValueType(int(p.conn_src_vtype[k]))
@@ -66,9 +69,12 @@ class LoopSolver:
                      float(p.conn_gain[k]), float(p.conn_offset[k]), feedthrough)
                 )  # fmt: skip
                 targets.append((target, vr))
+                sources.append(_source_of(p, sv, int(p.conn_src_slot[k])))
+        self.sources = sources  # (instance, value reference) of each row's output
         self.rows = rows
         self.n = len(rows)
         self.trapezoid = not loop.algebraic
+        self.partials = self._partials(targets) if spec.method == "newton" else None
         # iterative Gauss-Seidel into an FMU that interpolates inputs (FMI 2.0): the input
         # ramps from its start value to the iterate over the step (value + derivative)
         ramps: dict[int, tuple[list[int], list[int]]] = {}
@@ -86,6 +92,41 @@ class LoopSolver:
         self.max_residual = 0.0
         self.failures = 0
         self.total = 0
+
+    def _partials(self, targets: list[tuple[int, int]]) -> list[tuple] | None:
+        """Per member: (instance, inside output vrs, their rows, inside input vrs, their rows),
+        when every member of an algebraic loop is a Co-Simulation FMU providing directional
+        derivatives: Newton then takes dg/du from them instead of finite differences. Each
+        member's outputs depend only on its own inputs, all of them iteration variables, so
+        the Jacobian is block-structured: dg_k/du_j = gain_k * d y_src(k) / d u_j."""
+        ex = self.ex
+        comps = [ex.system.components[i] for i in self.members]
+        if not self.loop.algebraic or not all(
+            c.provides_directional_derivatives and c.interface == "cs" for c in comps
+        ):
+            return None
+        out = []
+        for i in self.members:
+            ins = [k for k, (target, _) in enumerate(targets) if target == i]
+            outs = [k for k, row in enumerate(self.rows) if self.sources[k][0] == i]
+            if ins and outs:
+                out.append(
+                    (i, [self.sources[k][1] for k in outs], outs, [targets[k][1] for k in ins], ins)
+                )
+        return out
+
+    def _jacobian(self) -> np.ndarray:
+        """dr/du = dg/du - I from the members' directional derivatives (at the present u)."""
+        jac = -np.eye(self.n)
+        for i, out_vrs, outs, in_vrs, ins in self.partials or ():
+            slave = self.ex.slaves[i]
+            for col, j in enumerate(ins):
+                seed = [0.0] * len(ins)
+                seed[col] = 1.0
+                sensitivity = slave.directional_derivative(out_vrs, in_vrs, seed)
+                for row, k in enumerate(outs):
+                    jac[k, j] += self.rows[k][4] * sensitivity[row]
+        return jac
 
     # ------------------------------------------------------------------ evaluation
     def _g(self) -> np.ndarray:
@@ -139,7 +180,13 @@ class LoopSolver:
             self.max_residual = max(self.max_residual, float(np.abs(r).max()))
             if np.all(np.abs(r) <= tol * (1.0 + np.abs(u))):
                 return iteration
-            if method == "newton":
+            if method == "newton" and self.partials:
+                jac = self._jacobian()
+                try:
+                    delta = np.linalg.solve(jac, -r)
+                except np.linalg.LinAlgError:
+                    delta = r
+            elif method == "newton":
                 jac = np.empty((self.n, self.n))
                 for j in range(self.n):
                     du = 1e-7 * (1.0 + abs(u[j]))
@@ -197,7 +244,18 @@ class LoopSolver:
             "max_residual": self.max_residual,
             "failures": self.failures,
             "method": self.spec.method,
+            "jacobian": ("directional" if self.partials else "finite-difference")
+            if self.spec.method == "newton"
+            else None,
         }
+
+
+def _source_of(p: Any, vtype: ValueType, slot: int) -> tuple[int, int]:
+    """(instance, value reference) of get slot `slot` of store `vtype`."""
+    for i, t, begin, end in p.get_calls.tolist():
+        if t == int(vtype) and begin <= slot < end:
+            return i, int(p.store_vr[t][slot])
+    return -1, int(p.store_vr[int(vtype)][slot])
 
 
 def _instance_of(conn_begin: np.ndarray, k: int) -> int:

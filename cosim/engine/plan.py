@@ -113,7 +113,10 @@ class Plan:
     rec_kinds: tuple[str, ...]
     ev_values: tuple[Value, ...]  # the events' values as written (messages; strings)
     in_labels: tuple[str, ...]  # "<component>.<variable>" per external input
-    start_values: tuple[tuple[tuple[ValueType, int, Value], ...], ...]  # per instance
+    # per instance: (vtype, value reference, value), a tuple of values for a whole array
+    start_values: tuple[tuple[tuple[ValueType, int, Any], ...], ...]
+    # set slots of array elements no connection drives: (vtype, slot, value) before the run
+    set_fill: tuple[tuple[int, int, Value], ...] = ()
 
     @property
     def n_instances(self) -> int:
@@ -195,6 +198,8 @@ def build_plan(
         problem = ""
         if iv is ValueType.STR:
             problem = "String inputs cannot be driven from outside yet"
+        elif var.array:
+            problem = f"elements of the array {var.array} cannot be driven from outside yet"
         elif var.causality != "input" and not (
             var.causality == "parameter" and var.variability == "tunable"
         ):
@@ -228,6 +233,7 @@ def build_plan(
     store_vr: list[list[int]] = [[] for _ in range(N_VTYPES)]
     get_labels: list[list[str]] = [[] for _ in range(N_VTYPES)]
     get_calls, set_calls = [], []
+    fill: list[tuple[int, int, int, VariableInfo]] = []  # set slots of array elements
     for table, slots, calls, labels in (
         (gets, get_slot, get_calls, get_labels),
         (sets, set_slot, set_calls, None),
@@ -239,11 +245,16 @@ def build_plan(
             for t in sorted(by_type):
                 begin = int(store_size[t])
                 for vr, var in by_type[t]:
+                    # an array element stands for its whole array: one slot per element, all
+                    # moved by one get/set of the value reference (nValues = size)
                     slots[(i, t, vr)] = int(store_size[t])
-                    store_vr[t].append(vr)
+                    members = _members(comps[i], var)
+                    store_vr[t] += [vr] * len(members)
                     if labels is not None:
-                        labels[t].append(f"{comps[i].name}.{var.name}")
-                    store_size[t] += 1
+                        labels[t] += [f"{comps[i].name}.{m.name}" for m in members]
+                    else:
+                        fill += [(i, t, slots[(i, t, vr)] + m.element, m) for m in members]
+                    store_size[t] += len(members)
                 calls.append((i, t, begin, int(store_size[t])))
 
     # ---- connections, sorted by target instance (stable: YAML order within an instance)
@@ -255,9 +266,11 @@ def build_plan(
             (
                 c.target_component,
                 int(sv),
-                get_slot[(c.source_component, int(sv), c.source.value_reference)],
+                get_slot[(c.source_component, int(sv), c.source.value_reference)]
+                + c.source.element,
                 int(dv),
-                set_slot[(c.target_component, int(dv), c.target.value_reference)],
+                set_slot[(c.target_component, int(dv), c.target.value_reference)]
+                + c.target.element,
                 float(c.gain),
                 float(c.offset),
                 _convert_code(sv, dv, convert),
@@ -306,7 +319,10 @@ def build_plan(
         conn_convert=col(7, np.int8),
         rec_vtype=np.array([int(t) for _, t in records], dtype=np.int8),
         rec_slot=np.array(
-            [get_slot[(r.component, int(t), r.variable.value_reference)] for r, t in records],
+            [
+                get_slot[(r.component, int(t), r.variable.value_reference)] + r.variable.element
+                for r, t in records
+            ],
             dtype=np.int64,
         ),
         ev_tick=np.array([e.tick for e in events], dtype=np.int64),
@@ -325,7 +341,29 @@ def build_plan(
         ev_values=tuple(e.value for e in events),
         in_labels=tuple(e[3] for e in externals),
         start_values=start_values,
+        set_fill=tuple(
+            (t, slot, _element_start(comps[i], var)) for i, t, slot, var in fill if var.array
+        ),
     )
+
+
+def _element_start(comp: ResolvedComponent, var: VariableInfo) -> Value:
+    """An array element's value before any connection writes it: its `parameters:` value,
+    else its start value, else zero."""
+    for first, values in comp.start_values:
+        if first.array == var.array and isinstance(values, tuple):
+            return values[var.element]
+    if var.start is not None:
+        return var.start
+    return False if var.kind == "boolean" else 0
+
+
+def _members(comp: ResolvedComponent, var: VariableInfo) -> list[VariableInfo]:
+    """The variables one get/set of `var`'s value reference moves: itself, or every element
+    of its array (in row-major order)."""
+    if not var.array:
+        return [var]
+    return [v for v in comp.variables.values() if v.array == var.array]
 
 
 __all__ = [

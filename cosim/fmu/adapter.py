@@ -240,8 +240,11 @@ class Slave(ABC):
         """Set values outside the hot path (start values, events); raises FmuError."""
 
     @abstractmethod
-    def get_values(self, vtype: ValueType, vrs: Sequence[int]) -> list[Any]:
-        """Get values outside the hot path; raises FmuError."""
+    def get_values(
+        self, vtype: ValueType, vrs: Sequence[int], count: int | None = None
+    ) -> list[Any]:
+        """Get values outside the hot path (`count` values in all: more than len(vrs) for
+        FMI 3.0 arrays); raises FmuError."""
 
     def set_input_derivatives(
         self, vrs: Sequence[int], first: Sequence[float], second: Sequence[float] | None = None
@@ -249,6 +252,14 @@ class Slave(ABC):
         """First (and second) derivatives of Real inputs over the next doStep (FMI 2.0
         canInterpolateInputs: fmi2SetRealInputDerivatives); FmuError where not supported."""
         raise FmuError(self.name, "setRealInputDerivatives", "not supported", self.time, self.log)
+
+    def directional_derivative(
+        self, unknowns: Sequence[int], knowns: Sequence[int], seed: Sequence[float]
+    ) -> list[float]:
+        """The derivatives of the Real `unknowns` along `seed` over the Real `knowns` (FMI 2.0
+        fmi2GetDirectionalDerivative, FMI 3.0 fmi3GetDirectionalDerivative); FmuError where
+        not supported."""
+        raise self.error("GetDirectionalDerivative", ERROR)
 
     def get_state(self) -> Any:
         raise FmuError(self.name, "getFMUState", "not supported", self.time, self.log)
@@ -302,6 +313,14 @@ class Slave(ABC):
         if status > WARNING or status < OK:
             raise self.error(function, status, time)
         return status
+
+
+def _per_value(vrs: Sequence[int], count: int) -> list[int]:
+    """`vrs` as one value reference per value: a single array reference repeated `count`
+    times (set_values / get_values of a whole FMI 3.0 array), else as given."""
+    if len(vrs) == 1 and count > 1:
+        return [vrs[0]] * count
+    return list(vrs)
 
 
 class NativeSlave(Slave):
@@ -363,8 +382,8 @@ class NativeSlave(Slave):
         """Call a typed FMI function on this instance and pass its status through the checkpoint."""
         return self.check(function, self.typed(function)(self._c, *args))
 
-    def _values_args(self, vr: Any, n: Any, values: Any) -> tuple[Any, ...]:
-        return (vr, n, values)
+    def _values_args(self, vr: Any, n: Any, values: Any, count: Any) -> tuple[Any, ...]:
+        return (vr, n, values)  # FMI 2.0: one value per value reference
 
     def _bind_values(
         self, verb: str, vtype: ValueType, vrs: Sequence[int], values: Any
@@ -375,9 +394,12 @@ class NativeSlave(Slave):
             function = f"{self._prefix}{verb}{self._type_names[vtype]}"
         except KeyError:
             raise self.error(f"{self._prefix}{verb} ({vtype.name})", ERROR) from None
+        # the slots of an FMI 3.0 array repeat its value reference once per element: the
+        # call names it once and moves nValues = len(values) values
+        vrs = [v for k, v in enumerate(vrs) if k == 0 or vrs[k - 1] != v]
         vr = (ctypes.c_uint32 * len(vrs))(*vrs)
         n = ctypes.c_size_t(len(vrs))
-        args = self._values_args(vr, n, values)
+        args = self._values_args(vr, n, values, ctypes.c_size_t(len(values)))
         call = functools.partial(self.raw(function), self._c, *args)
         return self._register(call, function, *args)
 
@@ -396,16 +418,18 @@ class NativeSlave(Slave):
             values = [str(v).encode("utf-8") for v in values]
         elif vtype in BOOLEAN:
             values = [bool(v) for v in values]
-        buf = (CTYPES[vtype] * len(vrs))(*values)
-        call = self._bind_values("Set", vtype, vrs, buf)
+        buf = (CTYPES[vtype] * len(values))(*values)
+        call = self._bind_values("Set", vtype, _per_value(vrs, len(values)), buf)
         try:
             self.check(self.function_name(call), call())
         finally:
             self._forget(call)
 
-    def get_values(self, vtype: ValueType, vrs: Sequence[int]) -> list[Any]:
-        buf = (CTYPES[vtype] * len(vrs))()
-        call = self._bind_values("Get", vtype, vrs, buf)
+    def get_values(
+        self, vtype: ValueType, vrs: Sequence[int], count: int | None = None
+    ) -> list[Any]:
+        buf = (CTYPES[vtype] * (len(vrs) if count is None else count))()
+        call = self._bind_values("Get", vtype, _per_value(vrs, len(buf)), buf)
         try:
             self.check(self.function_name(call), call())
         finally:

@@ -1,4 +1,4 @@
-"""Open FMU archives safely: reject entries that would unpack outside the target folder."""
+"""FMU archives: open them safely (no entry unpacks outside its folder), read their XML."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import stat
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
 
@@ -128,3 +129,42 @@ def read_model_description(path: str | Path):
         if isinstance(exc, AttributeError):  # e.g. a root element other than fmiModelDescription
             exc = "not an FMI model description (expected root element <fmiModelDescription>)"
         raise _problem(path, f"cannot read modelDescription.xml: {exc}") from None
+
+
+def interface_attributes(path: str | Path) -> dict[str, dict[str, str]]:
+    """The attributes of each interface element (CoSimulation, ModelExchange, ...) as written
+    in modelDescription.xml: FMI 3.0 names fmpy does not read (providesDirectionalDerivatives).
+    Parsed with lxml, entities and network off; {} when the file cannot be read."""
+    root = _root(path)
+    if root is None:
+        return {}
+    names = ("CoSimulation", "ModelExchange", "ScheduledExecution")
+    return {child.tag: dict(child.attrib) for child in root if child.tag in names}
+
+
+def clock_attributes(path: str | Path) -> dict[str, dict[str, str]]:
+    """The attributes of each Clock variable (FMI 3.0) by name, as written in
+    modelDescription.xml (fmpy does not read intervalDecimal); {} when unreadable."""
+    root = _root(path)
+    if root is None:
+        return {}
+    variables = root.find("ModelVariables")
+    if variables is None:
+        return {}
+    return {c.get("name", ""): dict(c.attrib) for c in variables if c.tag == "Clock"}
+
+
+def _root(path: str | Path) -> Any:
+    from lxml import etree
+
+    path = Path(path)
+    try:
+        if path.is_dir():
+            data = (path / "modelDescription.xml").read_bytes()
+        else:
+            with zipfile.ZipFile(path) as zf:
+                data = zf.read("modelDescription.xml")
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        return etree.fromstring(data, parser)
+    except Exception:  # reported by read_model_description
+        return None

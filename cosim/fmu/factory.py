@@ -93,6 +93,8 @@ class NativeSlaves:
         )
         if me:
             slave.setup(component.solver, component.tolerance, component.max_step, md)
+        elif getattr(component, "input_clocks", ()):
+            slave.use_event_mode(component.input_clocks)
         return slave
 
     def close(self) -> None:

@@ -184,7 +184,9 @@ class FakeSlave(Slave):
             self.model.values[vr] = value
         self.trace.append(("set_values", self.name, self.t, tuple(zip(vrs, values, strict=True))))
 
-    def get_values(self, vtype: ValueType, vrs: Sequence[int]) -> list[Any]:
+    def get_values(
+        self, vtype: ValueType, vrs: Sequence[int], count: int | None = None
+    ) -> list[Any]:
         self._eval()
         return [self.model.values[vr] for vr in vrs]
 

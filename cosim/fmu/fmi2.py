@@ -172,6 +172,21 @@ class Fmi2Slave(NativeSlave):
             (ctypes.c_double * n)(*values),
         )
 
+    def directional_derivative(self, unknowns: Any, knowns: Any, seed: Any) -> list[float]:
+        nu, nk = len(unknowns), len(knowns)
+        out = (ctypes.c_double * nu)()
+        status = self.raw("fmi2GetDirectionalDerivative")(
+            self._c,
+            (ctypes.c_uint * nu)(*unknowns),
+            ctypes.c_size_t(nu),
+            (ctypes.c_uint * nk)(*knowns),
+            ctypes.c_size_t(nk),
+            (ctypes.c_double * nk)(*seed),
+            out,
+        )
+        self.check("fmi2GetDirectionalDerivative", status)
+        return list(out)
+
     def get_state(self) -> Any:
         """fmi2GetFMUstate; from now on doStep passes noSetFMUStatePriorToCurrentPoint = false."""
         self._no_rollback.value = 0

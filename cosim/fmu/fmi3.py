@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from cosim.errors import FmuError
-from cosim.fmu.adapter import NativeSlave, StatusCall, ValueType, select_log_categories
+from cosim.fmu.adapter import (
+    ERROR,
+    WARNING,
+    NativeSlave,
+    StatusCall,
+    ValueType,
+    select_log_categories,
+)
 from cosim.model.spec import VariableInfo
 
 _BY_FMI_TYPE = {
@@ -36,7 +43,7 @@ _BY_KIND = {
 
 
 class Fmi3Slave(NativeSlave):
-    """One FMI 3.0 Co-Simulation instance (no event mode, no early return)."""
+    """One FMI 3.0 Co-Simulation instance (Event Mode for clocked FMUs; no early return)."""
 
     fmi_version = "3.0"
     _prefix = "fmi3"
@@ -85,6 +92,19 @@ class Fmi3Slave(NativeSlave):
         self.last_successful_time = ctypes.c_double(0.0)
         # noSetFMUStatePriorToCurrentPoint of every doStep: true until a state is taken
         self._no_rollback = ctypes.c_bool(True)
+        # Event Mode (eventModeUsed): periodic input clocks (vr, interval, shift) to activate
+        self.event_mode = False
+        self.clocks: list[tuple[int, float, float]] = []
+        self.start_time = 0.0
+        self.event_count = 0  # Event Mode entries after initialization
+
+    def use_event_mode(self, clocks: Iterable[tuple[int, float, float]]) -> None:
+        """Instantiate with eventModeUsed and activate these periodic input clocks at their
+        ticks: at each communication point where one ticks (or where fmi3DoStep asks for event
+        handling) the instance enters Event Mode, gets fmi3SetClock and fmi3UpdateDiscreteStates
+        until its discrete states settle, and returns to Step Mode (FMI 3.0 section 4.2)."""
+        self.event_mode = True
+        self.clocks = list(clocks)
 
     @staticmethod
     def value_type(var: VariableInfo) -> ValueType:
@@ -101,7 +121,9 @@ class Fmi3Slave(NativeSlave):
             keep_all=logging_on,
         )
         try:
-            self._fmu.instantiate(loggingOn=True, logMessage=self._log_message)
+            self._fmu.instantiate(
+                loggingOn=True, eventModeUsed=self.event_mode, logMessage=self._log_message
+            )
         except Exception:
             raise FmuError(
                 self.name, "fmi3InstantiateCoSimulation", "NULL", None, self.log
@@ -117,7 +139,7 @@ class Fmi3Slave(NativeSlave):
     def enter_initialization(
         self, start: float, stop: float | None = None, tolerance: float | None = None
     ) -> None:
-        self.time = start
+        self.time = self.start_time = start
         self.call(
             "fmi3EnterInitializationMode",
             tolerance is not None,
@@ -129,7 +151,60 @@ class Fmi3Slave(NativeSlave):
 
     def exit_initialization(self) -> None:
         self.call("fmi3ExitInitializationMode")
+        if self.event_mode:  # Initialization Mode -> Event Mode: the start time's events
+            self._event_iteration(self._ticking(self.start_time))
+            self.call("fmi3EnterStepMode")
         self.initialized = True
+
+    def _ticking(self, t: float) -> list[int]:
+        """The input clocks that tick at time `t`."""
+        out = []
+        for vr, interval, shift in self.clocks:
+            k = round((t - self.start_time - shift) / interval)
+            at = self.start_time + shift + k * interval
+            if k >= 0 and abs(t - at) <= 1e-9 * max(1.0, abs(t)):
+                out.append(vr)
+        return out
+
+    def _event_iteration(self, clocks: list[int]) -> None:
+        """In Event Mode: activate `clocks`, then fmi3UpdateDiscreteStates until the discrete
+        states settle (at most 100 rounds)."""
+        if clocks:
+            n = len(clocks)
+            self.call(
+                "fmi3SetClock", (ctypes.c_uint32 * n)(*clocks), ctypes.c_size_t(n),
+                (ctypes.c_bool * n)(*([True] * n)),
+            )  # fmt: skip
+        again, terminate = ctypes.c_bool(True), ctypes.c_bool(False)
+        flags = [ctypes.c_bool(False) for _ in range(3)]
+        next_time = ctypes.c_double(0.0)
+        update = self.raw("fmi3UpdateDiscreteStates")
+        for _ in range(100):
+            status = update(
+                self._c, ctypes.byref(again), ctypes.byref(terminate),
+                *(ctypes.byref(f) for f in flags), ctypes.byref(next_time),
+            )  # fmt: skip
+            self.check("fmi3UpdateDiscreteStates", status, self.time)
+            if terminate.value:
+                self.terminate_simulation.value = True
+            if not again.value or terminate.value:
+                return
+        raise self.error("fmi3UpdateDiscreteStates", ERROR, self.time)
+
+    def _step_with_events(self, do_step: Any, time: ctypes.c_double, step: ctypes.c_double) -> int:
+        status = do_step()
+        if status > WARNING or self.terminate_simulation.value:
+            return status
+        t = time.value + step.value
+        clocks = self._ticking(t)
+        if clocks or self.event_handling_needed.value:
+            self.time = t
+            self.call("fmi3EnterEventMode")
+            self.event_count += 1
+            self._event_iteration(clocks)
+            if not self.terminate_simulation.value:
+                self.call("fmi3EnterStepMode")
+        return status
 
     def configure(self, values: Any) -> None:
         """Structural parameters: enter Configuration Mode, set them, exit it (FMI 3.0)."""
@@ -138,8 +213,8 @@ class Fmi3Slave(NativeSlave):
             self.set_values(vtype, vrs, items)
         self.call("fmi3ExitConfigurationMode")
 
-    def _values_args(self, vr: Any, n: Any, values: Any) -> tuple[Any, ...]:
-        return (vr, n, values, n)  # nValues == nValueReferences: scalar variables only
+    def _values_args(self, vr: Any, n: Any, values: Any, count: Any) -> tuple[Any, ...]:
+        return (vr, n, values, count)  # nValues: more than nValueReferences with arrays
 
     def bind_step(self, time: ctypes.c_double, step: ctypes.c_double) -> StatusCall:
         args = (
@@ -152,7 +227,26 @@ class Fmi3Slave(NativeSlave):
             ctypes.byref(self.last_successful_time),
         )
         call = functools.partial(self.raw("fmi3DoStep"), self._c, *args)
+        if self.event_mode:  # Python wraps the raw call: only for FMUs run in Event Mode
+            call = functools.partial(self._step_with_events, call, time, step)
         return self._register(call, "fmi3DoStep", *args)
+
+    def directional_derivative(self, unknowns: Any, knowns: Any, seed: Any) -> list[float]:
+        nu, nk = len(unknowns), len(knowns)
+        out = (ctypes.c_double * nu)()
+        status = self.raw("fmi3GetDirectionalDerivative")(
+            self._c,
+            (ctypes.c_uint32 * nu)(*unknowns),
+            ctypes.c_size_t(nu),
+            (ctypes.c_uint32 * nk)(*knowns),
+            ctypes.c_size_t(nk),
+            (ctypes.c_double * nk)(*seed),
+            ctypes.c_size_t(nk),
+            out,
+            ctypes.c_size_t(nu),
+        )
+        self.check("fmi3GetDirectionalDerivative", status)
+        return list(out)
 
     def get_state(self) -> Any:
         """fmi3GetFMUState; from now on doStep passes noSetFMUStatePriorToCurrentPoint = false."""

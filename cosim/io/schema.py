@@ -43,6 +43,12 @@ _VALUE: dict[str, Any] = {
 # Times are integer nanoseconds in 64 bits (cosim.model.spec.MAX_SECONDS, about 292 years either
 # side of 0). config.py reports a value beyond `minimum`/`maximum` as out of that range: only
 # time keys carry these two keywords.
+_START_VALUE: dict[str, Any] = {
+    "type": ["number", "boolean", "string", "array"],
+    "items": {"type": ["number", "boolean", "array"]},
+    "description": "A start value: a number for Real/Integer variables, true/false for "
+    "Boolean, text for String, a list (nested lists, row-major) for a whole FMI 3.0 array.",
+}
 _SECONDS: dict[str, Any] = {"type": "number", "minimum": -MAX_SECONDS, "maximum": MAX_SECONDS}
 _POSITIVE_SECONDS: dict[str, Any] = {
     "type": "number",
@@ -826,7 +832,7 @@ SCHEMA: dict[str, Any] = {
                     },
                     "parameters": {
                         "type": ["object", "null"],
-                        "additionalProperties": _VALUE,
+                        "additionalProperties": _START_VALUE,
                         "description": "Start values by variable name: parameters, inputs "
                         "and states (variables with initial exact or approx).",
                     },

@@ -191,7 +191,13 @@ def _parse(text: str, file: str, report: _Report, index: bool = False) -> _Node 
             ctx = exc.context_mark
             where = f" at {ctx.line + 1}:{ctx.column + 1}" if ctx and ctx is not mark else ""
             what += f" ({exc.context}{where})"
-        report.error(loc, f"invalid YAML: {what}", "check indentation, colons, brackets and quotes")
+        hint = "check indentation, colons, brackets and quotes"
+        if "flow mapping" in what and "'['" in what:
+            hint = (
+                'inside { } an array element needs quotes: write {from: "a.y[1]", ...} '
+                "or use one key per line"
+            )
+        report.error(loc, f"invalid YAML: {what}", hint)
         return None
     except yaml.YAMLError as exc:
         report.error(Location(file), f"invalid YAML: {exc}")
@@ -629,7 +635,7 @@ class _Builder:
             if params_node is not None and isinstance(params_node.value, dict):
                 for key, child in params_node.value.items():
                     if not self.report.is_bad(*path, "parameters", key):
-                        params[key] = child.value
+                        params[key] = plain(child)  # a list for a whole array
                         locs[key] = child.where
             step = self.get(*path, "step")
             tolerance, max_step = self.get(*path, "tolerance"), self.get(*path, "max_step")

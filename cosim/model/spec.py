@@ -173,6 +173,12 @@ class VariableInfo:
     unit: str | None = None
     start: Value | None = None
     description: str = ""
+    # FMI 3.0 arrays: each element is a variable `y[i]` / `A[i,j]` sharing the array's value
+    # reference; the engine gets and sets all `size` values at once (cosim.resolve.arrays)
+    array: str = ""  # the array's name ("" for a scalar variable)
+    shape: tuple[int, ...] = ()  # the array's shape (() for a scalar)
+    element: int = 0  # this element's row-major position in the array
+    size: int = 1  # the number of values one get/set of the value reference moves
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,9 @@ class ResolvedComponent:
     # FMI 2.0 canInterpolateInputs / FMI 3.0 providesIntermediateUpdate (input derivatives)
     can_interpolate_inputs: bool = False
     provides_directional_derivatives: bool = False
+    # FMI 3.0 Co-Simulation in Event Mode: (value reference, interval s, shift s) of each
+    # periodic input clock, activated at its ticks (cosim.fmu.fmi3); () without clocks
+    input_clocks: tuple[tuple[int, float, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.fmu.archive import check_archive, read_model_description
+from cosim.fmu.archive import (
+    check_archive,
+    clock_attributes,
+    interface_attributes,
+    read_model_description,
+)
 from cosim.io.locate import Problems
 from cosim.io.locate import listing as _listing
 from cosim.io.yaml import (
@@ -36,6 +42,7 @@ from cosim.model.spec import (
     to_seconds,
     to_ticks,
 )
+from cosim.resolve import arrays as arrays_mod
 from cosim.resolve.fmus import locate_fmu
 from cosim.resolve.graph import algebraic_loops, cyclic_groups, direct_feedthrough, step_order
 from cosim.resolve.live import check_plant_links, resolve_links
@@ -95,7 +102,8 @@ class FmuInfo:
     directional: tuple[bool, bool] = (False, False)  # (CS, ME) provide directional derivatives
     clocks: tuple[str, ...] = ()  # Clock variables (FMI 3.0)
     structural: tuple[str, ...] = ()  # structural parameters (FMI 3.0)
-    array_outputs: tuple[str, ...] = ()  # outputs with dimensions (not exchanged yet)
+    arrays: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # name -> shape
+    dimension_parameters: Mapping[str, int] = field(default_factory=dict)  # name -> value ref
 
 
 _CACHE: dict[tuple[str, int, int], FmuInfo] = {}
@@ -125,29 +133,7 @@ def fmu_info(path: str | Path) -> FmuInfo:
         return _CACHE[key]
     md = read_model_description(path)  # ConfigError for a missing or broken FMU
     members = [name.replace("\\", "/") for name in check_archive(path)]
-    variables: dict[str, VariableInfo] = {}
-    unsupported: dict[str, str] = {}
-    for v in md.modelVariables:
-        kind = _KINDS.get(v.type)
-        if kind is None:
-            unsupported[v.name] = f"it is a {v.type} variable, which cosim does not support yet"
-            continue
-        if v.dimensions:
-            unsupported[v.name] = "it is an array variable, which cosim does not support yet"
-            continue
-        declared = v.declaredType
-        variables[v.name] = VariableInfo(
-            name=v.name,
-            value_reference=int(v.valueReference),
-            kind=kind,
-            fmi_type=v.type,
-            causality=v.causality,
-            variability=v.variability,
-            initial=v.initial,
-            unit=v.unit or (declared.unit if declared is not None else None),
-            start=_start(v.start, kind),
-            description=v.description or "",
-        )
+    variables, unsupported, arrays = _variables(md, arrays_mod.default_sizes(md))
     cs, me = md.coSimulation, md.modelExchange
     experiment = md.defaultExperiment
     major = str(md.fmiVersion or "").split(".")[0]
@@ -163,7 +149,7 @@ def fmu_info(path: str | Path) -> FmuInfo:
         can_get_set_state=bool(cs.canGetAndSetFMUstate) if cs is not None else False,
         variables=variables,
         unsupported=unsupported,
-        feedthrough=direct_feedthrough(md),
+        feedthrough=_feedthrough(md, variables, arrays),
         units=unit_definitions(md),
         binary=binary,
         has_binary=binary in members,
@@ -177,15 +163,106 @@ def fmu_info(path: str | Path) -> FmuInfo:
         default_tolerance=_positive(getattr(experiment, "tolerance", None)),
         can_interpolate_inputs=cs is not None
         and bool(cs.canInterpolateInputs if major == "2" else cs.providesIntermediateUpdate),
-        directional=(_directional(cs), _directional(me)),
+        directional=_directional(path, cs, me, major),
         clocks=tuple(v.name for v in md.modelVariables if v.type == "Clock"),
         structural=tuple(v.name for v in md.modelVariables if v.causality == "structuralParameter"),
-        array_outputs=tuple(
-            v.name for v in md.modelVariables if v.dimensions and v.causality == "output"
-        ),
+        arrays=arrays,
+        dimension_parameters={n: vr for vr, n in arrays_mod.dimension_parameters(md).items()},
     )
     _CACHE[key] = info
     return info
+
+
+def _variables(
+    md: Any, sizes: Mapping[int, int]
+) -> tuple[dict[str, VariableInfo], dict[str, str], dict[str, tuple[int, ...]]]:
+    """Usable variables (array elements included), unusable ones with the reason, and the
+    arrays' shapes, for dimension sizes `sizes` (value reference of a structural parameter ->
+    its value)."""
+    variables: dict[str, VariableInfo] = {}
+    unsupported: dict[str, str] = {}
+    arrays: dict[str, tuple[int, ...]] = {}
+    for v in md.modelVariables:
+        kind = _KINDS.get(v.type)
+        if kind is None:
+            unsupported[v.name] = f"it is a {v.type} variable, which cosim does not support yet"
+            continue
+        declared = v.declaredType
+        common = dict(
+            value_reference=int(v.valueReference),
+            kind=kind,
+            fmi_type=v.type,
+            causality=v.causality,
+            variability=v.variability,
+            initial=v.initial,
+            unit=v.unit or (declared.unit if declared is not None else None),
+            description=v.description or "",
+        )
+        if not v.dimensions:
+            variables[v.name] = VariableInfo(name=v.name, start=_start(v.start, kind), **common)
+            continue
+        shape = arrays_mod.shape_of(v, sizes)
+        if kind == "string" or shape is None:
+            why = "a String array" if kind == "string" else "an array of unknown size"
+            unsupported[v.name] = f"it is {why}, which cosim does not support yet"
+            continue
+        arrays[v.name] = shape
+        size = math.prod(shape)
+        starts = arrays_mod.flat_starts(v.start, size, lambda t, k=kind: _start(t, k))
+        for element, name in enumerate(arrays_mod.element_names(v.name, shape)):
+            variables[name] = VariableInfo(
+                name=name,
+                start=starts[element],
+                array=v.name,
+                shape=shape,
+                element=element,
+                size=size,
+                **common,
+            )
+    return variables, unsupported, arrays
+
+
+def _feedthrough(
+    md: Any, variables: Mapping[str, VariableInfo], arrays: Mapping[str, tuple[int, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """Output -> the inputs it depends on directly, element by element for arrays."""
+    elements: dict[str, list[str]] = {name: [] for name in arrays}
+    for var in variables.values():
+        if var.array:
+            elements[var.array].append(var.name)
+    return arrays_mod.expand_feedthrough(direct_feedthrough(md), elements)
+
+
+def with_sizes(info: FmuInfo, sizes: Mapping[int, int]) -> FmuInfo:
+    """`info` with its arrays re-shaped for other structural-parameter values."""
+    md = info.model_description
+    variables, unsupported, arrays = _variables(md, {**arrays_mod.default_sizes(md), **sizes})
+    return replace(
+        info,
+        variables=variables,
+        unsupported=unsupported,
+        arrays=arrays,
+        feedthrough=_feedthrough(md, variables, arrays),
+    )
+
+
+def _seconds(attrs: Mapping[str, str], what: str) -> float | None:
+    """A clock's interval or shift in seconds: <what>Decimal, else <what>Counter * resolution."""
+    try:
+        if f"{what}Decimal" in attrs:
+            return float(attrs[f"{what}Decimal"])
+        if f"{what}Counter" in attrs:
+            return int(attrs[f"{what}Counter"]) * float(attrs.get("resolution", "1"))
+    except ValueError:
+        return None
+    return None
+
+
+def _on_grid(value: float, step: float, zero: bool = False) -> bool:
+    """Whether `value` is a positive (or, with `zero`, a non-negative) multiple of `step`,
+    to the tick."""
+    ticks, step_ticks = to_ticks(value), max(1, to_ticks(step))
+    return (ticks > 0 or (zero and ticks == 0)) and ticks % step_ticks == 0
 
 
 def _positive(value: Any) -> float | None:
@@ -196,10 +273,17 @@ def _positive(value: Any) -> float | None:
     return number if number > 0 else None
 
 
-def _directional(interface: Any) -> bool:
-    return interface is not None and bool(
-        getattr(interface, "providesDirectionalDerivative", False)
-        or getattr(interface, "providesDirectionalDerivatives", False)
+def _directional(path: Path, cs: Any, me: Any, major: str) -> tuple[bool, bool]:
+    """Whether the (CS, ME) interfaces provide directional derivatives (FMI 2.0
+    providesDirectionalDerivative, read by fmpy; FMI 3.0 providesDirectionalDerivatives)."""
+    if major == "3":
+        written = interface_attributes(path)
+        return tuple(  # type: ignore[return-value]
+            written.get(tag, {}).get("providesDirectionalDerivatives") in ("true", "1")
+            for tag in ("CoSimulation", "ModelExchange")
+        )
+    return tuple(  # type: ignore[return-value]
+        i is not None and bool(getattr(i, "providesDirectionalDerivative", False)) for i in (cs, me)
     )
 
 
@@ -226,6 +310,19 @@ def _not_settable(var: VariableInfo) -> str | None:
     if var.causality in ("output", "local") and var.initial not in ("exact", "approx"):
         return f"it is {_CAUSALITY[var.causality]} calculated by the FMU (initial={var.initial})"
     return None
+
+
+def _element_hint(array: VarRef, shape: tuple[int, ...]) -> str:
+    names = arrays_mod.element_names(array.variable, shape)
+    hint = "connect arrays of the same shape"
+    return f"{hint}, or elements one by one, e.g. {array.component}.{names[0]}" if names else hint
+
+
+def _fallback(var: VariableInfo) -> Value:
+    """An array element's value where `parameters:` sets none: its start, else zero."""
+    if var.start is not None:
+        return var.start
+    return {"real": 0.0, "integer": 0, "boolean": False}.get(var.kind, "")
 
 
 def _coerce(value: Value, var: VariableInfo) -> Value | None:
@@ -282,9 +379,20 @@ class _Resolver:
         interface = self.interface(comp, info)
         if interface is None:
             return
+        info = self.sized(comp, info)
         self.infos[comp.name] = info  # kept even without a binary, to check its variables
         self.interfaces[comp.name] = interface
         self.capabilities(comp, info, loc, interface)
+
+    def sized(self, comp: ComponentSpec, info: FmuInfo) -> FmuInfo:
+        """`info` with its arrays shaped by the structural parameters `comp` sets."""
+        sizes = {}
+        for name, vr in info.dimension_parameters.items():
+            if name in comp.parameters:
+                value = comp.parameters[name]
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    sizes[vr] = value
+        return with_sizes(info, sizes) if sizes else info
 
     def interface(self, comp: ComponentSpec, info: FmuInfo) -> str | None:
         """The interface `comp` runs ("cs" | "me"), or None (reported)."""
@@ -333,16 +441,63 @@ class _Resolver:
                         if has["me"]
                         else f"remove {key}",
                     )
-        if wanted == "cs" and info.clocks:
-            self.error(
-                loc,
-                f"{comp.fmu}: the FMU has clocks ({_listing(info.clocks)}), so it must be run "
-                "in event mode (eventModeUsed); cosim does not run clocked Co-Simulation FMUs "
-                f"yet, and instantiating clock {info.clocks[0]!r}'s FMU without event mode fails",
-                "export the model without clocks (or with Model Exchange)",
-            )
+        if info.clocks and self.input_clocks(comp, info, wanted) is None:
             return None
         return wanted
+
+    def input_clocks(
+        self, comp: ComponentSpec, info: FmuInfo, interface: str
+    ) -> tuple[tuple[int, float, float], ...] | None:
+        """(value reference, interval, shift) of each clock of a Co-Simulation FMU run in
+        Event Mode; None (reported) for clocks cosim does not schedule.
+
+        cosim schedules time-based periodic input clocks (intervalVariability constant, a
+        fixed interval and shift): it activates them with fmi3SetClock in Event Mode at their
+        ticks, which must lie on the component's communication grid."""
+        loc = comp.fmu_loc or comp.loc
+        sim = self.spec.simulation
+        step = comp.step or sim.step
+        table = []
+        written = clock_attributes(info.path)
+        cs_attrs = interface_attributes(info.path).get("CoSimulation", {})
+        event_mode = cs_attrs.get("hasEventMode") in ("true", "1")
+        for name in info.clocks:
+            attrs = written.get(name, {})
+            why = ""
+            interval = _seconds(attrs, "interval")
+            shift = _seconds(attrs, "shift") or 0.0
+            if interface != "cs":
+                why = "cosim schedules clocks of Co-Simulation FMUs only"
+            elif not event_mode:
+                why = (
+                    "clocks need Event Mode, and the FMU does not declare hasEventMode (it "
+                    "cannot be instantiated with eventModeUsed)"
+                )
+            elif attrs.get("causality") != "input":
+                role = attrs.get("causality", "output")
+                why = f"it is an {role} clock; cosim activates input clocks only"
+            elif attrs.get("intervalVariability") != "constant" or interval is None:
+                why = (
+                    f"its interval is {attrs.get('intervalVariability', 'not given')}; cosim "
+                    "schedules periodic clocks (intervalVariability constant with a fixed "
+                    "interval)"
+                )
+            elif not _on_grid(interval, step) or not _on_grid(shift, step, zero=True):
+                why = (
+                    f"it ticks every {interval:g} s (shift {shift:g} s), off the component's "
+                    f"communication grid of {step:g} s"
+                )
+            if why:
+                self.error(
+                    loc,
+                    f"{comp.fmu}: clock {name!r} cannot be scheduled: {why}",
+                    "use a communication step that divides the clock's interval and shift"
+                    if "grid" in why
+                    else "export the model without clocks, or with a periodic input clock",
+                )
+                return None
+            table.append((int(attrs.get("valueReference", -1)), interval, shift))
+        return tuple(table)
 
     def capabilities(
         self, comp: ComponentSpec, info: FmuInfo, loc: Location | None, interface: str
@@ -418,6 +573,15 @@ class _Resolver:
         else:
             same_role = [n for n, v in info.variables.items() if role in (None, v.causality)]
             listed = f"{role}s" if role else "variables"
+        if ref.variable in info.arrays:
+            shape = info.arrays[ref.variable]
+            names = arrays_mod.element_names(ref.variable, shape)
+            self.error(
+                ref.loc,
+                f"{ref} is an array ({arrays_mod.shape_text(shape)}): name one element here",
+                f"its elements: {_listing(names)}" if names else "it has no elements",
+            )
+            return None
         if ref.variable in info.unsupported:
             self.error(
                 ref.loc,
@@ -437,36 +601,136 @@ class _Resolver:
         )
         return None
 
+    # -- arrays (FMI 3.0): whole-array references become element references
+    def elements(self, ref: VarRef) -> list[VarRef] | None:
+        """The element references of `ref` when it names a whole array, else None."""
+        info = self.infos.get(ref.component)
+        if info is None or ref.variable not in info.arrays:
+            return None
+        names = arrays_mod.element_names(ref.variable, info.arrays[ref.variable])
+        return [VarRef(ref.component, name, ref.loc) for name in names]
+
+    def expand_arrays(self, spec: SystemSpec) -> SystemSpec:
+        """`spec` with connections and records of whole arrays written element by element
+        (shapes checked: a mismatch is reported and the connection left out)."""
+        connections = []
+        for conn in spec.connections:
+            src, dst = self.elements(conn.source), self.elements(conn.target)
+            if src is None and dst is None:
+                connections.append(conn)
+                continue
+            shapes = [
+                self.infos[r.component].arrays[r.variable] if e is not None else ()
+                for r, e in ((conn.source, src), (conn.target, dst))
+            ]
+            if src is None or dst is None or shapes[0] != shapes[1]:
+                array = conn.source if src is not None else conn.target
+                self.error(
+                    conn.loc,
+                    f"connection {conn.source} -> {conn.target}: shapes differ: "
+                    f"{conn.source} is {arrays_mod.shape_text(shapes[0])}, {conn.target} is "
+                    f"{arrays_mod.shape_text(shapes[1])}",
+                    _element_hint(array, shapes[0] or shapes[1]),
+                )
+                continue
+            pairs = [replace(conn, source=a, target=b) for a, b in zip(src, dst, strict=True)]
+            roles = (
+                self.infos[src[0].component].variables[src[0].variable].causality,
+                self.infos[dst[0].component].variables[dst[0].variable].causality,
+            )
+            # a wrong causality is the array's: report it once, on its first element
+            connections += pairs if roles == ("output", "input") else pairs[:1]
+        record = spec.record
+        if record.variables is not None:
+            refs: list[VarRef] = []
+            for ref in record.variables:
+                refs += self.elements(ref) or [ref]
+            record = replace(record, variables=tuple(refs))
+        return replace(spec, connections=tuple(connections), record=record)
+
     def names_with(self, component: str, causality: str) -> list[str]:
         info = self.infos[component]
         return [n for n, v in info.variables.items() if v.causality == causality]
 
-    def start_values(self, comp: ComponentSpec) -> tuple[tuple[VariableInfo, Value], ...]:
-        out = []
+    def start_values(self, comp: ComponentSpec) -> tuple[tuple[VariableInfo, Any], ...]:
+        """(variable, value) per `parameters:` entry; an array's entry is its first element
+        and a tuple of every element's value (start values where `parameters:` sets none)."""
+        out: list[tuple[VariableInfo, Any]] = []
+        info = self.infos[comp.name]
+        arrays: dict[str, list[Any]] = {}  # array -> its element values, as set so far
         for name, value in comp.parameters.items():
             loc = comp.parameter_locs.get(name, comp.loc)
+            items = self.array_items(comp, name, value, loc)
+            for var, item in items if items is not None else [(None, value)]:
+                checked = self.start_value(comp, var, item, name if var is None else var.name, loc)
+                if checked is None:
+                    continue
+                var, coerced = checked
+                if not var.array:
+                    out.append((var, coerced))
+                    continue
+                if var.array not in arrays:
+                    siblings = [v for v in info.variables.values() if v.array == var.array]
+                    arrays[var.array] = [_fallback(v) for v in siblings]
+                    out.append((siblings[0], arrays[var.array]))
+                arrays[var.array][var.element] = coerced
+        return tuple((var, tuple(v) if isinstance(v, list) else v) for var, v in out)
+
+    def array_items(
+        self, comp: ComponentSpec, name: str, value: Any, loc: Location | None
+    ) -> list[tuple[VariableInfo | None, Any]] | None:
+        """A whole array's `parameters:` value as (element, value) pairs ([] when its shape is
+        wrong, reported); None when `name` is no array."""
+        info = self.infos[comp.name]
+        if name not in info.arrays:
+            return None
+        shape = info.arrays[name]
+        flat = arrays_mod.flatten(value) if isinstance(value, list) else None
+        written = arrays_mod.nested_shape(value)
+        fits = flat is not None and (written == shape or len(flat) == math.prod(shape))
+        if not fits or not isinstance(value, list):
+            self.error(
+                loc,
+                f"{comp.name}.{name} is an array of shape {arrays_mod.shape_text(shape)}; got "
+                + (f"a list of shape {arrays_mod.shape_text(written)}" if flat is not None
+                   else "a ragged list" if isinstance(value, list) else describe(value)),
+                f"write {math.prod(shape)} values as a list (row-major), e.g. "
+                f"{name}: [{', '.join(['0'] * min(3, math.prod(shape)))}"
+                + (", ...]" if math.prod(shape) > 3 else "]")
+                + f", or set one element, e.g. {arrays_mod.element_names(name, shape)[0]}: 0"
+                if math.prod(shape)
+                else "the array has no elements",
+            )  # fmt: skip
+            return []
+        names = arrays_mod.element_names(name, shape)
+        return [(info.variables[n], v) for n, v in zip(names, flat or [], strict=True)]
+
+    def start_value(
+        self, comp: ComponentSpec, var: VariableInfo | None, value: Any, name: str, loc: Any
+    ) -> tuple[VariableInfo, Value] | None:
+        """One start value checked against its variable (None: reported)."""
+        if var is None:
             var = self.lookup(VarRef(comp.name, name, loc), "settable")
-            if var is None:
-                continue
-            why = _not_settable(var)
-            if why:
-                self.error(
-                    loc,
-                    f"{comp.name}.{name} cannot be set: {why}",
-                    "parameters can set parameters, inputs and variables with initial "
-                    "exact or approx (e.g. states)",
-                )
-                continue
-            coerced = _coerce(value, var)
-            if coerced is None:
-                self.error(
-                    loc,
-                    f"{comp.name}.{name} must be {_EXPECTED[var.kind]}, got {describe(value)}",
-                    f"{comp.name}.{name} is of type {var.fmi_type}",
-                )
-                continue
-            out.append((var, coerced))
-        return tuple(out)
+        if var is None:
+            return None
+        why = _not_settable(var)
+        if why:
+            self.error(
+                loc,
+                f"{comp.name}.{name} cannot be set: {why}",
+                "parameters can set parameters, inputs and variables with initial "
+                "exact or approx (e.g. states)",
+            )
+            return None
+        coerced = _coerce(value, var)
+        if coerced is None:
+            self.error(
+                loc,
+                f"{comp.name}.{name} must be {_EXPECTED[var.kind]}, got {describe(value)}",
+                f"{comp.name}.{name} is of type {var.fmi_type}",
+            )
+            return None
+        return var, coerced
 
     # -- connections
     def connection(self, conn) -> tuple[float, float] | None:
@@ -598,6 +862,7 @@ class _Resolver:
         for comp in spec.components.values():
             self.load(comp)
         self.single_instances()
+        spec = self.spec = self.expand_arrays(spec)
         bad_times = time_problems(spec)  # a spec built in code; YAML is checked by config
         if bad_times:
             self.problems += bad_times
@@ -645,6 +910,9 @@ class _Resolver:
                     stop_time=to_seconds(stop_tick),
                     can_interpolate_inputs=cs and info.can_interpolate_inputs,
                     provides_directional_derivatives=info.directional[0 if cs else 1],
+                    input_clocks=(self.input_clocks(comp, info, interface) or ())
+                    if info.clocks
+                    else (),
                 )
             )
 
@@ -952,6 +1220,15 @@ class _Resolver:
                 var = self.lookup(ref, "input")
                 if var is None:
                     continue
+                if var.array:
+                    self.error(
+                        ref.loc,
+                        f"{ref} cannot be changed by an event: it is an element of the array "
+                        f"{ref.component}.{var.array}, and events set scalar variables",
+                        "drive the array from a connection, or set its start value under "
+                        f"components.{ref.component}.parameters",
+                    )
+                    continue
                 tunable = var.causality == "parameter" and var.variability == "tunable"
                 if var.causality != "input" and not tunable:
                     what = _CAUSALITY.get(var.causality, var.causality)
@@ -990,16 +1267,37 @@ class _Resolver:
             info = self.infos.get(comp.name)
             if info is None:
                 continue
+            loose: dict[str, list[VariableInfo]] = {}  # by array (or scalar) name
             for name, var in info.variables.items():
                 label = f"{comp.name}.{name}"
                 if var.causality != "input" or label in driven or label in set_by_event:
                     continue
-                if name in comp.parameters:
+                if name in comp.parameters or var.array in comp.parameters:
                     continue
-                start = f" {var.start}" if var.start is not None else ""
+                loose.setdefault(var.array or name, []).append(var)
+            for name, elements in loose.items():
+                var = elements[0]
+                if var.array:  # one warning per array
+                    starts = [v.start for v in elements]
+                    start = f" {starts}" if None not in starts else ""
+                    if len(elements) == var.size:
+                        what = f"input array {comp.name}.{name} is not connected"
+                    else:
+                        names = _listing([v.name for v in elements])
+                        what = f"elements {names} of input array {comp.name}.{name} are not"
+                        what += " connected"
+                    keeps = "it keeps its" if var.size == len(elements) else "they keep their"
+                    plural = "" if len(elements) == 1 else "s"
+                    message = f"{what}; {keeps} start value{plural}{start}"
+                else:
+                    start = f" {var.start}" if var.start is not None else ""
+                    message = (
+                        f"input {comp.name}.{name} is not connected; it keeps its start "
+                        f"value{start}"
+                    )
                 self.warn(
                     comp.loc,
-                    f"input {label} is not connected; it keeps its start value{start}",
+                    message,
                     f"connect it, give it a value under components.{comp.name}.parameters, or "
                     "set it with an event",
                 )
@@ -1012,14 +1310,6 @@ class _Resolver:
                 for var in info.variables.values():
                     if var.causality == "output" and var.kind != "string":
                         out.append(ResolvedRecord(index[name], var, f"{name}.{var.name}"))
-                if info.array_outputs:
-                    comp = self.spec.components[name]
-                    self.warn(
-                        comp.loc,
-                        f"component {name!r}: array outputs are not recorded: "
-                        f"{_listing(info.array_outputs)}",
-                        "cosim records scalar outputs; results.h5 has no datasets for these",
-                    )
             return tuple(out)
         for ref in refs:
             var = self.lookup(ref)
