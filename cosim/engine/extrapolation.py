@@ -10,7 +10,9 @@ polynomial through the source's last k+1 values on the communication grid:
 
 It reaches an FMU that can interpolate inputs (FMI 2.0 canInterpolateInputs) as the
 polynomial's value at t plus its first (and second) derivative
-(fmi2SetRealInputDerivatives), so the FMU integrates the polynomial itself; any other FMU gets
+(fmi2SetRealInputDerivatives), so the FMU integrates the polynomial itself, and a Model
+Exchange component the same way (its adapter sets the inputs along the polynomial at every
+right-hand-side evaluation); any other FMU gets
 the polynomial's average over the step as a constant (the Adams-Bashforth weights
 3/2, -1/2 and 23/12, -16/12, 5/12 for lagging edges, the Adams-Moulton weights 1/2, 1/2 and
 5/12, 8/12, -1/12 for fresh ones), which integrates the polynomial exactly. Until a
@@ -127,7 +129,10 @@ def build(ex: Any) -> tuple[list[Extrapolator], np.ndarray]:
     for i, rows in sorted(by_instance.items()):
         e = Extrapolator(ex.slaves[i], ex._h_cells[i], rows, history, base)
         comp = system.components[i]
-        if comp.can_interpolate_inputs and comp.fmi_version == "2.0":
+        # FMI 2.0 CS canInterpolateInputs, and Model Exchange components, whose adapter
+        # sets the inputs along the polynomial while it integrates (Float64 inputs)
+        me = comp.interface == "me" and all(r[0].dtype == np.float64 for r in rows)
+        if (comp.can_interpolate_inputs and comp.fmi_version == "2.0") or me:
             e.use_derivatives()
         e.instance = i
         out.append(e)

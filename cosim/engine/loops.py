@@ -81,7 +81,9 @@ class LoopSolver:
         if self.trapezoid:
             for k, (target, vr) in enumerate(targets):
                 comp = system.components[target]
-                if comp.can_interpolate_inputs and comp.fmi_version == "2.0":
+                if (comp.can_interpolate_inputs and comp.fmi_version == "2.0") or (
+                    comp.interface == "me" and rows[k][0].dtype == np.float64
+                ):
                     vrs, ks = ramps.setdefault(target, ([], []))
                     vrs.append(vr)
                     ks.append(k)

@@ -121,12 +121,12 @@ class Fmi3Slave(NativeSlave):
             keep_all=logging_on,
         )
         try:
-            self._fmu.instantiate(
-                loggingOn=True, eventModeUsed=self.event_mode, logMessage=self._log_message
-            )
+            extra = {"eventModeUsed": True} if self.event_mode else {}
+            self._fmu.instantiate(loggingOn=True, logMessage=self._log_message, **extra)
         except Exception:
+            function = "ModelExchange" if self._model_exchange else "CoSimulation"
             raise FmuError(
-                self.name, "fmi3InstantiateCoSimulation", "NULL", None, self.log
+                self.name, f"fmi3Instantiate{function}", "NULL", None, self.log
             ) from None
         self._c = ctypes.c_void_p(self._fmu.component)
         self.instantiated = True

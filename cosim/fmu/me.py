@@ -35,7 +35,8 @@ EVENT_TIME_TOLERANCE = 1e-12  # seconds: where bisection stops locating a state 
 
 
 class _Input:
-    """fmpy's CVodeSolver asks its input object to apply values at t: inputs are held."""
+    """fmpy's CVodeSolver asks its input object to apply inputs at t: the adapter's time
+    callback already has (`_ModelExchange._set_time`)."""
 
     def apply(self, t: float) -> None:  # noqa: D102
         return None
@@ -63,6 +64,27 @@ class _ModelExchange:
         self.terminate_simulation = ctypes.c_bool(False)
         self._cvode: Any = None
         self._restart = True
+        # inputs over the next step: (vrs, u(t0), du/dt, d2u/dt2, t0), from set_input_derivatives
+        self._ramp: tuple[list[int], np.ndarray, np.ndarray, np.ndarray, float] | None = None
+
+    # ------------------------------------------------------------------ interpolated inputs
+    def set_input_derivatives(self, vrs: Any, first: Any, second: Any = None) -> None:
+        """The Float64 inputs `vrs` follow u(t0) + du*(t - t0) + d2u*(t - t0)^2/2 over the next
+        step (t0: the communication point; u(t0): as set): the adapter sets them at every
+        right-hand-side evaluation, so a Model Exchange component interpolates inputs."""
+        from cosim.fmu.adapter import ValueType
+
+        vrs = list(vrs)
+        u0 = np.array(self.get_values(ValueType.F64, vrs), dtype=float)  # type: ignore[attr-defined]
+        d2 = np.zeros(len(vrs)) if second is None else np.array(second, dtype=float)
+        self._ramp = (vrs, u0, np.array(first, dtype=float), d2, float(self.time or 0.0))
+
+    def _apply_inputs(self, t: float) -> None:
+        from cosim.fmu.adapter import ValueType
+
+        vrs, u0, d1, d2, t0 = self._ramp  # type: ignore[misc]
+        dt = t - t0
+        self.set_values(ValueType.F64, vrs, list(u0 + dt * d1 + 0.5 * dt * dt * d2))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ FMI calls
     def _fmi(self, function: str, *args: Any) -> Any:
@@ -83,6 +105,8 @@ class _ModelExchange:
 
     def _derivatives(self, t: float, x: np.ndarray) -> np.ndarray:
         self._fmi("setTime", t)
+        if self._ramp is not None:
+            self._apply_inputs(t)
         self._set_x(x)
         self._get_dx(self.dx.ctypes.data_as(_DP), self.nx)
         return self.dx.copy()
@@ -106,6 +130,8 @@ class _ModelExchange:
 
     def _handle_event(self, t: float) -> None:
         self._fmi("setTime", t)
+        if self._ramp is not None:
+            self._apply_inputs(t)
         self._set_x(self.x)
         self._fmi("enterEventMode")
         self._event_iteration()
@@ -131,7 +157,10 @@ class _ModelExchange:
             if self.terminate_simulation.value:
                 return 0
             self._restart = True  # the inputs changed at the communication point
-            self._integrate(time.value, time.value + step.value)
+            try:
+                self._integrate(time.value, time.value + step.value)
+            finally:
+                self._ramp = None  # derivatives hold for one step
             self.time = time.value + step.value
             return 0
 
@@ -153,7 +182,10 @@ class _ModelExchange:
                     self.terminate_simulation.value = True
             if state_event or time_event or step_event:
                 self._handle_event(t)
-        self._fmi("setTime", t_end if not self.terminate_simulation.value else t)
+        t = t_end if not self.terminate_simulation.value else t
+        self._fmi("setTime", t)
+        if self._ramp is not None:
+            self._apply_inputs(t)
         self._set_x(self.x)
 
     def _cvode_step(self, t: float, target: float) -> tuple[float, bool]:
@@ -169,7 +201,7 @@ class _ModelExchange:
                     get_dx=self._get_dx,
                     get_z=self._cv_get_z,
                     get_nominals=self._cv_nominals,
-                    set_time=lambda tt: self._fmi("setTime", tt),
+                    set_time=self._set_time,
                     input=_Input(),
                     startTime=t,
                     maxStep=self.max_step or math.inf,
@@ -186,6 +218,13 @@ class _ModelExchange:
             raise FmuError(self.name, "CVode", f"failed ({exc})", t, log) from None
         self._get_x()
         return t_new, bool(state_event)
+
+    def _set_time(self, t: float) -> None:
+        """CVode's time callback (before every right-hand side and root function): the time
+        and, when they follow a polynomial, the inputs at that time."""
+        self._fmi("setTime", t)
+        if self._ramp is not None:
+            self._apply_inputs(t)
 
     def _cv_get_x(self, px: Any, nx: int) -> None:
         self._fmi("getContinuousStates", px, nx)
