@@ -569,13 +569,13 @@ def test_variables_cosim_cannot_exchange_or_record(prefix, tmp_path):
         )
     ]
     if prefix:
-        usable = "cosim exchanges scalar Real, Integer, Enumeration, Boolean and String variables "
-        usable += "(FMI 3: Float32/64, Int8-64, UInt8-64); usable "
+        usable = "cosim exchanges Real, Integer, Enumeration, Boolean and String variables "
+        usable += "(FMI 3: Float32/64, Int8-64, UInt8-64, and arrays of numbers); usable "
         expected += [
             (
-                f"{at(path, 'g.arr')}: error: cannot use g.arr: it is an array variable, which "
-                "cosim does not support yet",
-                usable + "outputs of g: y, n_out, positive, label",
+                f"{at(path, '{from: g.arr')}: error: connection g.arr -> k.u: shapes differ: "
+                "g.arr is [3], k.u is a scalar",
+                "connect arrays of the same shape, or elements one by one, e.g. g.arr[1]",
             ),
             (
                 f"{at(path, 'g.blob')}: error: cannot use g.blob: it is a Binary variable, which "

@@ -586,8 +586,8 @@ class _Resolver:
             self.error(
                 ref.loc,
                 f"cannot use {ref}: {info.unsupported[ref.variable]}",
-                "cosim exchanges scalar Real, Integer, Enumeration, Boolean and String "
-                "variables (FMI 3: Float32/64, Int8-64, UInt8-64); usable "
+                "cosim exchanges Real, Integer, Enumeration, Boolean and String variables "
+                "(FMI 3: Float32/64, Int8-64, UInt8-64, and arrays of numbers); usable "
                 f"{listed} of {ref.component}: {_listing(same_role)}",
             )
             return None
