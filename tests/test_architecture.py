@@ -9,7 +9,7 @@ loads its names lazily (PEP 562).
 The layers, low to high (issue 8: cli -> api/verify/twin/plant -> engine -> fmu/model)::
 
     cli                                one module per command; no command imports another
-    verify   twin                      the applications, on api (siblings: not on each other)
+    verify   twin   study              the applications, on api (siblings: not on each other)
     plant                              twin steps it in its loop for offline runs
     api                                the one run recipe
     results                            beside engine: names engine's types, never imports it
@@ -57,10 +57,11 @@ LOWER: dict[str, set[str]] = {
     "verify": _API,
     "twin": _API | {"plant"},  # offline runs step the plant simulator in the twin's loop
     "plant": _API,
+    "study": _API,  # parameter studies: on the run recipe, beside the applications
     "pytest_plugin": _API | {"verify"},
-    "cli": _APPS | {"library", "pytest_plugin"},
+    "cli": _APPS | {"library", "pytest_plugin", "study"},
     "__main__": {"cli"},
-    "cosim": _APPS,  # the root package: the public API, loaded lazily
+    "cosim": _APPS | {"study"},  # the root package: the public API, loaded lazily
 }
 # (package, package) pairs allowed only under `if TYPE_CHECKING:`
 TYPE_ONLY: set[tuple[str, str]] = {("results", "engine")}

@@ -243,7 +243,8 @@ def test_unknown_keys_suggest_the_closest_allowed_key():
         "interface, solver, tolerance, max_step",
         "did you mean 'gain'? allowed keys: from, to, gain, offset, extrapolation, convert",
         "did you mean 'events'? allowed keys: name, description, simulation, components, "
-        "connections, record, events, opcua, plant, regression, monitors, estimate, forecast",
+        "connections, record, events, opcua, plant, regression, monitors, estimate, forecast, "
+        "sweep",
     ]
 
 

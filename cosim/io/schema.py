@@ -619,6 +619,93 @@ _PROFILE: dict[str, Any] = {
         },
     },
 }
+_DESIGN_NAME = {
+    "pattern": r"^(components\.[A-Za-z_][A-Za-z0-9_]*\.fmu|[A-Za-z_][A-Za-z0-9_]*\..+)$",
+    "patternErrorMessage": "must be component.variable (a parameter or start value) or "
+    "components.<name>.fmu (an FMU variant)",
+}
+_SWEEP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["design"],
+    "description": "A parameter study: `cosim sweep SYSTEM.yaml` runs the system once per case "
+    "of the design and keeps each run's quantities of interest in sweep.h5 "
+    "(see docs/sweeps.md).",
+    "properties": {
+        "design": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "description": "The cases: a factorial grid, a list of cases and a sample (any of "
+            "them; written together, their product).",
+            "properties": {
+                "factorial": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": _DESIGN_NAME,
+                    "additionalProperties": {"type": "array", "items": _VALUE},
+                    "description": "Levels by name (component.variable, or components.<name>.fmu "
+                    "for FMU variants): every combination is a case.",
+                },
+                "cases": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "propertyNames": _DESIGN_NAME,
+                        "additionalProperties": _VALUE,
+                    },
+                    "description": "A list of cases, each a mapping of values by name; every "
+                    "case names the same parameters.",
+                },
+                "sample": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["n", "parameters"],
+                    "description": "Random or Latin-hypercube cases from distributions.",
+                    "properties": {
+                        "n": {"type": "integer", "minimum": 1, "description": "Cases to draw."},
+                        "method": {
+                            "enum": ["lhs", "random"],
+                            "default": "lhs",
+                            "description": "lhs (Latin hypercube, default) or random.",
+                        },
+                        "seed": {"type": "integer", "description": "Random seed (repeatable)."},
+                        "parameters": {
+                            "type": "object",
+                            "minProperties": 1,
+                            "propertyNames": _DESIGN_NAME,
+                            "additionalProperties": {
+                                "type": "object",
+                                "description": "One distribution: uniform: [min, max], "
+                                "normal: {mean, std}, lognormal: {mean, std} (of the log), "
+                                "truncnormal: {mean, std, min, max}.",
+                            },
+                            "description": "A distribution by name.",
+                        },
+                    },
+                },
+            },
+        },
+        "qoi": {
+            "type": "object",
+            "propertyNames": {"pattern": NAME_PATTERN, "patternErrorMessage": "must be a name"},
+            "additionalProperties": {"type": "string"},
+            "description": "Quantities of interest by label: final(c.v), min(c.v), max(c.v), "
+            "mean(c.v), integral(c.v) or crossing(c.v, value).",
+        },
+        "keep": {
+            "enum": ["qoi", "full"],
+            "default": "qoi",
+            "description": "qoi: keep each run's quantities of interest only (default); full: "
+            "also its recorded signals, in sweep.h5.",
+        },
+        "stop": {**_SECONDS, "description": "Stop time of every run (default simulation.stop)."},
+        "timeout": {
+            **_POSITIVE_SECONDS,
+            "description": "Wall-clock seconds a run may take; a longer run fails (default none).",
+        },
+    },
+}
 _FORECAST: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -953,6 +1040,7 @@ SCHEMA: dict[str, Any] = {
         "monitors": _MONITORS,
         "estimate": _ESTIMATE,
         "forecast": _FORECAST,
+        "sweep": _SWEEP,
     },
 }
 
@@ -962,6 +1050,8 @@ SCHEMA: dict[str, Any] = {
 EXTRA_SECTIONS = ("opcua", "plant", "regression")
 # Checked by the schema walk, then kept as plain data for cosim.io.analytics to type.
 TWIN_SECTIONS = ("monitors", "estimate", "forecast")
+# Checked by the schema walk, then kept as plain data for cosim.io.sweep to type.
+STUDY_SECTIONS = ("sweep",)
 STRUCTURE_SCHEMA: dict[str, Any] = {
     **SCHEMA,
     "properties": {
@@ -985,6 +1075,7 @@ __all__ = [
     "LOOP_METHODS",
     "LOOP_POLICIES",
     "SOLVERS",
+    "STUDY_SECTIONS",
     "NAME_PATTERN",
     "REF_PATTERN",
     "SCHEMA",

@@ -14,7 +14,7 @@ import yaml
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.io.locate import Problems, did_you_mean, listing, locator, sort_problems, where
-from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA, TWIN_SECTIONS
+from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA, STUDY_SECTIONS, TWIN_SECTIONS
 from cosim.model.spec import (
     MAX_SECONDS,
     ComponentSpec,
@@ -850,7 +850,11 @@ def read_system(
         record=record,
         events=events,
         description=build.get("description", default=""),
-        extra={k: plain(root.value[k]) for k in EXTRA_SECTIONS + TWIN_SECTIONS if k in root.value},
+        extra={
+            k: plain(root.value[k])
+            for k in EXTRA_SECTIONS + TWIN_SECTIONS + STUDY_SECTIONS
+            if k in root.value
+        },
         orphans=tuple(build.orphans),
     )
     spec = _live_sections(spec, file, build.names, report)
@@ -883,9 +887,15 @@ def _live_sections(
 
         analytics, found = parse_analytics(spec, file=file)
         report.extend(found)
-    if not (opcua or plant or analytics):
+    sweep = None
+    if "sweep" in spec.extra:
+        from cosim.io.sweep import parse_sweep
+
+        sweep, found = parse_sweep(spec, file=file)
+        report.extend(found)
+    if not (opcua or plant or analytics or sweep):
         return spec
-    return replace(spec, opcua=opcua, plant=plant, analytics=analytics or None)
+    return replace(spec, opcua=opcua, plant=plant, analytics=analytics or None, sweep=sweep)
 
 
 def _read_hint(exc: Exception) -> str:

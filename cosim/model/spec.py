@@ -19,6 +19,7 @@ from cosim.errors import Location, Problem
 from cosim.model.analytics import AnalyticsSpec
 from cosim.model.live import OpcuaSpec, PlantSpec
 from cosim.model.refs import VarRef
+from cosim.model.sweep import SweepSpec
 
 TICKS_PER_SECOND = 1_000_000_000
 
@@ -153,6 +154,7 @@ class SystemSpec:
     opcua: OpcuaSpec | None = None  # the `opcua:` section, typed (None: absent or broken)
     plant: PlantSpec | None = None  # the `plant:` section, typed (None: absent or broken)
     analytics: AnalyticsSpec | None = None  # monitors/estimate/forecast, typed (None: none)
+    sweep: SweepSpec | None = None  # the `sweep:` section, typed (None: none)
     # the usable ends of connections dropped for a problem at their other end, as
     # (ref, "output" | "input"): resolving still checks them, and counts the inputs as driven
     orphans: tuple[tuple[VarRef, str], ...] = field(default=(), compare=False)

@@ -1,0 +1,1 @@
+"""Parameter studies: designs, quantities of interest, executors, sweep.h5."""

@@ -1,0 +1,178 @@
+"""Where study runs execute: local worker processes, or a Dask cluster (an address or local).
+
+Every executor takes the study's Payload once and yields Outcomes as runs finish, in any
+order. Cases travel in small batches (one task: several runs) so that scheduling costs little
+per run:
+
+    LocalExecutor(workers)      a process pool (spawn); the payload goes to each worker once,
+                                through the pool's initializer
+    DaskExecutor(address)       a running `dask scheduler` (tcp://host:port), or, with
+                                address None, a LocalCluster it starts and stops; the payload
+                                is scattered to every worker once (broadcast) and each task
+                                names it, so FMUs travel once per worker, not per run. A worker
+                                that dies loses no run: the scheduler reruns its tasks
+                                elsewhere (and `retries` covers tasks that raise)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from cosim.errors import ConfigError, Problem
+from cosim.study.runner import Outcome, Payload, run_cases
+
+Case = tuple[int, dict[str, Any]]
+
+
+def batches(cases: Sequence[Case], workers: int) -> list[list[Case]]:
+    """Cases in batches of 1..16: about 8 per worker, so the tail stays short."""
+    size = max(1, min(16, len(cases) // max(1, 8 * workers)))
+    return [list(cases[k : k + size]) for k in range(0, len(cases), size)]
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- local processes
+_payload: Payload | None = None  # in a pool worker: the study, set once by _init
+
+
+def _init(payload: Payload) -> None:
+    global _payload
+    _payload = payload
+
+
+def _run_local(cases: list[Case]) -> list[Outcome]:
+    assert _payload is not None
+    return run_cases(_payload, cases)
+
+
+class LocalExecutor:
+    """Runs on `workers` local processes (1: in this process, no pool)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self.description = f"{self.workers} local process{'es' if self.workers > 1 else ''}"
+
+    def run(self, payload: Payload, cases: Sequence[Case]) -> Iterator[Outcome]:
+        if self.workers == 1:
+            for case in cases:
+                yield from run_cases(payload, [case])
+            return
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_init, initargs=(payload,)
+        ) as pool:
+            pending = {pool.submit(_run_local, b) for b in batches(cases, self.workers)}
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield from future.result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def close(self) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- Dask
+def _run_dask(payload: Payload, cases: list[Case]) -> list[Outcome]:
+    return run_cases(payload, cases)
+
+
+class DaskExecutor:
+    """Runs on a Dask cluster: `address` of a running scheduler, or None for a LocalCluster
+    of `workers` single-threaded worker processes."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError(
+                Problem(
+                    None,
+                    "running on Dask needs the dask.distributed package",
+                    "pip install 'dask[distributed]' (it comes with cosim's install)",
+                )
+            ) from None
+        self._cluster = None
+        try:
+            if address is None:
+                n = workers or default_workers()
+                self._cluster = LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+                )
+                self.client = Client(self._cluster)
+                self.description = f"a local Dask cluster of {n} workers"
+            else:
+                self.client = Client(address, timeout=10)
+                self.description = f"the Dask cluster at {address}"
+        except OSError as exc:
+            if self._cluster is not None:
+                self._cluster.close()
+            raise ConfigError(
+                Problem(
+                    None,
+                    f"cannot reach the Dask scheduler at {address}: {exc}",
+                    "start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
+                    "or leave out --scheduler to run on local processes",
+                )
+            ) from None
+
+    def _workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def run(self, payload: Payload, cases: Sequence[Case]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        shared = self.client.scatter(payload, broadcast=True, hash=False)
+        futures = [
+            self.client.submit(_run_dask, shared, batch, pure=False, retries=2)
+            for batch in batches(cases, self._workers())
+        ]
+        try:
+            for future in as_completed(futures):
+                yield from future.result()
+        finally:
+            self.client.cancel(futures)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(spec: Any = None) -> Any:
+    """An executor from what a caller wrote: None (local, every core), an int (local
+    processes), "tcp://host:port" (a Dask scheduler), "local-cluster" (a LocalCluster), or an
+    executor itself."""
+    if spec is None or isinstance(spec, int):
+        return LocalExecutor(spec)
+    if isinstance(spec, str):
+        if spec in ("local", "local-cluster"):
+            return DaskExecutor(None)
+        return DaskExecutor(spec)
+    if hasattr(spec, "run"):
+        return spec
+    raise ConfigError(
+        Problem(
+            None,
+            f"executor: expected None, a number of workers, a scheduler address or an "
+            f"executor, got {type(spec).__name__}",
+        )
+    )
+
+
+__all__ = ["DaskExecutor", "LocalExecutor", "batches", "default_workers", "make_executor"]

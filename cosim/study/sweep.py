@@ -1,0 +1,232 @@
+"""Run a study: check the design against the system, ship it once, run every case, keep QoIs.
+
+    design + system -> checked cases (names must be settable variables or FMU variants)
+        -> Payload (the system and its FMUs, once) -> executor -> Outcomes as runs finish
+        -> journal line per run (resume skips those) -> study table -> sweep.h5
+
+A failing run is a row with status failed and its error; it never stops the study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cosim.errors import ConfigError, Problem
+from cosim.model.sweep import SweepSpec, fmu_column
+from cosim.study.runner import Outcome, Payload, fmu_key
+
+ProgressHook = Callable[[int, int, Outcome | None], None]  # (done, total, latest)
+
+
+def design_of(sweep: SweepSpec) -> Any:
+    """The cases of a `sweep:` section: its parts crossed (factorial x cases x sample)."""
+    from cosim.study.design import Distribution, Sample, cases, factorial
+
+    parts = []
+    if sweep.factorial:
+        parts.append(factorial({k: list(v) for k, v in sweep.factorial.items()}))
+    if sweep.cases:
+        parts.append(cases(list(sweep.cases)))
+    if sweep.sample is not None:
+        dists = {
+            name: Distribution(d.kind, dict(d.params))
+            for name, d in sweep.sample.distributions.items()
+        }
+        sample = Sample(dists, sweep.sample.n, sweep.sample.method, sweep.sample.seed)
+        parts.append(sample.cases())
+    frame = parts[0]
+    for part in parts[1:]:
+        frame = frame.merge(part, how="cross")
+    frame = frame.reset_index(drop=True)
+    frame.index.name = "case"
+    return frame
+
+
+def check_design(system: Any, frame: Any, locs: Mapping[str, Any] | None = None) -> None:
+    """ConfigError listing every design column that names no settable variable (did you mean)
+    and every FMU variant that does not exist."""
+    from cosim.io.locate import did_you_mean
+    from cosim.resolve.fmus import find_fmu
+
+    locs = locs or {}
+    problems = []
+    resolved = {c.name: c for c in system.resolved.components}
+    for name in frame.columns:
+        loc = locs.get(name)
+        component = fmu_column(name)
+        if component is not None:
+            if component not in resolved:
+                problems.append(Problem(loc, f"sweep: no component '{component}' for {name}"))
+                continue
+            base = system.spec.components[component].base_dir or Path.cwd()
+            for value in sorted({str(v) for v in frame[name]}):
+                if not find_fmu(value, base).exists():
+                    problems.append(
+                        Problem(loc, f"sweep: {name}: no FMU {value!r}", "check the path")
+                    )
+            continue
+        comp_name, _, variable = name.partition(".")
+        comp = resolved.get(comp_name)
+        if comp is None:
+            close = did_you_mean(comp_name, list(resolved))
+            problems.append(
+                Problem(
+                    loc,
+                    f"sweep: {name} names no component '{comp_name}'",
+                    f"did you mean '{close}'?" if close else f"components: {', '.join(resolved)}",
+                )
+            )
+            continue
+        var = comp.variables.get(variable)
+        settable = [
+            n
+            for n, v in comp.variables.items()
+            if v.causality in ("parameter", "input")
+            or (v.initial in ("exact", "approx") and v.causality != "calculatedParameter")
+        ]
+        if var is None or variable not in settable:
+            close = did_you_mean(variable, settable)
+            what = "unknown variable" if var is None else "a variable that cannot be set"
+            problems.append(
+                Problem(
+                    loc,
+                    f"sweep: {name} is {what} of {comp_name}",
+                    (f"did you mean '{comp_name}.{close}'? " if close else "")
+                    + "a design varies parameters, inputs and start values",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def payload_for(
+    system: Any, frame: Any, qois: Mapping[str, Any], *, stop: float | None, timeout: float | None,
+    keep_full: bool,
+) -> Payload:  # fmt: skip
+    """The study as it travels to workers: the system and the FMU files by content key."""
+    from cosim.resolve.fmus import find_fmu
+    from cosim.study.qoi import signals_needed
+
+    fmus: dict[str, bytes] = {}
+    components = {}
+    for comp in system.resolved.components:
+        key = fmu_key(comp.fmu_path)
+        fmus.setdefault(key, Path(comp.fmu_path).read_bytes())
+        components[comp.name] = replace(system.spec.components[comp.name], fmu=key)
+    variants: dict[str, str] = {}
+    for name in frame.columns:
+        component = fmu_column(name)
+        if component is None:
+            continue
+        base = system.spec.components[component].base_dir or Path.cwd()
+        for value in {str(v) for v in frame[name]}:
+            path = find_fmu(value, base)
+            key = fmu_key(path)
+            fmus.setdefault(key, path.read_bytes())
+            variants[value] = key
+    spec = replace(system.spec, components=components)
+    record: tuple[str, ...] = tuple(signals_needed(qois))
+    if keep_full:
+        recorded = [r.label for r in system.resolved.records]
+        record = tuple(dict.fromkeys([*recorded, *record]))
+    h = hashlib.sha256()
+    h.update(system.spec.sha256.encode())
+    for key in sorted(fmus):
+        h.update(key.encode())
+    h.update(frame.to_csv().encode())
+    h.update(json.dumps({k: getattr(q, "text", str(q)) for k, q in qois.items()}).encode())
+    h.update(repr((stop, keep_full)).encode())
+    return Payload(
+        study=h.hexdigest()[:24],
+        spec=spec,
+        fmus=fmus,
+        variants=variants,
+        qoi=dict(qois),
+        stop=stop,
+        timeout=timeout,
+        keep_full=keep_full,
+        record=record,
+    )
+
+
+def run_study(
+    system: Any,
+    frame: Any,
+    qois: Mapping[str, Any],
+    *,
+    executor: Any = None,
+    stop: float | None = None,
+    timeout: float | None = None,
+    keep_full: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: ProgressHook | None = None,
+    locs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Run every case of `frame` (resume: those the journal in `out` lacks) and return the
+    study table; with `out`, also sweep.h5 there (on Ctrl-C too, with the runs so far)."""
+    from cosim.study.executor import make_executor
+    from cosim.study.store import Journal, table, write_sweep_h5
+
+    check_design(system, frame, locs)
+    payload = payload_for(system, frame, qois, stop=stop, timeout=timeout, keep_full=keep_full)
+    journal = Journal(out, payload.study, resume=resume, force=force) if out is not None else None
+    done: dict[int, dict[str, Any]] = dict(journal.done) if journal is not None else {}
+    cases = [
+        (int(k), {c: row[c] for c in frame.columns})
+        for k, row in frame.iterrows()
+        if int(k) not in done
+    ]
+    runner = make_executor(executor)
+    outcomes: dict[int, Outcome] = {}
+    started = time.time()
+    try:
+        if progress is not None:
+            progress(len(done), len(frame), None)
+        for outcome in runner.run(payload, cases):
+            if outcome.case in done:  # a batch rerun after a worker died: keep the first
+                continue
+            record = journal.append(outcome) if journal is not None else _record(outcome)
+            done[outcome.case] = record
+            outcomes[outcome.case] = outcome
+            if progress is not None:
+                progress(len(done), len(frame), outcome)
+    finally:
+        if runner is not executor:
+            runner.close()
+        if journal is not None:
+            journal.close()
+        result = table(frame, done, qois)
+        if out is not None:
+            attrs = {
+                "study": payload.study,
+                "system": system.spec.name or "",
+                "created": started,
+                "executor": getattr(runner, "description", ""),
+                "qoi": json.dumps({k: getattr(q, "text", str(q)) for k, q in qois.items()}),
+            }
+            write_sweep_h5(out, result, list(frame.columns), list(qois), done, attrs)
+    result.attrs["outcomes"] = outcomes
+    return result
+
+
+def _record(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "case": outcome.case,
+        "status": outcome.status,
+        "qoi": dict(outcome.qoi),
+        "error": outcome.error,
+        "wall_time": outcome.wall_time,
+        "worker": outcome.worker,
+    }
+
+
+__all__ = ["check_design", "design_of", "payload_for", "run_study"]
