@@ -22,6 +22,7 @@ _EXPORTS = {
     "System": "cosim.api",
     "Simulation": "cosim.api",
     "Results": "cosim.results.memory",
+    "sweep": "cosim.study.sweep",
     "CosimError": "cosim.errors",
     "ConfigError": "cosim.errors",
     "FmuError": "cosim.errors",
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         SimulationError,
     )
     from cosim.results.memory import Results
+    from cosim.study.sweep import sweep
 
 
 def __getattr__(name: str) -> Any:
@@ -74,4 +76,5 @@ __all__ = [
     "__version__",
     "load",
     "simulate",
+    "sweep",
 ]

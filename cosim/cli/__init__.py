@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "demo": "live digital-twin demo: plant simulator + twin over OPC UA (ema or ev)",
     "calibrate": "fit tunable parameters to recorded plant data",
     "forecast": "ask a running twin for its remaining useful life",
+    "sweep": "run a parameter study (sweep: section) on local processes or a Dask cluster",
 }
 
 

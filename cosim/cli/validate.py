@@ -55,6 +55,13 @@ def _delayed(system: ResolvedSystem) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     system, problems = check(args.system, args.overrides, args.stop)
+    if system is not None and system.spec.sweep is not None:
+        from cosim.io.locate import sort_problems
+        from cosim.study.sweep import sweep_problems
+
+        problems = sort_problems(problems + sweep_problems(system))
+        if any(p.severity == "error" for p in problems):
+            system = None
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     valid = system is not None and errors == 0

@@ -57,7 +57,8 @@ def check_design(system: Any, frame: Any, locs: Mapping[str, Any] | None = None)
 
     locs = locs or {}
     problems = []
-    resolved = {c.name: c for c in system.resolved.components}
+    resolved_system = getattr(system, "resolved", system)  # a System or a ResolvedSystem
+    resolved = {c.name: c for c in resolved_system.components}
     for name in frame.columns:
         loc = locs.get(name)
         component = fmu_column(name)
@@ -93,7 +94,7 @@ def check_design(system: Any, frame: Any, locs: Mapping[str, Any] | None = None)
         ]
         if var is None or variable not in settable:
             close = did_you_mean(variable, settable)
-            what = "unknown variable" if var is None else "a variable that cannot be set"
+            what = "an unknown variable" if var is None else "a variable that cannot be set"
             problems.append(
                 Problem(
                     loc,
@@ -104,6 +105,62 @@ def check_design(system: Any, frame: Any, locs: Mapping[str, Any] | None = None)
             )
     if problems:
         raise ConfigError(problems)
+
+
+def sweep_problems(system: Any) -> list[Problem]:
+    """Every problem of the `sweep:` section that needs the FMUs: design names that are no
+    settable variable, FMU variants that do not exist, malformed quantities of interest."""
+    from cosim.study.qoi import parse_qois
+
+    spec = system.spec.sweep
+    if spec is None:
+        return []
+    import pandas as pd
+
+    problems: list[Problem] = []
+    columns: dict[str, list[Any]] = {name: [] for name in spec.names}
+    for name, levels in spec.factorial.items():
+        columns[name] += list(levels)
+    for case in spec.cases:
+        for name, value in case.items():
+            columns[name].append(value)
+    rows = max((len(v) for v in columns.values()), default=0) or 1
+    padded = {
+        k: (v or [0.0]) + [(v or [0.0])[-1]] * (rows - len(v or [0.0])) for k, v in columns.items()
+    }
+    try:
+        check_design(system, pd.DataFrame(padded), spec.locs)
+    except ConfigError as exc:
+        problems += exc.problems
+    locs = {k: spec.locs.get(f"qoi.{k}") for k in spec.qoi}
+    try:
+        qois = parse_qois(spec.qoi, locs)
+    except ConfigError as exc:
+        return problems + exc.problems
+    return problems + qoi_problems(system, qois, locs)
+
+
+def qoi_problems(system: Any, qois: Mapping[str, Any], locs: Mapping[str, Any]) -> list[Problem]:
+    """A quantity of interest of a signal the system does not have (it would be NaN)."""
+    from cosim.io.locate import did_you_mean
+
+    resolved = getattr(system, "resolved", system)
+    variables = {c.name: c.variables for c in resolved.components}
+    labels = [f"{c}.{v}" for c, vs in variables.items() for v, var in vs.items()]
+    problems = []
+    for label, q in qois.items():
+        component, _, variable = q.signal.partition(".")
+        if variable in variables.get(component, {}):
+            continue
+        close = did_you_mean(q.signal, labels)
+        problems.append(
+            Problem(
+                locs.get(label),
+                f"quantity of interest {label}: {q.signal} is no variable of the system",
+                f"did you mean '{close}'?" if close else "write component.variable",
+            )
+        )
+    return problems
 
 
 def payload_for(
@@ -177,6 +234,9 @@ def run_study(
     from cosim.study.store import Journal, table, write_sweep_h5
 
     check_design(system, frame, locs)
+    bad = qoi_problems(system, qois, {})
+    if bad:
+        raise ConfigError(bad)
     payload = payload_for(system, frame, qois, stop=stop, timeout=timeout, keep_full=keep_full)
     journal = Journal(out, payload.study, resume=resume, force=force) if out is not None else None
     done: dict[int, dict[str, Any]] = dict(journal.done) if journal is not None else {}
@@ -214,8 +274,94 @@ def run_study(
                 "qoi": json.dumps({k: getattr(q, "text", str(q)) for k, q in qois.items()}),
             }
             write_sweep_h5(out, result, list(frame.columns), list(qois), done, attrs)
+    result.attrs["design"] = list(frame.columns)
+    result.attrs["qoi"] = list(qois)
     result.attrs["outcomes"] = outcomes
     return result
+
+
+def sweep(
+    system: Any,
+    design: Any,
+    qoi: Mapping[str, str] | None = None,
+    stop: float | None = None,
+    executor: Any = None,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    keep: str = "qoi",
+    timeout: float | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: ProgressHook | None = None,
+) -> Any:
+    """Run `system` once per case of `design`; a DataFrame, one row per case: a column per
+    design parameter, a column per QoI, then status, error and wall_time.
+
+    `system`: a System or a YAML path. `design`: {name: [values]} (the full factorial), a
+    DataFrame of cases, a list of case dicts, or a cosim.study.design.Sample. Names are
+    "component.variable" (parameters, inputs, start values) or "components.<name>.fmu" (FMU
+    variants). `qoi`: {label: "final(c.v)" | "min(c.v)" | "max(c.v)" | "mean(c.v)" |
+    "integral(c.v)" | "crossing(c.v, value)"}. `executor`: None (local processes, one per
+    core), a number of local processes, "tcp://host:port" (a running Dask scheduler),
+    "local-cluster" (a Dask LocalCluster), or an executor object. With `out`, the study is
+    journalled there (`resume` continues it) and sweep.h5 is written. Scripts that use local
+    processes need the `if __name__ == "__main__":` guard (worker processes are spawned).
+    """
+    from cosim.api import System
+    from cosim.study.design import design_frame
+    from cosim.study.qoi import Qoi, parse_qois
+
+    if not isinstance(system, System):
+        system = System.from_file(system)
+    if keep not in ("qoi", "full"):
+        raise ConfigError(Problem(None, f"keep must be 'qoi' or 'full', got {keep!r}"))
+    frame = design_frame(design)
+    frame.index.name = "case"
+    texts = {k: v for k, v in (qoi or {}).items() if not isinstance(v, Qoi)}
+    qois = {**parse_qois(texts), **{k: v for k, v in (qoi or {}).items() if isinstance(v, Qoi)}}
+    qois = {k: qois[k] for k in (qoi or {})}
+    return run_study(
+        system, frame, qois, executor=executor, stop=stop, timeout=timeout,
+        keep_full=keep == "full", out=out, resume=resume, force=force, progress=progress,
+    )  # fmt: skip
+
+
+def sweep_file(
+    path: str | os.PathLike[str],
+    *,
+    executor: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: ProgressHook | None = None,
+) -> Any:
+    """Run the `sweep:` section of a system file (ConfigError, with locations, if it has none
+    or it is wrong)."""
+    from cosim.api import System
+    from cosim.errors import Location
+    from cosim.study.qoi import parse_qois
+
+    system = System.from_file(path)
+    spec = system.spec.sweep
+    if spec is None:
+        raise ConfigError(
+            Problem(
+                Location(str(path)),
+                "the system has no sweep: section",
+                "add sweep: {design: {factorial: {component.variable: [values]}}, qoi: {...}} "
+                "(docs/sweeps.md)",
+            )
+        )
+    problems = sweep_problems(system)
+    if problems:
+        raise ConfigError(problems)
+    frame = design_of(spec)
+    qois = parse_qois(spec.qoi, {k: spec.locs.get(f"qoi.{k}") for k in spec.qoi})
+    return run_study(
+        system, frame, qois, executor=executor, stop=spec.stop, timeout=spec.timeout,
+        keep_full=spec.keep == "full", out=out, resume=resume, force=force, progress=progress,
+        locs=spec.locs,
+    )  # fmt: skip
 
 
 def _record(outcome: Outcome) -> dict[str, Any]:
@@ -229,4 +375,12 @@ def _record(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-__all__ = ["check_design", "design_of", "payload_for", "run_study"]
+__all__ = [
+    "check_design",
+    "design_of",
+    "payload_for",
+    "run_study",
+    "sweep",
+    "sweep_file",
+    "sweep_problems",
+]
