@@ -152,6 +152,7 @@ def test_schema_prints_a_draft_2020_12_json_schema():
         "monitors",
         "estimate",
         "forecast",
+        "sweep",
     ]
     assert schema["required"] == ["simulation", "components"]
     sim = schema["properties"]["simulation"]
