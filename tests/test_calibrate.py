@@ -374,3 +374,21 @@ def test_cli_text_and_exit_codes(folder: Path, plant: System, twin_bench: Path) 
               "--max-nfev", "1", "--no-plot", cwd=folder)  # fmt: skip
     assert q.returncode == 1, q.stderr
     assert "did not converge" in q.stderr and "act.wear" in q.stdout
+
+
+def test_calibration_runs_on_a_dask_cluster_with_the_serial_result(
+    folder: Path, plant: System, twin_bench: Path, dask_cluster
+) -> None:
+    # the study executor's cluster as calibration's executor (`cosim calibrate --scheduler`)
+    from cosim.study.executor import DaskExecutor
+
+    address, _ = dask_cluster
+    data = record(folder / "dask.h5", plant, seed=3, wear=0.4, T_c0=0.12)
+    serial = calibrate(twin_bench, data, "act.wear", jobs=1)
+    cluster = DaskExecutor(address)
+    try:
+        remote = calibrate(twin_bench, data, "act.wear", executor=cluster.futures())
+    finally:
+        cluster.close()
+    assert remote.values[0] == pytest.approx(serial.values[0], rel=1e-9)
+    assert remote.simulations == serial.simulations

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -224,53 +223,7 @@ def test_a_study_killed_with_sigkill_resumes_without_redoing_finished_runs(tmp_p
 
 
 # --------------------------------------------------------------------------- a real Dask cluster
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dask(*args: str) -> subprocess.Popen:
-    exe = Path(sys.executable).with_name("dask")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "distributed.cli.dask_spec"]
-    return subprocess.Popen(
-        [*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def dask_cluster():
-    """A `dask scheduler` and two `dask worker` processes (no nanny: a killed worker stays
-    dead) on 127.0.0.1; yields (address, [worker processes]); stops them all."""
-    from distributed import Client
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")]
-    workers = []
-    try:
-        for _ in range(2):
-            workers.append(
-                _dask("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                      "--host", "127.0.0.1")
-            )  # fmt: skip
-        procs += workers
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address, workers
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-
-
+# (the dask_cluster fixture: tests/conftest.py)
 def test_a_sweep_on_a_real_dask_cluster_through_the_scheduler_option(tmp_path, dask_cluster):
     address, _ = dask_cluster
     path = system_yaml(

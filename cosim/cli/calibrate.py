@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs", type=int, metavar="N", help="worker processes (default: min(n_params + 1, CPUs))"
     )
     parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the simulations on this Dask cluster (the executor of cosim sweep)",
+    )
+    parser.add_argument(
         "--max-nfev", type=int, default=100, metavar="N", help="residual evaluations at most"
     )
     parser.add_argument(
@@ -155,17 +160,27 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(Problem(Location("--max-nfev"), "--max-nfev must be >= 1"))
     bounds = {k: _span(v, "--bounds", k) for k, v in _assignments(args.bounds, "--bounds").items()}
     window = _span(args.window, "--window", "--window") if args.window else None
-    cal = calibrate(
-        args.system,
-        args.data,
-        args.params,
-        bounds=bounds or None,
-        sigma=_values(args.sigma, "--sigma") or None,
-        window=window,
-        start=_values(args.start, "--start") or None,
-        jobs=args.jobs,
-        max_nfev=args.max_nfev,
-    )
+    cluster = None
+    if args.scheduler:
+        from cosim.study.executor import DaskExecutor
+
+        cluster = DaskExecutor(args.scheduler)
+    try:
+        cal = calibrate(
+            args.system,
+            args.data,
+            args.params,
+            bounds=bounds or None,
+            sigma=_values(args.sigma, "--sigma") or None,
+            window=window,
+            start=_values(args.start, "--start") or None,
+            jobs=args.jobs,
+            max_nfev=args.max_nfev,
+            executor=cluster.futures() if cluster is not None else None,
+        )
+    finally:
+        if cluster is not None:
+            cluster.close()
     out = Path(args.out) if args.out else None
     plot: Path | None = None
     if not args.no_plot:

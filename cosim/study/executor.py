@@ -1,8 +1,8 @@
 """Where study runs execute: local worker processes, or a Dask cluster (an address or local).
 
 Every executor takes the study's Payload once and yields Outcomes as runs finish, in any
-order. Cases travel in small batches (one task: several runs) so that scheduling costs little
-per run:
+order. Cases travel in small batches (one task: several runs, fewer towards the end) so that
+scheduling costs little per run:
 
     LocalExecutor(workers)      a process pool (spawn); the payload goes to each worker once,
                                 through the pool's initializer
@@ -27,9 +27,15 @@ Case = tuple[int, dict[str, Any]]
 
 
 def batches(cases: Sequence[Case], workers: int) -> list[list[Case]]:
-    """Cases in batches of 1..16: about 8 per worker, so the tail stays short."""
-    size = max(1, min(16, len(cases) // max(1, 8 * workers)))
-    return [list(cases[k : k + size]) for k in range(0, len(cases), size)]
+    """Cases in batches of at most 16, shrinking towards the end (guided: each a quarter of
+    what remains per worker), so scheduling costs little per run and no worker is left with
+    a long last batch while the others idle."""
+    out, k, n = [], 0, len(cases)
+    while k < n:
+        size = max(1, min(16, (n - k) // max(1, 4 * workers)))
+        out.append(list(cases[k : k + size]))
+        k += size
+    return out
 
 
 def default_workers() -> int:
@@ -82,6 +88,13 @@ class LocalExecutor:
             finally:
                 for future in pending:
                     future.cancel()
+
+    def futures(self) -> Any:
+        """A concurrent.futures executor on the same processes (calibration's `map`)."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def close(self) -> None:
         return None
@@ -147,6 +160,10 @@ class DaskExecutor:
                 yield from future.result()
         finally:
             self.client.cancel(futures)
+
+    def futures(self) -> Any:
+        """A concurrent.futures executor on the cluster (calibration's `map`)."""
+        return self.client.get_executor(pure=False)
 
     def close(self) -> None:
         self.client.close()
