@@ -57,7 +57,7 @@ LOWER: dict[str, set[str]] = {
     "verify": _API,
     "twin": _API | {"plant"},  # offline runs step the plant simulator in the twin's loop
     "plant": _API,
-    "study": _API,  # parameter studies: on the run recipe, beside the applications
+    "study": _API | {"twin"},  # parameter studies; verdict QoIs run the twin's monitors
     "pytest_plugin": _API | {"verify"},
     "cli": _APPS | {"library", "pytest_plugin", "study"},
     "__main__": {"cli"},

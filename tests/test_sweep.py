@@ -269,3 +269,45 @@ def test_a_worker_killed_mid_study_loses_no_run(tmp_path, dask_cluster):
     for _, row in frame.iterrows():
         ref = exact_final(row["mass1.m1"], row["mass2.m2"], 5.0)
         assert row["x1"] == pytest.approx(ref[0], abs=1e-5)
+
+
+def test_a_monitors_verdict_is_a_quantity_of_interest(tmp_path):
+    # verdict(m): the worst level (0 normal, 1 warning, 2 alarm) the monitor reaches over the
+    # run; a signal monitor on x1 without filter reaches a level when x1 on the record grid
+    # exceeds it, which the exact solution decides for each case
+    from scipy.linalg import expm as _expm
+
+    path = system_yaml(tmp_path, "sweep: {design: {factorial: {mass1.m1: [1.0]}}}\n")
+    text = path.read_text() + (
+        "monitors:\n  - {name: swing, signal: mass1.x1, warning: WARN, alarm: ALARM}\n"
+    )
+    times = np.arange(0.0, STOP + 5e-4, 1e-3)
+
+    def peak(m1: float, m2: float) -> float:
+        a = np.array(
+            [
+                [0.0, 1.0, 0.0, 0.0],
+                [-(k1 + kc) / m1, -(c1 + cc) / m1, kc / m1, cc / m1],
+                [0.0, 0.0, 0.0, 1.0],
+                [kc / m2, cc / m2, -(k2 + kc) / m2, -(c2 + cc) / m2],
+            ]
+        )
+        return max((_expm(a * t) @ Z0)[0] for t in times)
+
+    peaks = {(m1, m2): peak(m1, m2) for m1 in DESIGN["mass1.m1"] for m2 in DESIGN["mass2.m2"]}
+    ordered = sorted(peaks.values())
+    warn = 0.5 * (ordered[1] + ordered[2])  # between the 2nd and 3rd smallest peaks
+    alarm = 0.5 * (ordered[3] + ordered[4])
+    path.write_text(text.replace("WARN", f"{warn:.6f}").replace("ALARM", f"{alarm:.6f}"))
+    frame = cosim.sweep(
+        path, DESIGN, qoi={"v": "verdict(swing)", "x1": "max(mass1.x1)"}, executor=1
+    )
+    assert set(frame["status"]) == {"completed"}
+    for _, row in frame.iterrows():
+        p = peaks[(row["mass1.m1"], row["mass2.m2"])]
+        assert row["x1"] == pytest.approx(p, abs=1e-4)
+        assert row["v"] == (2 if p > alarm else 1 if p > warn else 0)
+    assert set(frame["v"]) == {0.0, 1.0, 2.0}
+    # an unknown monitor is refused, naming the closest one
+    with pytest.raises(cosim.ConfigError, match="did you mean 'swing'"):
+        cosim.sweep(path, DESIGN, qoi={"v": "verdict(swign)"}, executor=1)

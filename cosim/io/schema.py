@@ -691,7 +691,7 @@ _SWEEP: dict[str, Any] = {
             "propertyNames": {"pattern": NAME_PATTERN, "patternErrorMessage": "must be a name"},
             "additionalProperties": {"type": "string"},
             "description": "Quantities of interest by label: final(c.v), min(c.v), max(c.v), "
-            "mean(c.v), integral(c.v) or crossing(c.v, value).",
+            "mean(c.v), integral(c.v), crossing(c.v, value) or verdict(monitor).",
         },
         "keep": {
             "enum": ["qoi", "full"],

@@ -1397,7 +1397,13 @@ def live_problems(spec: SystemSpec, system: ResolvedSystem) -> list[Problem]:
         links += resolve_links(system, spec.opcua, broken)[1]
     if spec.plant is not None:
         links += check_plant_links(spec.plant, system, broken)
-    if spec.analytics and spec.opcua is None:
+    offline = (  # a study's verdicts run signal monitors over its runs, with no plant
+        spec.analytics is not None
+        and spec.sweep is not None
+        and not (spec.analytics.estimate or spec.analytics.forecast)
+        and all(m.kind == "signal" for m in spec.analytics.monitors)
+    )
+    if spec.analytics and spec.opcua is None and not offline:
         first = spec.analytics.monitors[0].loc if spec.analytics.monitors else None
         loc = first or (spec.analytics.estimate or spec.analytics.forecast).loc  # type: ignore[union-attr]
         links.append(
@@ -1408,7 +1414,7 @@ def live_problems(spec: SystemSpec, system: ResolvedSystem) -> list[Problem]:
                 "add opcua.inputs from the plant's nodes to the outputs to watch",
             )
         )
-    elif spec.analytics:
+    elif spec.analytics and not offline:
         from cosim.resolve.analytics import check_analytics
 
         live = resolve_links(system, spec.opcua, broken)[0] if spec.opcua is not None else ()

@@ -29,7 +29,9 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "mean": (),
     "integral": (),
     "crossing": ("value",),
+    "verdict": (),  # verdict(monitor): the worst level a `monitors:` entry reached, 0/1/2
 }
+_MONITOR = re.compile(r"[A-Za-z_]\w*")
 _CALL = re.compile(r"\s*(?P<name>[A-Za-z_]\w*)\s*\(")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _FORM = "function(component.variable), e.g. max(mass1.x1) or crossing(mass1.x1, 0.5)"
@@ -79,6 +81,11 @@ class Qoi:
                     "write crossing(signal, value)",
                 )
             )
+
+    @property
+    def monitor(self) -> str | None:
+        """The monitor a verdict QoI names (its `signal` field), else None."""
+        return self.signal if self.function == "verdict" else None
 
     def __str__(self) -> str:
         """The canonical text, which parses back to an equal Qoi."""
@@ -134,6 +141,13 @@ class Qoi:
                 f"write {usage}",
             )
         signal = args[0]
+        if name == "verdict":
+            if not _MONITOR.fullmatch(signal):
+                raise fail(
+                    f"verdict takes the name of a monitor in '{written}', got '{signal}'",
+                    "write verdict(name) with a name from the monitors: section",
+                )
+            return cls(name, signal, None, written)
         component, dot, variable = signal.partition(".")
         if not (component and dot and variable) or any(c.isspace() for c in signal):
             raise fail(
@@ -170,6 +184,8 @@ class Qoi:
                 f"{self}: time and values must be 1-D and of equal length, "
                 f"got shapes {t.shape} and {y.shape}"
             )
+        if self.function == "verdict":
+            raise ValueError(f"{self}: a verdict is evaluated by its monitor (cosim.study.runner)")
         if not len(y):
             return math.nan
         if self.function == "final":
@@ -179,16 +195,19 @@ class Qoi:
         if self.function == "max":
             return float(np.max(y))
         if self.function == "integral":
-            return float(np.trapezoid(y, t))
+            return float(_trapezoid(y, t))
         if self.function == "mean":
             span = t[-1] - t[0]
             if len(y) == 1:
                 return float(y[0])
             if span == 0:  # every sample at one instant: no time to weight by
                 return float(np.mean(y))
-            return float(np.trapezoid(y, t) / span)
+            return float(_trapezoid(y, t) / span)
         assert self.value is not None
         return _crossing(t, y, self.value)
+
+
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy 2 / numpy 1
 
 
 def _crossing(t: np.ndarray, y: np.ndarray, level: float) -> float:

@@ -41,6 +41,7 @@ class Payload:
     timeout: float | None = None
     keep_full: bool = False
     record: tuple[str, ...] = field(default=())  # what each run records (QoI signals, or all)
+    monitors: Mapping[str, Any] = field(default_factory=dict)  # verdict QoIs: name -> MonitorSpec
 
 
 @dataclass
@@ -147,7 +148,13 @@ def run_case(payload: Payload, case: int, values: Mapping[str, Any]) -> Outcome:
             ex.run_until()
         results = ex.results
         status = ex.status
-        qoi = evaluate_all(payload.qoi, np.asarray(results.time), lambda k: results[k])
+        time_ = np.asarray(results.time)
+        plain = {k: q for k, q in payload.qoi.items() if q.function != "verdict"}
+        qoi = evaluate_all(plain, time_, lambda k: results[k])
+        for label, q in payload.qoi.items():
+            if q.function == "verdict":
+                qoi[label] = _verdict(payload.monitors[q.signal], time_, results)
+        qoi = {label: qoi[label] for label in payload.qoi}
         out = Outcome(case, status, qoi, wall_time=time.perf_counter() - t0, worker=worker)
         if payload.keep_full:
             out.time = np.asarray(results.time)
@@ -163,6 +170,22 @@ def run_case(payload: Payload, case: int, values: Mapping[str, Any]) -> Outcome:
             wall_time=time.perf_counter() - t0,
             worker=worker,
         )
+
+
+def _verdict(spec: Any, time_: np.ndarray, results: Any) -> float:
+    """The worst level (0 normal, 1 warning, 2 alarm) a `signal` monitor reaches over the
+    recorded samples of its indicator, fed as the twin feeds it (one sample per row)."""
+    from cosim.twin.monitors import Monitor
+
+    values = np.asarray(results[spec.label], dtype=float)
+    if len(time_) < 2:
+        return math.nan
+    monitor = Monitor(spec, float(time_[1] - time_[0]))
+    worst = 0
+    for t, x in zip(time_.tolist(), values.tolist(), strict=True):
+        monitor.update(x, t)
+        worst = max(worst, monitor.level)
+    return float(worst)
 
 
 def _python(value: Any) -> Any:

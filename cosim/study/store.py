@@ -55,8 +55,12 @@ class Journal:
                     "continue it with --resume, replace it with --force, or choose another --out",
                 )
             )
-        else:
+        else:  # a new study (or --force): nothing of an earlier one may leak into it
+            import shutil
+
             self.path.unlink(missing_ok=True)
+            (self.folder / SWEEP_FILE).unlink(missing_ok=True)
+            shutil.rmtree(self.folder / "runs", ignore_errors=True)
         mode = "a" if self.done or (resume and self.path.exists()) else "w"
         self._fh = open(self.path, mode, encoding="utf-8")  # noqa: SIM115 (closed in close())
         if mode == "w":

@@ -148,7 +148,24 @@ def qoi_problems(system: Any, qois: Mapping[str, Any], locs: Mapping[str, Any]) 
     variables = {c.name: c.variables for c in resolved.components}
     labels = [f"{c}.{v}" for c, vs in variables.items() for v, var in vs.items()]
     problems = []
+    analytics = getattr(system, "spec", None) and system.spec.analytics
+    monitors = {m.name: m for m in (analytics.monitors if analytics else ())}
     for label, q in qois.items():
+        if q.function == "verdict":
+            m = monitors.get(q.signal)
+            if m is None or m.kind != "signal":
+                close = did_you_mean(q.signal, list(monitors))
+                what = "no monitor of the system" if m is None else f"a {m.kind} monitor"
+                problems.append(
+                    Problem(
+                        locs.get(label),
+                        f"quantity of interest {label}: {q.signal} is {what}",
+                        (f"did you mean '{close}'? " if close and m is None else "")
+                        + "a verdict needs a monitor with signal: component.variable under "
+                        "monitors: (residual and measured monitors need the live plant)",
+                    )
+                )
+            continue
         component, _, variable = q.signal.partition(".")
         if variable in variables.get(component, {}):
             continue
@@ -189,7 +206,13 @@ def payload_for(
             fmus.setdefault(key, path.read_bytes())
             variants[value] = key
     spec = replace(system.spec, components=components)
-    record: tuple[str, ...] = tuple(signals_needed(qois))
+    analytics = system.spec.analytics
+    monitors = {m.name: m for m in (analytics.monitors if analytics is not None else ())}
+    used = {q.signal: monitors[q.signal] for q in qois.values() if q.function == "verdict"}
+    plain = {k: q for k, q in qois.items() if q.function != "verdict"}
+    record: tuple[str, ...] = tuple(
+        dict.fromkeys([*signals_needed(plain), *(m.label for m in used.values())])
+    )
     if keep_full:
         recorded = [r.label for r in system.resolved.records]
         record = tuple(dict.fromkeys([*recorded, *record]))
@@ -210,6 +233,7 @@ def payload_for(
         timeout=timeout,
         keep_full=keep_full,
         record=record,
+        monitors=used,
     )
 
 
