@@ -188,3 +188,24 @@ def test_public_names():
     assert set(cosim.__all__) >= {"load", "System", "simulate", "Results", "CosimError"}
     for name in cosim.__all__:
         assert getattr(cosim, name) is not None
+
+
+@pytest.mark.parametrize("fmi", ["", "fmi3/"])
+def test_runs_of_one_system_reuse_the_loaded_fmus_with_identical_results(tmp_path, fmi):
+    # the second run takes the freed instances' fmpy objects (library loaded, functions bound)
+    # from the System's factory and instantiates anew: bit-identical results, also after a
+    # run that changed a parameter (the new instance starts from the model's start values)
+    from engine_helpers import dual_mass_yaml
+
+    path = tmp_path / "system.yaml"
+    path.write_text(dual_mass_yaml("3.0" if fmi else "2.0", stop=1.0))
+    system = cosim.load(path)
+    first = system.simulate()
+    pools = system._unpacked.factory._loaded
+    assert sum(len(p) for p in pools.values()) == 2  # both FMUs kept loaded
+    changed = system.simulate(parameters={"mass1.m1": 2.0})
+    again = system.simulate()
+    for label in first.names:
+        np.testing.assert_array_equal(again[label], first[label])
+    assert np.abs(changed["mass1.x1"] - first["mass1.x1"]).max() > 1e-3
+    assert sum(len(p) for p in pools.values()) == 2  # reused, not multiplied

@@ -451,14 +451,20 @@ class NativeSlave(Slave):
             self.abandon()
             return
         self._freed = True
+        freed = False
         try:
             if self._c is not None:
                 self.typed(f"{self._prefix}FreeInstance")(self._c)
+            freed = True
         finally:
             self._c = None
             self._raw.clear()
             self._keep.clear()
-            self._fmu.freeLibrary()
+            release = getattr(self, "release", None)
+            if release is not None and freed and self.worst_status <= WARNING:
+                release(self._fmu)  # the factory keeps the loaded library for the next run
+            else:
+                self._fmu.freeLibrary()
 
     def abandon(self) -> None:
         """Drop the instance without FreeInstance and keep the library loaded (its state may

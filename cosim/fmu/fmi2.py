@@ -78,11 +78,12 @@ class Fmi2Slave(NativeSlave):
         guid: str,
         log_size: int = 200,
         log_categories: Iterable[Any] = (),
+        fmu: Any = None,
     ) -> None:
         from fmpy.fmi2 import FMU2Model, FMU2Slave
 
-        try:
-            fmu = (FMU2Model if self._model_exchange else FMU2Slave)(
+        try:  # `fmu`: fmpy's object of an earlier instance, library loaded (NativeSlaves)
+            fmu = fmu or (FMU2Model if self._model_exchange else FMU2Slave)(
                 guid=guid,
                 unzipDirectory=str(unzip_dir),
                 modelIdentifier=model_identifier,

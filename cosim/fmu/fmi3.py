@@ -72,11 +72,12 @@ class Fmi3Slave(NativeSlave):
         guid: str,
         log_size: int = 200,
         log_categories: Iterable[Any] = (),
+        fmu: Any = None,
     ) -> None:
         from fmpy.fmi3 import FMU3Model, FMU3Slave
 
-        try:
-            fmu = (FMU3Model if self._model_exchange else FMU3Slave)(
+        try:  # `fmu`: fmpy's object of an earlier instance, library loaded (NativeSlaves)
+            fmu = fmu or (FMU3Model if self._model_exchange else FMU3Slave)(
                 guid=guid,
                 unzipDirectory=str(unzip_dir),
                 modelIdentifier=model_identifier,
