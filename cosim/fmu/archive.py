@@ -135,7 +135,7 @@ def interface_attributes(path: str | Path) -> dict[str, dict[str, str]]:
     """The attributes of each interface element (CoSimulation, ModelExchange, ...) as written
     in modelDescription.xml: FMI 3.0 names fmpy does not read (providesDirectionalDerivatives).
     Parsed with lxml, entities and network off; {} when the file cannot be read."""
-    root = _root(path)
+    root = model_description_root(path)
     if root is None:
         return {}
     names = ("CoSimulation", "ModelExchange", "ScheduledExecution")
@@ -145,7 +145,7 @@ def interface_attributes(path: str | Path) -> dict[str, dict[str, str]]:
 def clock_attributes(path: str | Path) -> dict[str, dict[str, str]]:
     """The attributes of each Clock variable (FMI 3.0) by name, as written in
     modelDescription.xml (fmpy does not read intervalDecimal); {} when unreadable."""
-    root = _root(path)
+    root = model_description_root(path)
     if root is None:
         return {}
     variables = root.find("ModelVariables")
@@ -154,7 +154,9 @@ def clock_attributes(path: str | Path) -> dict[str, dict[str, str]]:
     return {c.get("name", ""): dict(c.attrib) for c in variables if c.tag == "Clock"}
 
 
-def _root(path: str | Path) -> Any:
+def model_description_root(path: str | Path) -> Any:
+    """The parsed modelDescription.xml of an FMU file or folder (lxml: entities and network
+    off), or None when it cannot be read."""
     from lxml import etree
 
     path = Path(path)

@@ -39,13 +39,11 @@ a value that the FMU does not declare is ``null`` (or the FMI default, for capab
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.fmu.archive import read_model_description
+from cosim.fmu.archive import interface_attributes, model_description_root, read_model_description
 
 # canonical key -> (FMI 2.0 attribute, FMI 3.0 attribute, default); None = not in that version
 _COMMON: dict[str, tuple[str | None, str | None, Any]] = {
@@ -174,18 +172,9 @@ def _major(version: str | None, path: Path) -> int:
 
 def _interface_elements(path: Path) -> dict[str, dict[str, str]]:
     """The raw XML attributes of each interface element (fmpy drops some FMI 3.0 flags)."""
-    try:
-        if path.is_dir():
-            data = (path / "modelDescription.xml").read_bytes()
-        else:
-            with zipfile.ZipFile(path) as zf:
-                data = zf.read("modelDescription.xml")
-        root = ElementTree.fromstring(data)
-    except Exception as exc:  # fmpy parsed it already, so this is near impossible
-        raise ConfigError(
-            Problem(Location(str(path)), f"cannot read modelDescription.xml: {exc}")
-        ) from None
-    return {child.tag: dict(child.attrib) for child in root if child.tag in _INTERFACES}
+    if model_description_root(path) is None:  # fmpy parsed it already: near impossible
+        raise ConfigError(Problem(Location(str(path)), "cannot read modelDescription.xml"))
+    return interface_attributes(path)
 
 
 def _capabilities(interface: str, major: int, attrs: dict[str, str]) -> dict[str, Any]:
