@@ -29,9 +29,9 @@ import cosim
 STOP = 1.0
 
 
-def exact_final(m1: float, m2: float, t: float = STOP) -> np.ndarray:
-    """x1, v1, x2, v2 at t of the monolithic 4-state ODE with masses m1, m2."""
-    a = np.array(
+def system_matrix(m1: float, m2: float) -> np.ndarray:
+    """The monolithic 4-state ODE of the dual-mass oscillator with masses m1, m2."""
+    return np.array(
         [
             [0.0, 1.0, 0.0, 0.0],
             [-(k1 + kc) / m1, -(c1 + cc) / m1, kc / m1, cc / m1],
@@ -39,7 +39,11 @@ def exact_final(m1: float, m2: float, t: float = STOP) -> np.ndarray:
             [kc / m2, cc / m2, -(k2 + kc) / m2, -(c2 + cc) / m2],
         ]
     )
-    return expm(a * t) @ Z0
+
+
+def exact_final(m1: float, m2: float, t: float = STOP) -> np.ndarray:
+    """x1, v1, x2, v2 at t of the monolithic 4-state ODE with masses m1, m2."""
+    return expm(system_matrix(m1, m2) * t) @ Z0
 
 
 def system_yaml(tmp_path: Path, sweep: str = "", step: float = 1e-3, stop: float = STOP) -> Path:
@@ -178,6 +182,22 @@ def test_bad_designs_are_reported_with_locations(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def _sweep_until(path: Path, out: Path, journal_lines: int) -> subprocess.Popen:
+    """`cosim sweep` on one worker, returned once its journal has `journal_lines` lines."""
+    journal = out / "sweep.runs.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cosim", "sweep", str(path), "--out", str(out), "--workers", "1",
+         "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= journal_lines:
+            break
+        time.sleep(0.02)
+    return proc
+
+
 def test_a_study_killed_with_sigkill_resumes_without_redoing_finished_runs(tmp_path):
     # 12 cases of ~0.15 s on one worker; SIGKILL once 4 are in the journal, then --resume:
     # every case is in the journal exactly once, and the first ones keep the first process
@@ -189,16 +209,7 @@ def test_a_study_killed_with_sigkill_resumes_without_redoing_finished_runs(tmp_p
     )
     out = tmp_path / "out"
     journal = out / "sweep.runs.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cosim", "sweep", str(path), "--out", str(out), "--workers", "1",
-         "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 5:  # header + 4
-            break
-        time.sleep(0.02)
+    proc = _sweep_until(path, out, journal_lines=5)  # header + 4
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     first = [json.loads(x) for x in journal.read_text().splitlines()[1:] if x.endswith("}")]
@@ -275,8 +286,6 @@ def test_a_monitors_verdict_is_a_quantity_of_interest(tmp_path):
     # verdict(m): the worst level (0 normal, 1 warning, 2 alarm) the monitor reaches over the
     # run; a signal monitor on x1 without filter reaches a level when x1 on the record grid
     # exceeds it, which the exact solution decides for each case
-    from scipy.linalg import expm as _expm
-
     path = system_yaml(tmp_path, "sweep: {design: {factorial: {mass1.m1: [1.0]}}}\n")
     text = path.read_text() + (
         "monitors:\n  - {name: swing, signal: mass1.x1, warning: WARN, alarm: ALARM}\n"
@@ -284,15 +293,8 @@ def test_a_monitors_verdict_is_a_quantity_of_interest(tmp_path):
     times = np.arange(0.0, STOP + 5e-4, 1e-3)
 
     def peak(m1: float, m2: float) -> float:
-        a = np.array(
-            [
-                [0.0, 1.0, 0.0, 0.0],
-                [-(k1 + kc) / m1, -(c1 + cc) / m1, kc / m1, cc / m1],
-                [0.0, 0.0, 0.0, 1.0],
-                [kc / m2, cc / m2, -(k2 + kc) / m2, -(c2 + cc) / m2],
-            ]
-        )
-        return max((_expm(a * t) @ Z0)[0] for t in times)
+        a = system_matrix(m1, m2)
+        return max((expm(a * t) @ Z0)[0] for t in times)
 
     peaks = {(m1, m2): peak(m1, m2) for m1 in DESIGN["mass1.m1"] for m2 in DESIGN["mass2.m2"]}
     ordered = sorted(peaks.values())
@@ -323,17 +325,7 @@ def test_ctrl_c_writes_sweep_h5_with_the_runs_so_far(tmp_path):
         stop=4.0,
     )
     out = tmp_path / "out"
-    journal = out / "sweep.runs.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cosim", "sweep", str(path), "--out", str(out), "--workers", "1",
-         "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 4:  # header + 3
-            break
-        time.sleep(0.02)
+    proc = _sweep_until(path, out, journal_lines=4)  # header + 3
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from cosim.io.analytics import _num
 from cosim.io.locate import Problems, did_you_mean, locator
 from cosim.model.spec import SystemSpec
 from cosim.model.sweep import (
@@ -15,10 +15,6 @@ from cosim.model.sweep import (
     distribution_problems,
     fmu_column,
 )
-
-
-def _num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def parse_sweep(spec: SystemSpec, *, file: str | None = None) -> tuple[SweepSpec | None, list]:

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -611,18 +611,17 @@ def output_path(name: str) -> Path:
     return FMUS_DIR / (f"fmi3/{model}.fmu" if version == 3 else f"{model}.fmu")
 
 
-def _fmi_headers() -> Path:
+def fmi_headers() -> Path:
+    """fmpy's FMI C headers (fmi2*.h, fmi3*.h)."""
     import fmpy
 
     return Path(fmpy.__file__).parent / "c-code"
 
 
-def _source_hash(model_dir: Path, version: int) -> str:
+def files_hash(files: Sequence[Path], salt: str = "") -> str:
+    """The SHA-256 of `salt` and the names and contents of `files` (those that exist)."""
     h = hashlib.sha256()
-    h.update(f"fmi{version}".encode())
-    files = sorted(COMMON_DIR.glob("*")) + sorted(model_dir.glob("*")) + [Path(__file__)]
-    headers = _fmi_headers()
-    files += sorted(headers.glob(f"fmi{version}*.h"))
+    h.update(salt.encode())
     for f in files:
         if f.is_file():
             h.update(f.name.encode())
@@ -630,8 +629,15 @@ def _source_hash(model_dir: Path, version: int) -> str:
     return h.hexdigest()
 
 
+def _source_hash(model_dir: Path, version: int) -> str:
+    files = sorted(COMMON_DIR.glob("*")) + sorted(model_dir.glob("*")) + [Path(__file__)]
+    files += sorted(fmi_headers().glob(f"fmi{version}*.h"))
+    return files_hash(files, f"fmi{version}")
+
+
 @contextmanager
-def _lock():
+def build_lock() -> Iterator[None]:
+    """One FMU build at a time across processes (test workers, parallel runs)."""
     FMUS_DIR.joinpath(".build").mkdir(parents=True, exist_ok=True)
     with open(FMUS_DIR / ".build" / "lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -661,7 +667,7 @@ def build(name: str, force: bool = False) -> Path:
     if not (model_dir / "model.yaml").is_file():
         raise unknown_name(name)
     out = output_path(name)
-    with _lock():
+    with build_lock():
         if not force and not is_stale(name):
             return out
         digest = _source_hash(model_dir, version)
@@ -684,7 +690,7 @@ def build(name: str, force: bool = False) -> Path:
                 "-fvisibility=default",
                 f"-I{tmpdir}",
                 f"-I{COMMON_DIR}",
-                f"-I{_fmi_headers()}",
+                f"-I{fmi_headers()}",
                 str(model_dir / "model.c"),
                 str(COMMON_DIR / "core.c"),
                 str(COMMON_DIR / f"fmi{version}.c"),

@@ -17,20 +17,16 @@ An FMU is rebuilt when the hash of its folder, this module or the FMI headers ch
 from __future__ import annotations
 
 import difflib
-import fcntl
-import hashlib
 import os
 import subprocess
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from xml.etree import ElementTree
 
 from cosim.errors import ConfigError, Location, Problem
+from cosim.library.build import FMUS_DIR, build_lock, files_hash, fmi_headers
 
-FMUS_DIR = Path(os.environ.get("COSIM_FMUS_DIR", Path(__file__).resolve().parents[2] / "fmus"))
 SPECIAL_DIR = FMUS_DIR / "special"
 PREFIX = "special/"
 _PLATFORMS = {"2": "linux64", "3": "x86_64-linux"}
@@ -42,11 +38,6 @@ def special_names() -> list[str]:
         return []
     folders = (p for p in SPECIAL_DIR.iterdir() if (p / "modelDescription.xml").is_file())
     return sorted(PREFIX + p.name for p in folders)
-
-
-def is_special_name(text: str) -> bool:
-    """Whether `text` names a hand-written test FMU (`special/Types3`), known or not."""
-    return text.startswith(PREFIX) and not text.endswith(".fmu")
 
 
 def _folder(name: str) -> Path:
@@ -73,22 +64,10 @@ def stamp_path(name: str) -> Path:
     return FMUS_DIR / ".build" / f"special.{name[len(PREFIX) :]}.sha256"
 
 
-def _fmi_headers() -> Path:
-    import fmpy
-
-    return Path(fmpy.__file__).parent / "c-code"
-
-
 def source_hash(name: str) -> str:
     """The hash of everything the FMU `name` is made of."""
-    h = hashlib.sha256()
     files = sorted(_folder(name).glob("*")) + [Path(__file__)]
-    files += sorted(_fmi_headers().glob("fmi*.h"))
-    for f in files:
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()
+    return files_hash(files + sorted(fmi_headers().glob("fmi*.h")))
 
 
 def is_stale(name: str) -> bool:
@@ -97,18 +76,6 @@ def is_stale(name: str) -> bool:
     if not out.is_file() or not stamp.is_file():
         return True
     return stamp.read_text().strip() != source_hash(name)
-
-
-@contextmanager
-def _lock() -> Iterator[None]:
-    # the bundled library's lock file: one build at a time across test workers
-    FMUS_DIR.joinpath(".build").mkdir(parents=True, exist_ok=True)
-    with open(FMUS_DIR / ".build" / "lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _description_facts(xml: Path) -> tuple[str, str]:
@@ -142,7 +109,7 @@ def build(name: str, force: bool = False) -> Path:
     """Build the FMU `special/<Name>` if missing or stale (or `force`); return its path."""
     folder = _folder(name)
     out = output_path(name)
-    with _lock():
+    with build_lock():
         if not force and not is_stale(name):
             return out
         digest = source_hash(name)
@@ -160,7 +127,7 @@ def build(name: str, force: bool = False) -> Path:
                 "-std=gnu11",
                 "-Wall",
                 "-fvisibility=default",
-                f"-I{_fmi_headers()}",
+                f"-I{fmi_headers()}",
                 f"-DMODEL_TOKEN={_c_string(token)}",
                 str(source),
                 "-o",
@@ -197,7 +164,6 @@ def build_all(force: bool = False) -> list[Path]:
 __all__ = [
     "build",
     "build_all",
-    "is_special_name",
     "is_stale",
     "output_path",
     "source_hash",

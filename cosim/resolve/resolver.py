@@ -301,7 +301,7 @@ def _binary_path(major: str, model_identifier: str) -> str:
     return f"binaries/{folder}/{model_identifier}{fmpy.sharedLibraryExtension}"
 
 
-def _not_settable(var: VariableInfo) -> str | None:
+def not_settable(var: VariableInfo) -> str | None:
     """Why `var` cannot be given a start value (None if it can)."""
     if var.variability == "constant":
         return "it is a constant"
@@ -568,7 +568,7 @@ class _Resolver:
         if var is not None:
             return var
         if role == "settable":
-            same_role = [n for n, v in info.variables.items() if not _not_settable(v)]
+            same_role = [n for n, v in info.variables.items() if not not_settable(v)]
             listed = "settable variables"
         else:
             same_role = [n for n, v in info.variables.items() if role in (None, v.causality)]
@@ -713,7 +713,7 @@ class _Resolver:
             var = self.lookup(VarRef(comp.name, name, loc), "settable")
         if var is None:
             return None
-        why = _not_settable(var)
+        why = not_settable(var)
         if why:
             self.error(
                 loc,

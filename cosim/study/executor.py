@@ -120,10 +120,6 @@ QUIET_WORKERS: dict[str, Any] = {
 }
 
 
-def _run_dask(payload: Payload, cases: list[Case]) -> list[Outcome]:
-    return run_cases(payload, cases)
-
-
 class DaskExecutor:
     """Runs on a Dask cluster: `address` of a running scheduler, or None for a LocalCluster
     of `workers` single-threaded worker processes."""
@@ -174,7 +170,7 @@ class DaskExecutor:
 
         shared = self.client.scatter(payload, broadcast=True, hash=False)
         futures = [
-            self.client.submit(_run_dask, shared, batch, pure=False, retries=2)
+            self.client.submit(run_cases, shared, batch, pure=False, retries=2)
             for batch in batches(cases, self._workers())
         ]
         try:

@@ -98,23 +98,25 @@ class Journal:
             partial = runs / f"{outcome.case}.partial.npz"
             np.savez(partial, **arrays)
             os.replace(partial, runs / f"{outcome.case}.npz")
-        record = {
-            "case": outcome.case,
-            "status": outcome.status,
-            "qoi": {
-                k: (None if v is None or not math.isfinite(v) else v)
-                for k, v in outcome.qoi.items()
-            },
-            "error": outcome.error,
-            "wall_time": outcome.wall_time,
-            "worker": outcome.worker,
-        }
+        record = outcome_record(outcome)
         self._write(record)
         self.done[outcome.case] = record
         return record
 
     def close(self) -> None:
         self._fh.close()
+
+
+def outcome_record(outcome: Any) -> dict[str, Any]:
+    """A finished run as the journal and the study table hold it (NaN QoIs as None)."""
+    return {
+        "case": outcome.case,
+        "status": outcome.status,
+        "qoi": {k: _finite(v) for k, v in outcome.qoi.items()},
+        "error": outcome.error,
+        "wall_time": outcome.wall_time,
+        "worker": outcome.worker,
+    }
 
 
 def _finite(v: float | None) -> float | None:
@@ -222,4 +224,4 @@ def _column(values: list[Any]) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=h5py.string_dtype("utf-8"))
 
 
-__all__ = ["JOURNAL", "SWEEP_FILE", "Journal", "table", "write_sweep_h5"]
+__all__ = ["JOURNAL", "SWEEP_FILE", "Journal", "outcome_record", "table", "write_sweep_h5"]

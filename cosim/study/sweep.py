@@ -54,6 +54,7 @@ def check_design(system: Any, frame: Any, locs: Mapping[str, Any] | None = None)
     and every FMU variant that does not exist."""
     from cosim.io.locate import did_you_mean
     from cosim.resolve.fmus import find_fmu
+    from cosim.resolve.resolver import not_settable
 
     locs = locs or {}
     problems = []
@@ -86,23 +87,19 @@ def check_design(system: Any, frame: Any, locs: Mapping[str, Any] | None = None)
             )
             continue
         var = comp.variables.get(variable)
-        settable = [
-            n
-            for n, v in comp.variables.items()
-            if v.causality in ("parameter", "input")
-            or (v.initial in ("exact", "approx") and v.causality != "calculatedParameter")
-        ]
-        if var is None or variable not in settable:
+        why = not_settable(var) if var is not None else None
+        if var is None or why:
+            settable = [n for n, v in comp.variables.items() if not not_settable(v)]
             close = did_you_mean(variable, settable)
-            what = "an unknown variable" if var is None else "a variable that cannot be set"
-            problems.append(
-                Problem(
-                    loc,
-                    f"sweep: {name} is {what} of {comp_name}",
-                    (f"did you mean '{comp_name}.{close}'? " if close else "")
-                    + "a design varies parameters, inputs and start values",
-                )
+            message = (
+                f"sweep: {name} is an unknown variable of {comp_name}"
+                if var is None
+                else f"sweep: {name} cannot be set: {why}"
             )
+            hint = (f"did you mean '{comp_name}.{close}'? " if close else "") + (
+                "a design varies parameters, inputs and start values"
+            )
+            problems.append(Problem(loc, message, hint))
     if problems:
         raise ConfigError(problems)
 
@@ -255,7 +252,7 @@ def run_study(
     """Run every case of `frame` (resume: those the journal in `out` lacks) and return the
     study table; with `out`, also sweep.h5 there (on Ctrl-C too, with the runs so far)."""
     from cosim.study.executor import make_executor
-    from cosim.study.store import Journal, table, write_sweep_h5
+    from cosim.study.store import Journal, outcome_record, table, write_sweep_h5
 
     check_design(system, frame, locs)
     bad = qoi_problems(system, qois, {})
@@ -278,7 +275,7 @@ def run_study(
         for outcome in runner.run(payload, cases):
             if outcome.case in done:  # a batch rerun after a worker died: keep the first
                 continue
-            record = journal.append(outcome) if journal is not None else _record(outcome)
+            record = journal.append(outcome) if journal is not None else outcome_record(outcome)
             done[outcome.case] = record
             outcomes[outcome.case] = outcome
             if progress is not None:
@@ -386,17 +383,6 @@ def sweep_file(
         keep_full=spec.keep == "full", out=out, resume=resume, force=force, progress=progress,
         locs=spec.locs,
     )  # fmt: skip
-
-
-def _record(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "case": outcome.case,
-        "status": outcome.status,
-        "qoi": dict(outcome.qoi),
-        "error": outcome.error,
-        "wall_time": outcome.wall_time,
-        "worker": outcome.worker,
-    }
 
 
 __all__ = [
