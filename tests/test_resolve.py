@@ -15,7 +15,7 @@ from cosim.errors import ConfigError
 from cosim.io.yaml import load_system, with_stop
 from cosim.library.build import bundled_fmu
 from cosim.model.spec import VariableInfo
-from cosim.resolve.resolver import _not_settable, resolve_system, validate
+from cosim.resolve.resolver import not_settable, resolve_system, validate
 
 DATA = Path(__file__).parent / "data" / "validation"
 VERSIONS = pytest.mark.parametrize("prefix", ["", "fmi3/"], ids=["fmi2", "fmi3"])
@@ -255,16 +255,16 @@ def test_constants_and_calculated_parameters_cannot_be_set():
     def var(causality, variability, initial):
         return VariableInfo("v", 1, "real", "Real", causality, variability, initial)
 
-    assert _not_settable(var("output", "constant", "exact")) == "it is a constant"
-    assert _not_settable(var("calculatedParameter", "fixed", "calculated")) == (
+    assert not_settable(var("output", "constant", "exact")) == "it is a constant"
+    assert not_settable(var("calculatedParameter", "fixed", "calculated")) == (
         "it is a calculated parameter"
     )
-    assert _not_settable(var("local", "continuous", "calculated")) == (
+    assert not_settable(var("local", "continuous", "calculated")) == (
         "it is a local variable calculated by the FMU (initial=calculated)"
     )
-    assert _not_settable(var("output", "continuous", "exact")) is None  # a state's start
-    assert _not_settable(var("parameter", "fixed", "exact")) is None
-    assert _not_settable(var("input", "continuous", None)) is None
+    assert not_settable(var("output", "continuous", "exact")) is None  # a state's start
+    assert not_settable(var("parameter", "fixed", "exact")) is None
+    assert not_settable(var("input", "continuous", None)) is None
 
 
 @VERSIONS
