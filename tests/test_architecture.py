@@ -36,7 +36,7 @@ from cosim.cli import COMMANDS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cosim"
 
-_LOW = {"errors", "model", "io", "fmu", "opcua", "realtime"}
+_LOW = {"errors", "model", "io", "fmu", "ssp", "opcua", "realtime"}
 _ENGINE = _LOW | {"resolve", "engine"}
 _API = _ENGINE | {"results", "api"}
 _APPS = _API | {"verify", "twin", "plant"}
@@ -47,10 +47,11 @@ LOWER: dict[str, set[str]] = {
     "model": {"errors"},
     "fmu": {"errors", "model"},
     "io": {"errors", "model"},
+    "ssp": {"errors", "model", "fmu", "io"},  # SSP packages read into / written from the model
     "opcua": {"errors", "model", "io"},
     "realtime": {"errors", "model"},
     "library": {"errors", "model", "fmu"},
-    "resolve": {"errors", "model", "fmu", "opcua", "io", "library"},
+    "resolve": {"errors", "model", "fmu", "ssp", "opcua", "io", "library"},
     "engine": _LOW | {"resolve"},
     "results": _LOW | {"resolve"},
     "api": _ENGINE | {"results"},

@@ -37,6 +37,9 @@ COMMANDS: dict[str, str] = {
     "calibrate": "fit tunable parameters to recorded plant data",
     "forecast": "ask a running twin for its remaining useful life",
     "sweep": "run a parameter study (sweep: section) on local processes or a Dask cluster",
+    "convert": "convert an SSP package (.ssp or .ssd) into a system YAML",
+    "export-ssp": "export a system as an SSP package (.ssp) another SSP tool can run",
+    "xcheck": "run the FMI cross-check procedure on a folder laid out like the cross-check repo",
 }
 
 

@@ -120,6 +120,9 @@ class ConnectionSpec:
     # Real -> Integer: "round" (half away from zero) | "floor" | "ceil" | "truncate"; else None
     convert: str | None = None
     extrapolation: Extrapolation | None = None  # None: simulation.extrapolation
+    # value mapping (SSP Boolean/Integer/EnumerationMappingTransformation): source value ->
+    # target value, applied instead of gain/offset; values not listed pass unchanged
+    mapping: tuple[tuple[Value, Value], ...] = ()
 
 
 @dataclass(frozen=True)

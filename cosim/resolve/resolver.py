@@ -47,6 +47,7 @@ from cosim.resolve.fmus import locate_fmu
 from cosim.resolve.graph import algebraic_loops, cyclic_groups, direct_feedthrough, step_order
 from cosim.resolve.live import check_plant_links, resolve_links
 from cosim.resolve.units import Unit, conversion, find_unit, unit_definitions
+from cosim.ssp.read import is_ssp, read_ssp
 
 _INTEGERS = ("Integer", "Enumeration", *(f"{u}Int{n}" for u in ("", "U") for n in (8, 16, 32, 64)))
 _KINDS = {
@@ -1365,7 +1366,10 @@ def check(
     missing FMU) leaves out only what depends on it. The system is None if any is an error.
     With `text`, that text is read as the file `path` (see io.yaml.read_system).
     """
-    spec, problems = read_system(path, overrides, text=text)
+    if text is None and is_ssp(path):
+        spec, problems = read_ssp(path, overrides)
+    else:
+        spec, problems = read_system(path, overrides, text=text)
     if spec is None:
         return None, problems
     if stop is not None:

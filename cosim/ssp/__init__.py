@@ -1,0 +1,1 @@
+"""SSP (System Structure and Parameterization) packages: read into, and written from, a system."""
