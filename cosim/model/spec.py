@@ -154,6 +154,8 @@ class SystemSpec:
     # the sections of the live wing and of `cosim test` (opcua, plant, regression) as plain data
     extra: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
+    # facts worth a line when the system is run or validated, e.g. where an SSP's step came from
+    notes: tuple[str, ...] = field(default=(), compare=False)
     opcua: OpcuaSpec | None = None  # the `opcua:` section, typed (None: absent or broken)
     plant: PlantSpec | None = None  # the `plant:` section, typed (None: absent or broken)
     analytics: AnalyticsSpec | None = None  # monitors/estimate/forecast, typed (None: none)
