@@ -624,6 +624,62 @@ _DESIGN_NAME = {
     "patternErrorMessage": "must be component.variable (a parameter or start value) or "
     "components.<name>.fmu (an FMU variant)",
 }
+INTERPOLATIONS = ("auto", "linear", "previous")
+OUTSIDE = ("error", "hold")
+_INPUTS: dict[str, Any] = {
+    "type": ["array", "null"],
+    "description": "Time tables (CSV or HDF5) that drive FMU inputs (see docs/inputs.md).",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["file"],
+        "description": "One table: a time column and one column per input.",
+        "properties": {
+            "file": {
+                "type": "string",
+                "pattern": r"^.*\.([hH]5|[hH][dD][fF]5|[cC][sS][vV]|[tT][xX][tT])$",
+                "patternErrorMessage": "must be a .csv, .txt, .h5 or .hdf5 file",
+                "description": "The table, relative to this file: CSV with a header row "
+                "(time first; units as `name [unit]`) or HDF5 (/time with 1-D datasets beside "
+                "it, or a cosim results.h5).",
+            },
+            "map": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {
+                    **_REF,
+                    "description": "The input this column drives, component.variable.",
+                },
+                "description": "Column name -> the input it drives, component.variable.",
+            },
+            "component": {
+                "type": "string",
+                "pattern": NAME_PATTERN,
+                "patternErrorMessage": "must be a component name",
+                "description": "Drive this component's inputs from the columns named after "
+                "them (the FMI cross-check `_in.csv` convention); instead of map.",
+            },
+            "interpolation": {
+                "enum": list(INTERPOLATIONS),
+                "default": "auto",
+                "description": "auto (linear for continuous Reals, the previous value for "
+                "discrete Reals, Integers, Booleans and enumerations), linear or previous.",
+            },
+            "outside": {
+                "enum": list(OUTSIDE),
+                "default": "error",
+                "description": "A table that does not cover simulation.start..stop: error, or "
+                "hold its first and last values.",
+            },
+            "time": {
+                "type": "string",
+                "description": "The time column (CSV; default the first) or dataset (HDF5; "
+                "default /time), in seconds unless its header gives a unit (`time [ms]`).",
+            },
+        },
+    },
+}
+
 _SWEEP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -979,6 +1035,22 @@ SCHEMA: dict[str, Any] = {
                         "description": "This connection's input extrapolation (default: "
                         "simulation.extrapolation): zoh, linear or quadratic.",
                     },
+                    "mapping": {
+                        "type": "array",
+                        "description": "Value mapping instead of gain/offset (SSP Boolean/"
+                        "Integer/EnumerationMappingTransformation): a list of {from, to}; "
+                        "values not listed pass unchanged.",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["from", "to"],
+                            "description": "One source value and the target value it becomes.",
+                            "properties": {
+                                "from": {**_VALUE, "description": "A source value."},
+                                "to": {**_VALUE, "description": "The target value."},
+                            },
+                        },
+                    },
                     "convert": {
                         "enum": list(CONVERSIONS),
                         "description": "How a Real value becomes an Integer input: round "
@@ -1041,6 +1113,7 @@ SCHEMA: dict[str, Any] = {
         "estimate": _ESTIMATE,
         "forecast": _FORECAST,
         "sweep": _SWEEP,
+        "inputs": _INPUTS,
     },
 }
 

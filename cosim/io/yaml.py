@@ -15,6 +15,7 @@ import yaml
 from cosim.errors import ConfigError, Location, Problem
 from cosim.io.locate import Problems, did_you_mean, listing, locator, sort_problems, where
 from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA, STUDY_SECTIONS, TWIN_SECTIONS
+from cosim.model.inputs import InputTableSpec
 from cosim.model.spec import (
     MAX_SECONDS,
     ComponentSpec,
@@ -488,10 +489,11 @@ class _Builder:
             return True
         if ref.component not in self.names:
             close = did_you_mean(ref.component, self.names)
+            wanted = f"{close}.{ref.variable}" if ref.variable else close
             self.report.error(
                 ref.loc,
                 f"unknown component '{ref.component}'" + (f" in {where}" if where else ""),
-                (f"did you mean '{close}.{ref.variable}'? " if close else "")
+                (f"did you mean '{wanted}'? " if close else "")
                 + f"components: {_listing(self.names)}",
             )
         return False  # a component that is written but broken was reported already
@@ -593,13 +595,15 @@ class _Builder:
             )
         return spec
 
-    def where(self, *path: str) -> Location | None:
+    def where(self, *path: str | int) -> Location | None:
         """The location of the node at `path` (the nearest existing parent's if absent)."""
         node = _Node(self.root, Location(self.file))
         for part in path:
-            if not isinstance(node.value, dict) or part not in node.value:
+            value = node.value
+            in_list = isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
+            if not (in_list or (isinstance(value, dict) and part in value)):
                 break
-            node = node.value[part]
+            node = value[part]
         return node.where
 
     def step_multiple(self, node: _Node, base: float, path: tuple) -> None:
@@ -700,6 +704,73 @@ class _Builder:
                     loc=item.loc,
                     convert=self.get(*path, "convert"),
                     extrapolation=self.get(*path, "extrapolation"),
+                    mapping=self.mapping(path),
+                )
+            )
+        return tuple(out)
+
+    def mapping(self, path: tuple) -> tuple[tuple[Value, Value], ...]:
+        """A connection's `mapping:` as (from, to) pairs (a source value listed twice: error)."""
+        items = self.get(*path, "mapping", default=[])
+        pairs: dict[Any, Value] = {}
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict) or "from" not in item or "to" not in item:
+                continue
+            key = (type(item["from"]) is bool, item["from"])
+            if key in pairs:
+                self.report.error(
+                    self.where(*path, "mapping", i),
+                    f"the mapping lists the source value {item['from']!r} twice",
+                    "give each source value one target value",
+                )
+                continue
+            pairs[key] = item["to"]
+        return tuple((k[1], v) for k, v in pairs.items())
+
+    def inputs(self) -> tuple[InputTableSpec, ...]:
+        """The `inputs:` tables: file, map (column -> component.variable) or component."""
+        node = self.root.get("inputs")
+        if node is None or not isinstance(node.value, list):
+            return ()
+        out = []
+        for i, item in enumerate(node.value):
+            path = ("inputs", i)
+            if not isinstance(item.value, dict) or self.report.is_bad(*path):
+                continue
+            fields = item.value
+            has_map, component = "map" in fields, self.get(*path, "component")
+            if has_map == (component is not None):
+                self.report.error(
+                    item.loc,
+                    f"inputs[{i}] needs exactly one of map: or component:",
+                    "map: {column: component.variable, ...} names the inputs one by one; "
+                    "component: NAME drives NAME's inputs from the columns named after them",
+                )
+                continue
+            targets: dict[str, VarRef] = {}
+            if has_map and isinstance(fields["map"].value, dict):
+                for column, ref_node in fields["map"].value.items():
+                    ref = self.ref(ref_node, (*path, "map", column))
+                    if ref is not None:
+                        targets[column] = ref
+            if component is not None and not self.check_component(
+                VarRef(component, "", fields["component"].loc), f"inputs[{i}].component"
+            ):
+                continue
+            file = str(self.get(*path, "file"))
+            locs = {k: v.loc for k, v in fields.items()}
+            locs.update({f"map.{k}": v.loc for k, v in targets.items()})
+            out.append(
+                InputTableSpec(
+                    file=file,
+                    path=(self.path.parent / file).resolve(),
+                    map=targets,
+                    component=component,
+                    interpolation=self.get(*path, "interpolation", default="auto"),
+                    outside=self.get(*path, "outside", default="error"),
+                    time=self.get(*path, "time"),
+                    loc=item.loc,
+                    key_locs=locs,
                 )
             )
         return tuple(out)
@@ -837,6 +908,7 @@ def read_system(
     connections = build.connections()
     record = build.record(sim)
     events = build.events(sim)
+    inputs = build.inputs()
     build.overrides(components, overrides)
     name = build.get("name") or path.stem
     spec = SystemSpec(
@@ -849,6 +921,7 @@ def read_system(
         connections=connections,
         record=record,
         events=events,
+        inputs=inputs,
         description=build.get("description", default=""),
         extra={
             k: plain(root.value[k])

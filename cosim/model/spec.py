@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from cosim.errors import Location, Problem
 from cosim.model.analytics import AnalyticsSpec
+from cosim.model.inputs import InputTableSpec, ResolvedInputTable
 from cosim.model.live import OpcuaSpec, PlantSpec
 from cosim.model.refs import VarRef
 from cosim.model.sweep import SweepSpec
@@ -160,6 +161,7 @@ class SystemSpec:
     plant: PlantSpec | None = None  # the `plant:` section, typed (None: absent or broken)
     analytics: AnalyticsSpec | None = None  # monitors/estimate/forecast, typed (None: none)
     sweep: SweepSpec | None = None  # the `sweep:` section, typed (None: none)
+    inputs: tuple[InputTableSpec, ...] = ()  # the `inputs:` section: tables driving inputs
     # the usable ends of connections dropped for a problem at their other end, as
     # (ref, "output" | "input"): resolving still checks them, and counts the inputs as driven
     orphans: tuple[tuple[VarRef, str], ...] = field(default=(), compare=False)
@@ -264,6 +266,7 @@ class ResolvedSystem:
     loops: tuple[LoopInfo, ...] = ()
     # connections (indices) whose target uses the source's previous-step value inside a cycle
     lagging: tuple[int, ...] = ()
+    inputs: tuple[ResolvedInputTable, ...] = ()  # tables driving inputs (see model.inputs)
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,12 @@ functions below, so the layout exists once.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cosim.io.signals import dataset_name, signal_label
 from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem
 
 if TYPE_CHECKING:
@@ -69,17 +69,6 @@ FMI_DTYPES: dict[str, np.dtype] = {
 # a run that ended in one of these gets its last state as a final row, even off the record grid
 FINAL_ROW_STATUSES = (None, "completed", "stopped", "interrupted")
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_UNESCAPE = re.compile("%(25|2F)")
-
-
-def dataset_name(label: str) -> str:
-    """The dataset name of a signal label under /signals: "%" -> "%25", "/" -> "%2F"."""
-    return label.replace("%", "%25").replace("/", "%2F")
-
-
-def signal_label(name: str) -> str:
-    """The label of a dataset name under /signals (the inverse of `dataset_name`)."""
-    return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else "/", name)
 
 
 def text_attr(attrs: Any, key: str, default: str = "") -> str:
