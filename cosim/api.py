@@ -105,15 +105,17 @@ class System:
         overrides: Sequence[str] = (),
         stop: float | None = None,
         parameters: Mapping[str, Value] | None = None,
+        step: float | None = None,
     ) -> System:
-        """Read a system YAML file; `overrides` are `--set` texts ("mass1.m1=2.0").
+        """Read a system file (YAML, or SSP: .ssp/.ssd); `overrides` are `--set` texts
+        ("mass1.m1=2.0"), `step` replaces the communication step (`cosim run --step`).
 
         ConfigError holds the complete list of problems `cosim validate` prints (errors and
         warnings); on success the warnings are in `System.warnings`.
         """
         from cosim.resolve.resolver import load as resolve_file
 
-        system = cls._of(resolve_file(path, overrides, stop))
+        system = cls._of(resolve_file(path, overrides, stop, step=step))
         return system.with_parameters(parameters) if parameters else system
 
     @classmethod
@@ -147,12 +149,16 @@ class System:
         step: float | None = None,
         start: float | None = None,
         overrides: Sequence[str] = (),
+        inputs: str | os.PathLike[str] | None = None,
     ) -> System:
         """One FMU as a system: its default experiment (as `fmpy simulate`), every output recorded.
 
         The component is named after the FMU file (`BouncingBall.fmu` -> `BouncingBall`); without
         a default experiment the run is 0..1 s in 500 communication steps, as fmpy does.
         `overrides` are `--set` texts, with or without the component name ("k=2" or "Gain.k=2").
+        `inputs`: a table (CSV or HDF5) whose columns are named after the FMU's inputs (the
+        FMI cross-check `_in.csv` convention); outside its time span the first and last rows
+        hold, as fmpy does.
         """
         from cosim.fmu.archive import read_model_description
 
@@ -178,6 +184,9 @@ class System:
             "simulation": {"start": t0, "stop": t1, "step": h},
             "components": {name: {"fmu": str(fmu)}},
         }
+        if inputs is not None:
+            table = Path(inputs).resolve()
+            data["inputs"] = [{"file": str(table), "component": name, "outside": "hold"}]
         prefixed = [o if o.startswith(f"{name}.") else f"{name}.{o}" for o in overrides]
         return cls.from_dict(data, base_dir=fmu.parent, overrides=prefixed)
 
@@ -371,6 +380,13 @@ class Simulation:
         self._manipulators = list(manipulators)
         self._pacer = pacer
         self._inputs = tuple(inputs)
+        self._tables: Any = None
+        if self.system.inputs:  # the inputs: tables drive their inputs through plan slots
+            from cosim.engine.inputs import TableInputs
+
+            self._tables = TableInputs(self.system.inputs)
+            self._manipulators.insert(0, self._tables)
+            self._inputs += tuple(x for x in self._tables.labels if x not in self._inputs)
         self._attrs = dict(attrs or {})
         self._logging_on = logging_on
         self._plan = plan
@@ -429,6 +445,9 @@ class Simulation:
             if self._logging_on:
                 kwargs["logging_on"] = True
             self._ex = Execution(self.system, **kwargs)
+            if self._tables is not None:  # initialization sees the tables' values at start
+                for label, value in self._tables.start_values(self.system.start_tick).items():
+                    self._ex.set(label, value)
             if self._stop_reason:
                 self._ex.request_stop(self._stop_reason)
         except BaseException as exc:

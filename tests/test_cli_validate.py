@@ -146,6 +146,7 @@ def test_schema_prints_a_draft_2020_12_json_schema():
         "connections",
         "record",
         "events",
+        "inputs",
         "opcua",
         "plant",
         "regression",

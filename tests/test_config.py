@@ -241,10 +241,11 @@ def test_unknown_keys_suggest_the_closest_allowed_key():
         "extrapolation, algebraic_loops, loop_solver, step_control, realtime",
         "did you mean 'parameters'? allowed keys: fmu, description, parameters, step, "
         "interface, solver, tolerance, max_step",
-        "did you mean 'gain'? allowed keys: from, to, gain, offset, extrapolation, convert",
+        "did you mean 'gain'? allowed keys: from, to, gain, offset, extrapolation, convert, "
+        "mapping",
         "did you mean 'events'? allowed keys: name, description, simulation, components, "
-        "connections, record, events, opcua, plant, regression, monitors, estimate, forecast, "
-        "sweep",
+        "connections, record, events, inputs, opcua, plant, regression, monitors, estimate, "
+        "forecast, sweep",
     ]
 
 

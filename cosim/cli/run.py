@@ -46,7 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--step",
         type=float,
         metavar="H",
-        help="communication step in seconds (an FMU run alone; default: its default experiment)",
+        help="communication step in seconds: replaces simulation.step (YAML), an SSP's step "
+        "annotation, or an FMU's default experiment",
+    )
+    parser.add_argument(
+        "--inputs",
+        metavar="X_in.csv",
+        help="an FMU run alone: drive its inputs from this table (CSV or HDF5, columns named "
+        "after the inputs, time first: the FMI cross-check _in.csv convention)",
     )
     parser.add_argument(
         "--set",
@@ -202,13 +209,20 @@ def load(args: argparse.Namespace) -> Any:
 
     path = Path(args.system)
     step = getattr(args, "step", None)
+    inputs = getattr(args, "inputs", None)
     if path.suffix.lower() == ".fmu":
-        return System.from_fmu(path, stop=args.stop, step=step, overrides=args.overrides)
-    if step is not None:
-        raise ConfigError(
-            "--step applies to an FMU run alone; a system's step is simulation.step in its YAML"
+        return System.from_fmu(
+            path, stop=args.stop, step=step, overrides=args.overrides, inputs=inputs
         )
-    return System.from_file(path, overrides=args.overrides, stop=args.stop)
+    if inputs is not None:
+        raise ConfigError(
+            Problem(
+                Location("--inputs"),
+                "--inputs applies to an FMU run alone",
+                "a system file drives inputs from tables in its inputs: section",
+            )
+        )
+    return System.from_file(path, overrides=args.overrides, stop=args.stop, step=step)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -219,6 +233,8 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and not args.json
     if show:
         print_warnings(system.warnings)
+        for note in spec.notes:
+            print(f"note: {note}", file=sys.stderr)
     realtime = getattr(args, "realtime", None)
     if realtime is not None and not (math.isfinite(realtime) and realtime > 0):
         raise ConfigError(
@@ -290,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
     summary = _summary(resolved, sim.stats, results, status, error)
     summary["stop_reason"] = sim.stop_reason if status in ("stopped", "interrupted") else ""
     summary["warnings"] = [problem_dict(p) for p in system.warnings]
+    summary["notes"] = list(spec.notes)
     summary["time_to_first_step"] = first.age
     if getattr(args, "plot", False):
         plot = save_plot(results, spec.name, quiet=True)

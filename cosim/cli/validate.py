@@ -1,4 +1,4 @@
-"""`cosim validate`: check a system YAML against the schema and its FMUs; print every problem."""
+"""`cosim validate`: check a system file (YAML or SSP) and its FMUs; print every problem."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from cosim.resolve.resolver import check
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("system", metavar="SYSTEM.yaml", help="the system file to check")
+    parser.add_argument(
+        "system", metavar="SYSTEM.yaml", help="the system file to check (YAML, .ssp or .ssd)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -27,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="T",
         help="check with this stop time, as `cosim run --stop T` would run it",
+    )
+    parser.add_argument(
+        "--step",
+        type=float,
+        metavar="H",
+        help="check with this communication step, as `cosim run --step H` would run it",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -54,7 +62,7 @@ def _delayed(system: ResolvedSystem) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    system, problems = check(args.system, args.overrides, args.stop)
+    system, problems = check(args.system, args.overrides, args.stop, step=args.step)
     if system is not None and system.spec.sweep is not None:
         from cosim.io.locate import sort_problems
         from cosim.study.sweep import sweep_problems
@@ -74,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             "problems": [_problem_json(p) for p in problems],
         }
         if system is not None:
+            out["notes"] = list(system.spec.notes)
+        if system is not None:
             out["system"] = {
                 "name": system.spec.name,
                 "components": [c.name for c in system.components],
@@ -86,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if valid else EXIT_BAD_INPUT
     for p in problems:
         print(p)
+    for note in system.spec.notes if system is not None else ():
+        print(f"note: {note}")
     if not valid:
         print(f"{args.system}: {plural(errors, 'error')}, {plural(warnings, 'warning')}")
         return EXIT_BAD_INPUT

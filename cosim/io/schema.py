@@ -1035,6 +1035,12 @@ SCHEMA: dict[str, Any] = {
                         "description": "This connection's input extrapolation (default: "
                         "simulation.extrapolation): zoh, linear or quadratic.",
                     },
+                    "convert": {
+                        "enum": list(CONVERSIONS),
+                        "description": "How a Real value becomes an Integer input: round "
+                        "(half away from zero), floor, ceil or truncate (towards zero). "
+                        "Required for Real to Integer connections.",
+                    },
                     "mapping": {
                         "type": "array",
                         "description": "Value mapping instead of gain/offset (SSP Boolean/"
@@ -1050,12 +1056,6 @@ SCHEMA: dict[str, Any] = {
                                 "to": {**_VALUE, "description": "The target value."},
                             },
                         },
-                    },
-                    "convert": {
-                        "enum": list(CONVERSIONS),
-                        "description": "How a Real value becomes an Integer input: round "
-                        "(half away from zero), floor, ceil or truncate (towards zero). "
-                        "Required for Real to Integer connections.",
                     },
                 },
             },
@@ -1106,6 +1106,7 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "inputs": _INPUTS,
         "opcua": _OPCUA,
         "plant": _PLANT,
         "regression": _REGRESSION,
@@ -1113,7 +1114,6 @@ SCHEMA: dict[str, Any] = {
         "estimate": _ESTIMATE,
         "forecast": _FORECAST,
         "sweep": _SWEEP,
-        "inputs": _INPUTS,
     },
 }
 

@@ -454,7 +454,8 @@ def parse_ref(text: str, loc: Location | None = None) -> VarRef:
 class _Builder:
     """Builds a SystemSpec from a checked _Node tree, skipping the parts found broken."""
 
-    def __init__(self, path: Path, root: _Node, report: _Report) -> None:
+    def __init__(self, path: Path, root: _Node, report: _Report, step: float | None = None) -> None:
+        self.step = step  # `--step` from the command line: replaces simulation.step
         self.path = path
         self.file = root.loc.file
         self.root = root.value
@@ -506,7 +507,9 @@ class _Builder:
         sim = SimulationSpec(
             start=float(self.get("simulation", "start", default=defaults.start)),
             stop=float(self.get("simulation", "stop", default=defaults.stop)),
-            step=float(self.get("simulation", "step", default=defaults.step)),
+            step=float(self.get("simulation", "step", default=defaults.step))
+            if self.step is None
+            else float(self.step),
             algorithm=self.get("simulation", "algorithm", default=defaults.algorithm),
             realtime=self.get("simulation", "realtime"),
             loc=node.where if node else None,
@@ -516,11 +519,23 @@ class _Builder:
             loop_solver=self.loop_solver(),
             step_control=self.step_control(node),
         )
+        if self.step is not None and not (math.isfinite(sim.step) and to_ticks(sim.step) >= 1):
+            self.report.error(
+                Location("--step"),
+                f"--step must be at least 1e-9 s (the time resolution), got {sim.step:g}",
+                "--step is the communication step in seconds",
+                ("simulation", "step"),
+            )
         if node is None or not isinstance(node.value, dict):
             return sim
         values = node.value
         bad = self.report.is_bad
-        if "step" in values and not bad("simulation", "step") and to_ticks(sim.step) < 1:
+        if (
+            self.step is None
+            and "step" in values
+            and not bad("simulation", "step")
+            and to_ticks(sim.step) < 1
+        ):
             self.report.error(
                 values["step"].loc,
                 f"simulation.step = {sim.step:g} s is below the time resolution of 1 ns",
@@ -879,12 +894,17 @@ def _scalar(text: str, loc: Location, report: _Report) -> Any:
 
 # --------------------------------------------------------------------------- entry points
 def read_system(
-    path: str | Path, overrides: Sequence[str] = (), *, text: str | None = None
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    text: str | None = None,
+    step: float | None = None,
 ) -> tuple[SystemSpec | None, list[Problem]]:
     """Best-effort SystemSpec (broken parts left out) and every problem found in the file.
 
     The spec is None only when the file cannot be read as a YAML mapping at all. With `text`,
     that text is read as if it were the file `path` (which need not exist: System.from_dict).
+    `step` (`cosim run --step`) replaces simulation.step, checked by the same rules.
     """
     file = str(path)
     path = Path(path).resolve()
@@ -902,7 +922,7 @@ def read_system(
     _check(root, STRUCTURE_SCHEMA, (), report)
     if not isinstance(root.value, dict):
         return None, report.problems
-    build = _Builder(path, root, report)
+    build = _Builder(path, root, report, step)
     sim = build.simulation()
     components = build.components(sim)
     connections = build.connections()

@@ -45,6 +45,7 @@ from cosim.model.spec import (
 from cosim.resolve import arrays as arrays_mod
 from cosim.resolve.fmus import locate_fmu
 from cosim.resolve.graph import algebraic_loops, cyclic_groups, direct_feedthrough, step_order
+from cosim.resolve.inputs import resolve_inputs
 from cosim.resolve.live import check_plant_links, resolve_links
 from cosim.resolve.units import Unit, conversion, find_unit, unit_definitions
 from cosim.ssp.read import is_ssp, read_ssp
@@ -948,7 +949,10 @@ class _Resolver:
             if self.lookup(ref, role) is not None and role == "input":
                 written.setdefault(str(ref), ref)
         events = self.events(index, start_tick, stop_tick, step_ticks, written)
-        self.unconnected_inputs(written)
+        tables = resolve_inputs(
+            self, start_tick, stop_tick, step_ticks, {str(c.target): c for c in spec.connections}
+        )
+        self.unconnected_inputs({**written, **{x: t for t in tables for x in t.labels}})
         loops = algebraic_loops(
             [c.name for c in components],
             [(str(c.spec.source), str(c.spec.target)) for c in connections],
@@ -983,6 +987,7 @@ class _Resolver:
             + tuple(p for p in self.problems if p.severity == "warning"),
             loops=tuple(loop_infos),
             lagging=tuple(lagging),
+            inputs=tables,
         )
 
     def extrapolation(self, conn: Any, src: FmuInfo, dst: FmuInfo) -> int:
@@ -1357,6 +1362,7 @@ def check(
     stop: float | None = None,
     *,
     text: str | None = None,
+    step: float | None = None,
 ) -> tuple[ResolvedSystem | None, list[Problem]]:
     """Read, check and resolve a system file: (system or None, every problem found).
 
@@ -1367,9 +1373,9 @@ def check(
     With `text`, that text is read as the file `path` (see io.yaml.read_system).
     """
     if text is None and is_ssp(path):
-        spec, problems = read_ssp(path, overrides)
+        spec, problems = read_ssp(path, overrides, step=step)
     else:
-        spec, problems = read_system(path, overrides, text=text)
+        spec, problems = read_system(path, overrides, text=text, step=step)
     if spec is None:
         return None, problems
     if stop is not None:
@@ -1454,13 +1460,14 @@ def load(
     stop: float | None = None,
     *,
     text: str | None = None,
+    step: float | None = None,
 ) -> ResolvedSystem:
     """Read and resolve a system file; raise one ConfigError holding every problem found.
 
     The ConfigError holds the same complete list as `check` (errors and warnings); on success
     the warnings are in the ResolvedSystem's `warnings`.
     """
-    system, problems = check(path, overrides, stop, text=text)
+    system, problems = check(path, overrides, stop, text=text, step=step)
     if system is None:
         raise ConfigError(problems)
     return system
