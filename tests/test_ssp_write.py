@@ -454,3 +454,30 @@ def test_a_system_without_parameters_writes_no_parameter_set(tmp_path, schemas):
     assert package.ssvs == {}
     assert package.ssd.find(".//ssd:ParameterBindings", NS) is None
     assert warnings == []
+
+
+def test_a_boolean_mapping_becomes_a_boolean_mapping_transformation(wiring, tmp_path, schemas):
+    # no bundled FMU has a Boolean input: the Integer connection g1.n_out -> g2.n_in is
+    # re-typed as Boolean in the resolved system, to check how the writer renders it
+    from dataclasses import replace
+
+    resolved = wiring.resolved
+    k = next(i for i, c in enumerate(resolved.connections) if c.target.name == "n_in")
+    conn = resolved.connections[k]
+    boolean = replace(
+        conn,
+        source=replace(conn.source, fmi_type="Boolean", kind="boolean"),
+        target=replace(conn.target, fmi_type="Boolean", kind="boolean"),
+        spec=replace(conn.spec, mapping=((True, False), (False, True), (2, True))),
+    )
+    connections = (*resolved.connections[:k], boolean, *resolved.connections[k + 1 :])
+    out = tmp_path / "b.ssp"
+    warnings = write_ssp(replace(resolved, connections=connections), out)
+    package = Package(out)
+    package.validate(schemas)
+    (mt,) = list(package.connection("g1.n_out", "g2.n_in"))
+    assert etree.QName(mt).localname == "BooleanMappingTransformation"
+    entries = [(e.get("source"), e.get("target")) for e in mt.iterfind("ssc:MapEntry", NS)]
+    assert entries == [("true", "false"), ("false", "true")]
+    (w,) = warnings  # the pair 2 -> true is no Boolean pair
+    assert "mapping 2 -> True" in w.message and "left out" in w.message
