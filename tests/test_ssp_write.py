@@ -481,3 +481,21 @@ def test_a_boolean_mapping_becomes_a_boolean_mapping_transformation(wiring, tmp_
     assert entries == [("true", "false"), ("false", "true")]
     (w,) = warnings  # the pair 2 -> true is no Boolean pair
     assert "mapping 2 -> True" in w.message and "left out" in w.message
+
+
+def test_different_fmus_of_one_file_name_get_different_files(tmp_path, schemas):
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "simulation: {stop: 0.1, step: 0.1}\n"
+        "components:\n  a: {fmu: Mass1}\n  b: {fmu: fmi3/Mass1}\n  c: {fmu: Mass1}\n"
+    )
+    package, _ = export(cosim.load(path), tmp_path)
+    package.validate(schemas)
+    sources = {name: c.get("source") for name, c in package.components().items()}
+    assert sources == {
+        "a": "resources/Mass1.fmu",
+        "b": "resources/Mass1_2.fmu",
+        "c": "resources/Mass1.fmu",
+    }
+    assert package.files["resources/Mass1.fmu"] == (REPO / "fmus/Mass1.fmu").read_bytes()
+    assert package.files["resources/Mass1_2.fmu"] == (REPO / "fmus/fmi3/Mass1.fmu").read_bytes()

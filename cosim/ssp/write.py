@@ -144,7 +144,7 @@ class _Writer:
         self.warnings: list[Problem] = []
         self._locator: Locator | None = None
         self.fmu_files: dict[str, bytes] = {}  # archive name -> bytes
-        self.fmu_of: dict[str, str] = {}  # component -> archive name
+        self.fmu_names: dict[str, str] = {}  # sha256 of the bytes -> archive name
         self.units: dict[str, tuple[tuple[int, ...], float, float]] = {}  # name -> definition
         self.unit_owner: dict[str, str] = {}  # unit name -> the component that defined it
         self.undefined_units: dict[str, str] = {}  # unit name -> first user (for the warning)
@@ -287,17 +287,15 @@ class _Writer:
         """`resources/<file>.fmu` holding the component's FMU (one file per distinct FMU)."""
         data = _fmu_bytes(comp.fmu_path)
         digest = hashlib.sha256(data).hexdigest()
-        for name, known in self.fmu_files.items():
-            if hashlib.sha256(known).hexdigest() == digest:
-                self.fmu_of[comp.name] = name
-                return name
+        if digest in self.fmu_names:
+            return self.fmu_names[digest]
         stem = safe_name(Path(comp.fmu_path).stem, default=comp.name)
         name, k = f"resources/{stem}.fmu", 1
         while name in self.fmu_files:
             k += 1
             name = f"resources/{stem}_{k}.fmu"
         self.fmu_files[name] = data
-        self.fmu_of[comp.name] = name
+        self.fmu_names[digest] = name
         return name
 
     # -- units and enumerations
