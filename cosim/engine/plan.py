@@ -14,7 +14,8 @@ A bound call is one row of `get_calls` / `set_calls`: (instance, vtype, begin, e
 [begin, end) of that store, with value references `store_vr[vtype][begin:end]`.
 
 Each connection fills one set slot:  dst := convert(gain * src + offset), where `convert` is
-one of CONVERT_* (unit conversion is already folded into gain and offset). Connections are
+one of CONVERT_* (unit conversion is already folded into gain and offset), or, for a row with
+a value mapping (`conn_mapping`), dst := convert(mapping.get(src, src)). Connections are
 sorted by target instance; instance i's are rows conn_begin[i]:conn_begin[i+1].
 
 Schedule (sample and hold on each instance's own grid): instance i takes its inputs and steps
@@ -117,6 +118,9 @@ class Plan:
     start_values: tuple[tuple[tuple[ValueType, int, Any], ...], ...]
     # set slots of array elements no connection drives: (vtype, slot, value) before the run
     set_fill: tuple[tuple[int, int, Value], ...] = ()
+    # per connection row: value mapping (source, target) pairs as numbers (booleans 0/1);
+    # () = none. A mapped row's target gets the mapped value; values not listed pass unchanged
+    conn_mapping: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     @property
     def n_instances(self) -> int:
@@ -274,6 +278,7 @@ def build_plan(
                 float(c.gain),
                 float(c.offset),
                 _convert_code(sv, dv, convert),
+                tuple((float(a), float(b)) for a, b in getattr(c.spec, "mapping", ()) or ()),
             )
         )
     rows.sort(key=lambda r: r[0])
@@ -317,6 +322,7 @@ def build_plan(
         conn_gain=col(5, np.float64),
         conn_offset=col(6, np.float64),
         conn_convert=col(7, np.int8),
+        conn_mapping=tuple(r[8] for r in rows) if any(r[8] for r in rows) else (),
         rec_vtype=np.array([int(t) for _, t in records], dtype=np.int8),
         rec_slot=np.array(
             [

@@ -69,6 +69,15 @@ CONVERTERS: dict[int, Callable[[float], Any]] = {
 }
 
 
+def _mapper(mapping: dict[float, float], base: Callable[[float], Any]) -> Callable[[float], Any]:
+    """The converter of a mapped connection: the mapped value (or the value itself), converted."""
+
+    def convert(x: float) -> Any:
+        return base(mapping.get(x, x))
+
+    return convert
+
+
 class Stage(NamedTuple):
     """One instance's part of a communication step (see the module docstring)."""
 
@@ -122,7 +131,11 @@ def bind_stages(
             exact = cv == CONVERT_NONE or (
                 (sv in INTEGER or sv in BOOLEAN) and (dv in INTEGER or dv in BOOLEAN)
             )
-            if g == 1.0 and o == 0.0 and exact:
+            mapping = plan.conn_mapping[k] if plan.conn_mapping else ()
+            if mapping:  # a value mapping: dst = convert(mapping.get(src, src))
+                base = CONVERTERS.get(cv, bool if dv in BOOLEAN else round_half_away)
+                converted.append((dst, ds, src, ss, 1.0, 0.0, _mapper(dict(mapping), base)))
+            elif g == 1.0 and o == 0.0 and exact:
                 copies.append((dst, ds, src, ss))
             elif cv == CONVERT_NONE:
                 linear.append((dst, ds, src, ss, g, o))

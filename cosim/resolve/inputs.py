@@ -52,11 +52,10 @@ def resolve_inputs(
             table = read_table(spec.path, time=spec.time)
         except ConfigError as err:
             for p in err.problems:
-                here = p.loc if p.loc is not None and p.loc.line else file_loc
-                more = (
-                    f" (the table {spec.file} of inputs at {file_loc})" if here != file_loc else ""
-                )
-                resolver.error(here, p.message + more, p.hint)
+                if p.loc is not None and p.loc.line:  # a place in the table itself
+                    resolver.error(p.loc, p.message, p.hint)
+                else:
+                    resolver.error(file_loc, f"{spec.file}: {p.message}", p.hint)
             continue
         targets = table_targets(spec, table)
         if spec.component is not None:
@@ -95,7 +94,7 @@ def resolve_inputs(
             if mode == "linear" and var.kind != "real":
                 resolver.error(
                     spec.key_locs.get("interpolation", spec.loc),
-                    f"interpolation: linear cannot drive {ref}, a {var.fmi_type}",
+                    f"interpolation: linear cannot drive {ref} ({var.fmi_type})",
                     "Integers, Booleans and enumerations take the previous value; use "
                     "interpolation: auto",
                 )

@@ -776,6 +776,8 @@ class _Resolver:
 
     def link(self, conn, src: VariableInfo, dst: VariableInfo) -> tuple[float, float] | None:
         gain, offset = conn.gain, conn.offset
+        if conn.mapping:
+            return self.mapped(conn, src, dst)
         numbers = ("real", "integer")
         if "string" in (src.kind, dst.kind):
             self.error(
@@ -820,6 +822,37 @@ class _Resolver:
         if conn.convert and not needs_convert:
             self.no_effect(conn, dst)
         return gain, offset
+
+    def mapped(self, conn, src: VariableInfo, dst: VariableInfo) -> tuple[float, float] | None:
+        """Check a connection with a value mapping: discrete kinds, values that fit both ends."""
+        discrete = ("integer", "boolean")
+        if src.kind not in discrete or dst.kind not in discrete:
+            self.error(
+                conn.loc,
+                f"a mapping connects Booleans, Integers and enumerations, not {src.fmi_type} "
+                f"{conn.source} to {dst.fmi_type} {conn.target}",
+                "use gain and offset for Real connections",
+            )
+            return None
+        if conn.gain != 1.0 or conn.offset != 0.0 or conn.convert:
+            self.error(
+                conn.loc,
+                "a connection with a mapping takes no gain, offset or convert",
+                "the mapping gives each target value; remove gain, offset and convert",
+            )
+            return None
+        ok = True
+        for source, target in conn.mapping:
+            for value, var, ref in ((source, src, conn.source), (target, dst, conn.target)):
+                if _coerce(value, var) is None:
+                    self.error(
+                        conn.loc,
+                        f"the mapping value {value!r} does not fit {ref}, "
+                        f"{_EXPECTED[var.kind]} ({var.fmi_type})",
+                        "map values of the two variables' types",
+                    )
+                    ok = False
+        return (1.0, 0.0) if ok else None
 
     def no_effect(self, conn, dst: VariableInfo) -> None:
         self.warn(
