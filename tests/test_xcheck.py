@@ -231,6 +231,36 @@ def test_a_rerun_replaces_the_verdict(tree, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["Gain_out.csv", "README.md", "passed"]
 
 
+# --------------------------------------------------------------------------- inputs
+def first_order_ramp(t: np.ndarray) -> np.ndarray:
+    """FirstOrder (T = 1 s, k = 1, y(0) = 0) driven by u = t up to 2 s, then u = 2 held:
+    y = t - 1 + exp(-t) until 2 s, then y = 2 + (y(2) - 2) exp(-(t - 2))."""
+    y2 = 1 + math.exp(-2)
+    return np.where(t <= 2, t - 1 + np.exp(-t), 2 + (y2 - 2) * np.exp(-(t - 2)))
+
+
+@pytest.mark.parametrize("kind", ["cs", "me"])
+def test_in_csv_drives_the_inputs_interpolated_and_held(tmp_path, kind):
+    """_in.csv covers 0..2 s of a 0..3 s run: linear in between, its last row held after."""
+    folder = model_folder(tmp_path, f"2.0/{kind}/linux64/T/1/FirstOrder", FMUS / "FirstOrder.fmu")
+    write_csv(
+        folder / "FirstOrder_in.csv", {"time": np.array([0.0, 2.0]), "u": np.array([0.0, 2.0])}
+    )
+    t = np.round(np.arange(0, 3 + STEP / 2, STEP), 12)
+    write_csv(folder / "FirstOrder_ref.csv", {"time": t, "y": first_order_ramp(t)})
+    (folder / "FirstOrder_ref.opt").write_text(
+        f"StartTime, 0\nStopTime, 3\nStepSize, {STEP}\nRelTol, 1e-6\n"
+    )
+    (result,) = xcheck.run_xcheck(folder, tmp_path / "out")
+    assert result.verdict == PASSED, result.reason
+    # an input held over each step (as fmpy applies them) lags u by h/2 on average: |dy| <= h/2
+    assert result.report is not None
+    assert result.report.verdict("y").max_deviation < STEP / 2 + 1e-4
+    out = result.result_dir / "FirstOrder_out.csv"  # type: ignore[operator]
+    y = np.loadtxt(out, delimiter=",", skiprows=1)[:, 1]
+    assert y[-1] == pytest.approx(first_order_ramp(np.array([3.0]))[0], abs=STEP / 2)
+
+
 # --------------------------------------------------------------------------- layouts, options
 def test_find_cases_reads_the_layout_and_smaller_folders(tree):
     ids = {c.id for c in xcheck.find_cases(tree / "fmus")}
