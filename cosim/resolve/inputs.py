@@ -40,8 +40,9 @@ def resolve_inputs(
 ) -> tuple[ResolvedInputTable, ...]:
     """Every `inputs:` table resolved; problems go to `resolver` (its error/warn/lookup/infos).
 
-    `connected` holds the inputs written by connections (label -> connection): a table may
-    not drive those, nor an input another table or an event drives.
+    `connected` holds the inputs other sources write (label -> the connection, or the name of
+    the live section that drives it): a table may not drive those, nor an input another table
+    or an event drives.
     """
     out: list[ResolvedInputTable] = []
     driven: dict[str, Location | None] = {}
@@ -167,11 +168,11 @@ def _target(
                        "tables drive numeric scalar variables")  # fmt: skip
         return None
     label = str(ref)
-    for others, what in ((connected, "the connection at"), (driven, "the table entry at")):
+    for others, what in ((connected, "the connection at "), (driven, "the table entry at ")):
         if label in others:
             other = others[label]
-            at = getattr(other, "loc", other)
-            resolver.error(where, f"{ref} is already driven by {what} {at}",
+            by = other if isinstance(other, str) else f"{what}{getattr(other, 'loc', other)}"
+            resolver.error(where, f"{ref} is already driven by {by}",
                            "an input takes one source: remove one of them")  # fmt: skip
             return None
     if label in by_event:

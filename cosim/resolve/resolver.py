@@ -982,9 +982,12 @@ class _Resolver:
             if self.lookup(ref, role) is not None and role == "input":
                 written.setdefault(str(ref), ref)
         events = self.events(index, start_tick, stop_tick, step_ticks, written)
-        tables = resolve_inputs(
-            self, start_tick, stop_tick, step_ticks, {str(c.target): c for c in spec.connections}
-        )
+        sources: dict[str, Any] = {str(c.target): c for c in spec.connections}
+        if spec.opcua is not None:
+            sources.update({str(x.to): "opcua.inputs" for x in spec.opcua.inputs})
+        if spec.plant is not None:
+            sources.update({str(c.target): "plant.commands" for c in spec.plant.commands})
+        tables = resolve_inputs(self, start_tick, stop_tick, step_ticks, sources)
         self.unconnected_inputs({**written, **{x: t for t in tables for x in t.labels}})
         loops = algebraic_loops(
             [c.name for c in components],
