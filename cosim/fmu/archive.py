@@ -1,10 +1,11 @@
-"""FMU archives: open them safely (no entry unpacks outside its folder), read their XML."""
+"""Zip archives (FMUs, SSPs): open them safely (no entry unpacks outside its folder), read XML."""
 
 from __future__ import annotations
 
 import stat
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,6 +19,80 @@ def _problem(path: Path, message: str, hint: str = "") -> ConfigError:
     return ConfigError(Problem(Location(str(path)), message, hint))
 
 
+@dataclass(frozen=True)
+class ArchiveKind:
+    """What a zip archive holds, for messages: an FMU, an SSP package, ..."""
+
+    noun: str  # "FMU"
+    article: str  # "an"
+    what_it_is: str  # the hint when the file is not a zip: what such a file is
+    required: str | None = None  # a member that must be at the root
+
+
+FMU = ArchiveKind(
+    "FMU",
+    "an",
+    "an FMU is a zip file with a modelDescription.xml at its root",
+    "modelDescription.xml",
+)
+SSP = ArchiveKind("SSP", "an", "an SSP is a zip file with a SystemStructure.ssd at its root")
+
+
+def check_zip(path: str | Path, kind: ArchiveKind = FMU) -> list[str]:
+    """Return the member names of the zip archive at `path`, or raise ConfigError.
+
+    Raises for a missing file, a file that is not a zip archive, a missing `kind.required`
+    member, and any entry that is absolute, climbs out with `..`, uses a drive letter or
+    backslash traversal, is a symbolic link, is encrypted, uses an unknown compression, or
+    would make the archive unpack to more than MAX_UNPACKED_BYTES.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise _problem(path, "no such file", "check the path")
+    a, noun = kind.article, kind.noun
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _problem(
+            path, f"not {a} {noun}: not a valid zip archive ({exc})", kind.what_it_is
+        ) from None
+    names = []
+    total = 0
+    corrupt = f"the {noun} is corrupt or malicious; refusing to open it"
+    for info in infos:
+        name = info.filename
+        pure = PurePosixPath(name.replace("\\", "/"))
+        if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+            raise _problem(
+                path,
+                f"unsafe archive entry {name!r} would unpack outside the target folder",
+                corrupt,
+            )
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise _problem(path, f"unsafe archive entry {name!r} is a symbolic link", corrupt)
+        if info.flag_bits & 0x1:
+            raise _problem(
+                path, f"archive entry {name!r} is encrypted", f"{noun}s must not be encrypted"
+            )
+        if info.compress_type not in _COMPRESSIONS:
+            raise _problem(
+                path,
+                f"archive entry {name!r} uses unsupported compression method {info.compress_type}",
+                f"re-zip the {noun} with deflate",
+            )
+        total += info.file_size
+        if total > MAX_UNPACKED_BYTES:
+            raise _problem(
+                path, f"archive would unpack to more than {MAX_UNPACKED_BYTES} bytes", corrupt
+            )
+        names.append(name)
+    if kind.required and kind.required not in names:
+        raise _problem(path, f"not {a} {noun}: the archive has no {kind.required} at its root")
+    return names
+
+
 def check_archive(path: str | Path) -> list[str]:
     """Return the member names of the FMU at `path`, or raise ConfigError.
 
@@ -26,58 +101,9 @@ def check_archive(path: str | Path) -> list[str]:
     uses a drive letter or backslash traversal, or is a symbolic link.
     """
     path = Path(path)
-    if not path.exists():
-        raise _problem(path, "no such file", "check the path")
     if path.is_dir():
         return _check_folder(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise _problem(
-            path,
-            f"not an FMU: not a valid zip archive ({exc})",
-            "an FMU is a zip file with a modelDescription.xml at its root",
-        ) from None
-    names = []
-    total = 0
-    for info in infos:
-        name = info.filename
-        pure = PurePosixPath(name.replace("\\", "/"))
-        if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-            raise _problem(
-                path,
-                f"unsafe archive entry {name!r} would unpack outside the target folder",
-                "the FMU is corrupt or malicious; refusing to open it",
-            )
-        mode = info.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise _problem(
-                path,
-                f"unsafe archive entry {name!r} is a symbolic link",
-                "the FMU is corrupt or malicious; refusing to open it",
-            )
-        if info.flag_bits & 0x1:
-            raise _problem(
-                path, f"archive entry {name!r} is encrypted", "FMUs must not be encrypted"
-            )
-        if info.compress_type not in _COMPRESSIONS:
-            raise _problem(
-                path,
-                f"archive entry {name!r} uses unsupported compression method {info.compress_type}",
-                "re-zip the FMU with deflate",
-            )
-        total += info.file_size
-        if total > MAX_UNPACKED_BYTES:
-            raise _problem(
-                path,
-                f"archive would unpack to more than {MAX_UNPACKED_BYTES} bytes",
-                "the FMU is corrupt or malicious; refusing to open it",
-            )
-        names.append(name)
-    if "modelDescription.xml" not in names:
-        raise _problem(path, "not an FMU: the archive has no modelDescription.xml at its root")
-    return names
+    return check_zip(path, FMU)
 
 
 def _check_folder(path: Path) -> list[str]:
@@ -106,12 +132,23 @@ def extract(path: str | Path, target: str | Path | None = None) -> Path:
     if path.is_dir():
         return path
     dest = Path(target) if target else Path(tempfile.mkdtemp(prefix=f"cosim_{path.stem}_"))
+    return _unpack(path, dest)
+
+
+def extract_zip(path: str | Path, target: str | Path, kind: ArchiveKind = FMU) -> Path:
+    """Check the zip archive at `path` (check_zip), then unpack it into the folder `target`."""
+    path = Path(path)
+    check_zip(path, kind)
+    return _unpack(path, Path(target))
+
+
+def _unpack(path: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             out = (root / info.filename).resolve()
-            if root != out and root not in out.parents:  # belt and braces after check_archive
+            if root != out and root not in out.parents:  # belt and braces after check_zip
                 raise _problem(path, f"unsafe archive entry {info.filename!r}")
             zf.extract(info, root)
     return dest

@@ -1,0 +1,122 @@
+"""SSP unit definitions (ssc:Units: BaseUnit exponents, factor, offset) and conversions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cosim.ssp.read_xml import Report, XmlFile, children, local, number
+
+BASE_UNITS = ("kg", "m", "s", "A", "K", "mol", "cd", "rad")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """value in SI base units = factor * value + offset; exponents over BASE_UNITS."""
+
+    name: str
+    exponents: tuple[int, ...]
+    factor: float = 1.0
+    offset: float = 0.0
+
+    @property
+    def dimension(self) -> str:
+        parts = [
+            f"{b}{e if e != 1 else ''}"
+            for b, e in zip(BASE_UNITS, self.exponents, strict=True)
+            if e
+        ]
+        return ".".join(parts) or "1"
+
+
+Table = Mapping[str, Unit]
+
+
+def read_units(x: XmlFile, units_el: Any, report: Report) -> dict[str, Unit]:
+    """The units of one <ssc:Units> element (file scoped, as the standard says)."""
+    out: dict[str, Unit] = {}
+    if units_el is None:
+        return out
+    for unit_el in children(units_el):
+        if local(unit_el.tag) != "Unit":
+            report.error(
+                x.loc(unit_el),
+                f"unknown element <{local(unit_el.tag)}> in <Units>",
+                "allowed here: Unit",
+            )
+            continue
+        name = unit_el.get("name")
+        if not name:
+            report.error(x.loc(unit_el), "<Unit> has no name", 'add name="..."')
+            continue
+        if name in out:
+            report.error(x.loc(unit_el, "name"), f"unit '{name}' is defined twice in this file")
+            continue
+        base = next((c for c in children(unit_el) if local(c.tag) == "BaseUnit"), None)
+        if base is None:
+            report.error(
+                x.loc(unit_el),
+                f"unit '{name}' has no <BaseUnit>",
+                'add e.g. <ssc:BaseUnit m="1" s="-1"/>',
+            )
+            continue
+        exps = []
+        for b in BASE_UNITS:
+            raw = base.get(b, "0")
+            try:
+                exps.append(int(raw))
+            except ValueError:
+                report.error(x.loc(base, b), f"{b}={raw!r} is not an integer exponent")
+                exps.append(0)
+        factor = number(x, base, "factor", report, 1.0)
+        offset = number(x, base, "offset", report, 0.0)
+        if factor == 0.0:
+            report.error(x.loc(base, "factor"), f"unit '{name}' has factor 0")
+            continue
+        out[name] = Unit(name, tuple(exps), factor or 1.0, offset or 0.0)
+    return out
+
+
+def fmu_units(model_description: Any) -> dict[str, Unit]:
+    """The units an FMU declares with a BaseUnit (fmpy's model_description.unitDefinitions)."""
+    out = {}
+    for u in getattr(model_description, "unitDefinitions", None) or ():
+        base = u.baseUnit
+        if u.name and base is not None:
+            exps = tuple(int(getattr(base, b, 0) or 0) for b in BASE_UNITS)
+            out[u.name] = Unit(u.name, exps, float(base.factor), float(base.offset))
+    return out
+
+
+def find(name: str, tables: Iterable[Table]) -> Unit | None:
+    for table in tables:
+        if name in table:
+            return table[name]
+    return None
+
+
+class UnitError(Exception):
+    """A conversion that cannot be made (message says why)."""
+
+
+def conversion(from_unit: str, to_unit: str, tables: Iterable[Table]) -> tuple[float, float]:
+    """(gain, offset) with value_in_to = gain * value_in_from + offset; UnitError if impossible."""
+    if from_unit == to_unit:
+        return 1.0, 0.0
+    tables = list(tables)
+    src, dst = find(from_unit, tables), find(to_unit, tables)
+    for name, unit in ((from_unit, src), (to_unit, dst)):
+        if unit is None:
+            raise UnitError(f"unit '{name}' has no definition")
+    assert src is not None and dst is not None
+    if src.exponents != dst.exponents:
+        raise UnitError(
+            f"unit '{from_unit}' ({src.dimension}) cannot be converted to '{to_unit}' "
+            f"({dst.dimension})"
+        )
+    # v_si = f1*x + o1 = f2*y + o2  =>  y = (f1/f2)*x + (o1 - o2)/f2
+    return src.factor / dst.factor, (src.offset - dst.offset) / dst.factor
+
+
+__all__ = ["BASE_UNITS", "Unit", "UnitError", "conversion", "find", "fmu_units", "read_units"]
