@@ -338,6 +338,36 @@ def test_a_folder_without_an_fmu_is_rejected(tmp_path):
         xcheck.run_xcheck(nofmu, tmp_path / "out")
 
 
+def crashing_fmu(src: Path, dst: Path, tmp: Path) -> None:
+    """src with its shared library replaced by one that raises SIGSEGV as it is loaded."""
+    c = tmp / "boom.c"
+    c.write_text(
+        "#include <signal.h>\n"
+        "__attribute__((constructor)) static void boom(void) { raise(SIGSEGV); }\n"
+    )
+    lib = tmp / "boom.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", str(c), "-o", str(lib)], check=True)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, lib.read_bytes() if name.endswith(".so") else zin.read(name))
+
+
+def test_an_fmu_that_crashes_its_process_fails_only_itself(tmp_path):
+    bb = FMUS / "BouncingBall.fmu"
+    crash = ball_case(tmp_path, "2.0/cs/linux64/T/1/Crash", None)
+    crashing_fmu(bb, crash / "Crash.fmu", tmp_path)
+    for name in ("A", "B"):
+        ball_case(tmp_path, f"2.0/cs/linux64/T/1/{name}", bb)
+    results = _by_id(xcheck.run_xcheck(tmp_path / "fmus", tmp_path / "out", workers=2))
+    assert {i: r.verdict for i, r in results.items()} == {
+        "2.0/cs/linux64/T/1/A": PASSED,
+        "2.0/cs/linux64/T/1/B": PASSED,
+        "2.0/cs/linux64/T/1/Crash": FAILED,
+    }
+    assert "died" in results["2.0/cs/linux64/T/1/Crash"].reason
+    assert (result_dir(tmp_path / "out", "2.0/cs/linux64/T/1/Crash") / "failed").exists()
+
+
 # --------------------------------------------------------------------------- JUnit
 def test_junit_xml(checked, tmp_path):
     _, results = checked

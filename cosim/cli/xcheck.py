@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 EXIT_OK, EXIT_FAILURE = 0, 1
+REASON_WIDTH = 110  # the table cuts reasons here; README.md, --json and JUnit hold them whole
 _MARK = {"passed": "PASS", "failed": "FAIL", "rejected": "REJECT", "skipped": "SKIP"}
 
 
@@ -120,9 +121,24 @@ def _g(x: float, fmt: str = ".3g") -> str:
     return format(x, fmt) if isinstance(x, float) and math.isfinite(x) else "-"
 
 
+def _cut(text: str, n: int = REASON_WIDTH) -> str:
+    return text if len(text) <= n else text[: n - 3].rstrip() + "..."
+
+
 def format_table(results: Any) -> str:
-    """One row per FMU: verdict, FMI version and type, tool, model, time, worst signal, why."""
-    head = ("", "FMI", "type", "exported by", "model", "time [s]", "worst signal", "reason")
+    """One row per FMU: verdict, FMI version, type, platform, exporting tool, model, run time,
+    the signal closest to (or furthest outside) its tube, and why it did not pass."""
+    head = (
+        "",
+        "FMI",
+        "type",
+        "platform",
+        "exported by",
+        "model",
+        "time [s]",
+        "worst signal",
+        "reason",
+    )
     rows = []
     for r in results:
         c = r.case
@@ -138,18 +154,19 @@ def format_table(results: Any) -> str:
                 _MARK.get(r.verdict, r.verdict.upper()),
                 c.fmi_version or "?",
                 c.fmi_type or "?",
+                c.platform or "?",
                 f"{c.tool} {c.tool_version}",
                 c.model,
                 f"{r.wall_time:.2f}",
                 worst_text,
-                reason if r.verdict != "passed" else "",
+                _cut(reason) if r.verdict != "passed" else "",
             )
         )
     widths = [max(len(row[i]) for row in (head, *rows)) for i in range(len(head) - 1)]
     lines = []
     for row in (head, *rows):
-        cells = [row[i].rjust(widths[i]) if i == 5 else row[i].ljust(widths[i]) for i in range(7)]
-        lines.append("  ".join([*cells, row[7]]).rstrip())
+        cells = [row[i].rjust(widths[i]) if i == 6 else row[i].ljust(widths[i]) for i in range(8)]
+        lines.append("  ".join([*cells, row[8]]).rstrip())
     counts = _counts(results)
     parts = [f"{counts[k]} {k}" for k in ("passed", "failed", "rejected", "skipped") if counts[k]]
     lines.append(f"{len(results)} FMUs: " + ", ".join(parts))
