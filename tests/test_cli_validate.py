@@ -141,6 +141,7 @@ def test_schema_prints_a_draft_2020_12_json_schema():
     assert list(schema["properties"]) == [
         "name",
         "description",
+        "ssp",
         "simulation",
         "components",
         "connections",

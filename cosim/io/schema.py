@@ -841,6 +841,15 @@ SCHEMA: dict[str, Any] = {
             "type": ["string", "null"],
             "description": "Free text describing the system.",
         },
+        "ssp": {
+            "type": "string",
+            "pattern": r"^.*\.([sS][sS][pP]|[sS][sS][dD])$",
+            "patternErrorMessage": "must be an SSP package (.ssp) or a system structure "
+            "description (.ssd)",
+            "description": "Take the components, connections, parameters and experiment from "
+            "this SSP (relative to this file); the keys below add to it (simulation keys "
+            "given here win). simulation and components are then optional.",
+        },
         "simulation": {
             "type": "object",
             "additionalProperties": False,
@@ -1134,6 +1143,17 @@ STRUCTURE_SCHEMA: dict[str, Any] = {
 }
 
 
+def _without_required(schema: dict[str, Any]) -> dict[str, Any]:
+    """The structure schema of a file with `ssp:`: simulation and components come from the SSP."""
+    out = {**schema, "required": []}
+    sim = schema["properties"]["simulation"]
+    out["properties"] = {**schema["properties"], "simulation": {**sim, "required": []}}
+    return out
+
+
+SSP_STRUCTURE_SCHEMA = _without_required(STRUCTURE_SCHEMA)
+
+
 def json_schema() -> dict[str, Any]:
     """A fresh copy of the schema (callers may modify it)."""
     return copy.deepcopy(SCHEMA)
@@ -1148,6 +1168,7 @@ __all__ = [
     "LOOP_METHODS",
     "LOOP_POLICIES",
     "SOLVERS",
+    "SSP_STRUCTURE_SCHEMA",
     "STUDY_SECTIONS",
     "NAME_PATTERN",
     "REF_PATTERN",

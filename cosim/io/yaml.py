@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,13 @@ import yaml
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.io.locate import Problems, did_you_mean, listing, locator, sort_problems, where
-from cosim.io.schema import EXTRA_SECTIONS, STRUCTURE_SCHEMA, STUDY_SECTIONS, TWIN_SECTIONS
+from cosim.io.schema import (
+    EXTRA_SECTIONS,
+    SSP_STRUCTURE_SCHEMA,
+    STRUCTURE_SCHEMA,
+    STUDY_SECTIONS,
+    TWIN_SECTIONS,
+)
 from cosim.model.inputs import InputTableSpec
 from cosim.model.spec import (
     MAX_SECONDS,
@@ -454,8 +460,16 @@ def parse_ref(text: str, loc: Location | None = None) -> VarRef:
 class _Builder:
     """Builds a SystemSpec from a checked _Node tree, skipping the parts found broken."""
 
-    def __init__(self, path: Path, root: _Node, report: _Report, step: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        root: _Node,
+        report: _Report,
+        step: float | None = None,
+        base: SystemSpec | None = None,
+    ) -> None:
         self.step = step  # `--step` from the command line: replaces simulation.step
+        self.base = base  # the system of the `ssp:` key, which this file adds to
         self.path = path
         self.file = root.loc.file
         self.root = root.value
@@ -519,6 +533,14 @@ class _Builder:
             loop_solver=self.loop_solver(),
             step_control=self.step_control(node),
         )
+        if self.base is not None:  # keys this file does not give come from the SSP
+            written = set(node.value) if node is not None and isinstance(node.value, dict) else ()
+            keys = ("start", "stop", "algorithm", "realtime", "tolerance", "extrapolation")
+            keys += ("algebraic_loops", "loop_solver", "step_control")
+            kept = {k: getattr(self.base.simulation, k) for k in keys if k not in written}
+            if "step" not in written and self.step is None:
+                kept["step"] = self.base.simulation.step
+            sim = replace(sim, **kept)
         if self.step is not None and not (math.isfinite(sim.step) and to_ticks(sim.step) >= 1):
             self.report.error(
                 Location("--step"),
@@ -635,12 +657,23 @@ class _Builder:
 
     def components(self, sim: SimulationSpec) -> dict[str, ComponentSpec]:
         node = self.root.get("components")
+        base = dict(self.base.components) if self.base is not None else {}
+        self.names = list(base)
+        self.usable = set(base)
         if node is None or not isinstance(node.value, dict):
-            return {}
-        self.names = list(node.value)
-        out: dict[str, ComponentSpec] = {}
+            return base
+        self.names += [n for n in node.value if n not in base]
+        out: dict[str, ComponentSpec] = base
         for name, comp in node.value.items():
             path = ("components", name)
+            if name in base:
+                self.report.error(
+                    comp.where,
+                    f"component '{name}' is already in the SSP (at {base[name].loc})",
+                    "components: here adds components to the SSP's; change a parameter with "
+                    "--set or a sweep design instead, or choose another name",
+                )
+                continue
             if not isinstance(comp.value, dict) or self.report.is_bad(*path, "fmu"):
                 continue
             fmu_node = comp.value["fmu"]
@@ -686,10 +719,10 @@ class _Builder:
 
     def connections(self) -> tuple[ConnectionSpec, ...]:
         node = self.root.get("connections")
+        out = list(self.base.connections) if self.base is not None else []
         if node is None or not isinstance(node.value, list):
-            return ()
-        out = []
-        targets: dict[str, Location | None] = {}
+            return tuple(out)
+        targets: dict[str, Location | None] = {str(c.target): c.loc for c in out}
         for i, item in enumerate(node.value):
             path = ("connections", i)
             if not isinstance(item.value, dict) or self.report.is_bad(*path):
@@ -793,7 +826,7 @@ class _Builder:
     def record(self, sim: SimulationSpec) -> RecordSpec:
         node = self.root.get("record")
         if node is None or not isinstance(node.value, dict):
-            return RecordSpec()
+            return self.base.record if self.base is not None else RecordSpec()
         variables = None
         var_node = node.value.get("variables")
         if var_node is not None and isinstance(var_node.value, list):
@@ -893,18 +926,25 @@ def _scalar(text: str, loc: Location, report: _Report) -> Any:
 
 
 # --------------------------------------------------------------------------- entry points
+# reads the system a file's `ssp:` key names: (path, step) -> (spec or None, problems)
+BaseReader = Callable[[Path, "float | None"], "tuple[SystemSpec | None, list[Problem]]"]
+
+
 def read_system(
     path: str | Path,
     overrides: Sequence[str] = (),
     *,
     text: str | None = None,
     step: float | None = None,
+    base_reader: BaseReader | None = None,
 ) -> tuple[SystemSpec | None, list[Problem]]:
     """Best-effort SystemSpec (broken parts left out) and every problem found in the file.
 
     The spec is None only when the file cannot be read as a YAML mapping at all. With `text`,
     that text is read as if it were the file `path` (which need not exist: System.from_dict).
     `step` (`cosim run --step`) replaces simulation.step, checked by the same rules.
+    A file with `ssp: X.ssp` adds to the system `base_reader` reads from it (resolve passes
+    cosim.ssp's reader; io never imports it).
     """
     file = str(path)
     path = Path(path).resolve()
@@ -919,10 +959,14 @@ def read_system(
     root = _parse(text, file, report, index=True)
     if root is None:
         return None, report.problems
-    _check(root, STRUCTURE_SCHEMA, (), report)
+    with_ssp = isinstance(root.value, dict) and "ssp" in root.value
+    _check(root, SSP_STRUCTURE_SCHEMA if with_ssp else STRUCTURE_SCHEMA, (), report)
     if not isinstance(root.value, dict):
         return None, report.problems
-    build = _Builder(path, root, report, step)
+    base = _base_system(root, path, report, step, base_reader) if with_ssp else None
+    if with_ssp and base is None:
+        return None, sort_problems(report.problems)
+    build = _Builder(path, root, report, step, base)
     sim = build.simulation()
     components = build.components(sim)
     connections = build.connections()
@@ -930,7 +974,7 @@ def read_system(
     events = build.events(sim)
     inputs = build.inputs()
     build.overrides(components, overrides)
-    name = build.get("name") or path.stem
+    name = build.get("name") or (base.name if base is not None else path.stem)
     spec = SystemSpec(
         name=str(name),
         path=path,
@@ -940,9 +984,10 @@ def read_system(
         components=components,
         connections=connections,
         record=record,
-        events=events,
+        events=(base.events if base is not None else ()) + events,
         inputs=inputs,
-        description=build.get("description", default=""),
+        description=build.get("description", default=base.description if base else ""),
+        notes=base.notes if base is not None else (),
         extra={
             k: plain(root.value[k])
             for k in EXTRA_SECTIONS + TWIN_SECTIONS + STUDY_SECTIONS
@@ -952,6 +997,28 @@ def read_system(
     )
     spec = _live_sections(spec, file, build.names, report)
     return replace(spec, warnings=report.warnings), sort_problems(report.problems)
+
+
+def _base_system(
+    root: _Node, path: Path, report: _Report, step: float | None, reader: BaseReader | None
+) -> SystemSpec | None:
+    """The system the `ssp:` key names (None if it cannot be read: the problems are reported)."""
+    node = root.value["ssp"]
+    if report.is_bad("ssp") or not isinstance(node.value, str):
+        return None
+    if reader is None:
+        report.error(node.loc, "ssp: is read when the system is loaded (cosim.load, cosim run)")
+        return None
+    sim = root.value.get("simulation")
+    if step is None and sim is not None and isinstance(sim.value, dict) and "step" in sim.value:
+        given = sim.value["step"].value
+        step = (
+            float(given) if isinstance(given, int | float) and not isinstance(given, bool) else None
+        )
+    ssp = Path(node.value)
+    base, problems = reader(ssp if ssp.is_absolute() else path.parent / ssp, step)
+    report.extend([p if p.loc is not None else replace(p, loc=node.loc) for p in problems])
+    return base
 
 
 def _live_sections(

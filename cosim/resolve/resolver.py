@@ -1411,7 +1411,9 @@ def check(
     if text is None and is_ssp(path):
         spec, problems = read_ssp(path, overrides, step=step)
     else:
-        spec, problems = read_system(path, overrides, text=text, step=step)
+        spec, problems = read_system(
+            path, overrides, text=text, step=step, base_reader=lambda p, h: read_ssp(p, step=h)
+        )
     if spec is None:
         return None, problems
     if stop is not None:

@@ -42,6 +42,7 @@ class Payload:
     keep_full: bool = False
     record: tuple[str, ...] = field(default=())  # what each run records (QoI signals, or all)
     monitors: Mapping[str, Any] = field(default_factory=dict)  # verdict QoIs: name -> MonitorSpec
+    tables: Mapping[str, bytes] = field(default_factory=dict)  # inputs: file name -> its bytes
 
 
 @dataclass
@@ -96,6 +97,8 @@ def _folder(payload: Payload) -> Path:
         folder = Path(tempfile.mkdtemp(prefix=f"cosim_study_{payload.study[:8]}_"))
         for key, data in payload.fmus.items():
             (folder / f"{key}.fmu").write_bytes(data)
+        for name, data in payload.tables.items():  # spec.inputs name them, content-keyed
+            (folder / name).write_bytes(data)
         _folders[payload.study] = folder
     return folder
 
@@ -117,7 +120,8 @@ def _system(payload: Payload, fmus: Mapping[str, str]) -> Any:
             variables=tuple(VarRef(*label.split(".", 1)) for label in payload.record) or None,
             interval=spec.record.interval,
         )
-        spec = replace(spec, components=components, record=record)
+        inputs = tuple(replace(t, path=folder / t.path.name) for t in spec.inputs)
+        spec = replace(spec, components=components, record=record, inputs=inputs)
         if payload.stop is not None:
             from cosim.io.yaml import with_stop
 

@@ -202,7 +202,13 @@ def payload_for(
             key = fmu_key(path)
             fmus.setdefault(key, path.read_bytes())
             variants[value] = key
-    spec = replace(system.spec, components=components)
+    tables: dict[str, bytes] = {}  # input tables travel like FMUs, by content
+    inputs = []
+    for table in system.spec.inputs:
+        name = f"{fmu_key(table.path)}{table.path.suffix}"
+        tables.setdefault(name, table.path.read_bytes())
+        inputs.append(replace(table, path=Path(name)))
+    spec = replace(system.spec, components=components, inputs=tuple(inputs))
     analytics = system.spec.analytics
     monitors = {m.name: m for m in (analytics.monitors if analytics is not None else ())}
     used = {q.signal: monitors[q.signal] for q in qois.values() if q.function == "verdict"}
@@ -215,7 +221,7 @@ def payload_for(
         record = tuple(dict.fromkeys([*recorded, *record]))
     h = hashlib.sha256()
     h.update(system.spec.sha256.encode())
-    for key in sorted(fmus):
+    for key in sorted(fmus) + sorted(tables):
         h.update(key.encode())
     h.update(frame.to_csv().encode())
     h.update(json.dumps({k: getattr(q, "text", str(q)) for k, q in qois.items()}).encode())
@@ -231,6 +237,7 @@ def payload_for(
         keep_full=keep_full,
         record=record,
         monitors=used,
+        tables=tables,
     )
 
 
