@@ -248,12 +248,8 @@ def _case_in(folder: Path, files: set[str], base: Path) -> Case | None:
     else:
         return None
     parts = folder.parts
-    full = (
-        len(parts) >= 7
-        and parts[-5] in FMI_TYPES
-        and _VERSION.match(parts[-6]) is not None
-        and parts[-7] == "fmus"
-    ) or (len(parts) >= 6 and parts[-5] in FMI_TYPES and _VERSION.match(parts[-6]) is not None)
+    # .../<FMI version>/<cs|me>/<platform>/<Tool>/<ToolVersion>/<Model> (below fmus/ or not)
+    full = len(parts) >= 6 and parts[-5] in FMI_TYPES and _VERSION.match(parts[-6]) is not None
     if full:
         version, fmi_type, platform, tool, tool_version = parts[-6:-1]
     else:  # Tool/ToolVersion/Model, or a model folder on its own: the rest from the FMU
@@ -405,7 +401,13 @@ def run_case(
     reason = result.reason.replace(f"{case.folder}{os.sep}", "")
     result = replace(result, reason=reason, wall_time=time.perf_counter() - t0)
     if out is not None:
-        result = write_result(result, out, settings)
+        try:
+            result = write_result(result, out, settings)
+        except OSError as err:  # the output folder, not the case: the whole run stops
+            where = err.filename or out
+            raise ConfigError(
+                Problem(Location(str(where)), f"cannot write results: {err.strerror or err}")
+            ) from None
     return result
 
 
@@ -734,6 +736,8 @@ def run_xcheck(
 
     ConfigError when root is not a folder or holds no FMU."""
     settings = (settings or Settings()).resolved()
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ConfigError(Problem(Location(str(out)), "is a file, expected a folder for results"))
     cases = find_cases(root)
     if not any(c.fmu is not None for c in cases):
         listed = f" ({len(cases)} model folders without one)" if cases else ""
