@@ -92,6 +92,26 @@ NUMERIC_FLOAT = frozenset({ValueType.F64, ValueType.F32})
 BOOLEAN = frozenset({ValueType.B32, ValueType.B8})
 
 
+def load_library(name: str, make: Callable[[], Any]) -> Any:
+    """fmpy's FMU object from `make()`, or FmuError naming the instance; the working folder
+    survives a failed load (fmpy changes into binaries/ while it loads and may not change
+    back, which would break every later FMU of the process once the folder is removed)."""
+    import os
+
+    cwd = os.getcwd()
+    try:
+        return make()
+    except Exception as exc:  # fmpy raises plain Exception for a missing/unloadable library
+        raise FmuError(name, "load shared library", f"failed ({exc})") from None
+    finally:
+        try:
+            moved = os.getcwd() != cwd
+        except OSError:  # the folder it was left in is gone
+            moved = True
+        if moved:
+            os.chdir(cwd)
+
+
 def status_name(status: int) -> str:
     return STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else f"illegal status {status}"
 

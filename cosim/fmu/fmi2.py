@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from cosim.errors import FmuError
-from cosim.fmu.adapter import OK, NativeSlave, StatusCall, ValueType, select_log_categories
+from cosim.fmu.adapter import (
+    OK,
+    NativeSlave,
+    StatusCall,
+    ValueType,
+    load_library,
+    select_log_categories,
+)
 from cosim.model.spec import VariableInfo
 
 # ---------------------------------------------------------------- one logger for all instances
@@ -82,15 +89,17 @@ class Fmi2Slave(NativeSlave):
     ) -> None:
         from fmpy.fmi2 import FMU2Model, FMU2Slave
 
-        try:  # `fmu`: fmpy's object of an earlier instance, library loaded (NativeSlaves)
-            fmu = fmu or (FMU2Model if self._model_exchange else FMU2Slave)(
-                guid=guid,
-                unzipDirectory=str(unzip_dir),
-                modelIdentifier=model_identifier,
-                instanceName=name,
+        if fmu is None:  # else fmpy's object of an earlier instance, library loaded
+            kind = FMU2Model if self._model_exchange else FMU2Slave
+            fmu = load_library(
+                name,
+                lambda: kind(
+                    guid=guid,
+                    unzipDirectory=str(unzip_dir),
+                    modelIdentifier=model_identifier,
+                    instanceName=name,
+                ),
             )
-        except Exception as exc:  # fmpy raises plain Exception for a missing/unloadable library
-            raise FmuError(name, "load shared library", f"failed ({exc})") from None
         super().__init__(name, fmu, log_size, log_categories)
         global _next_key
         self._key = _next_key

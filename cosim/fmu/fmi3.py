@@ -15,6 +15,7 @@ from cosim.fmu.adapter import (
     NativeSlave,
     StatusCall,
     ValueType,
+    load_library,
     select_log_categories,
 )
 from cosim.model.spec import VariableInfo
@@ -76,15 +77,17 @@ class Fmi3Slave(NativeSlave):
     ) -> None:
         from fmpy.fmi3 import FMU3Model, FMU3Slave
 
-        try:  # `fmu`: fmpy's object of an earlier instance, library loaded (NativeSlaves)
-            fmu = fmu or (FMU3Model if self._model_exchange else FMU3Slave)(
-                guid=guid,
-                unzipDirectory=str(unzip_dir),
-                modelIdentifier=model_identifier,
-                instanceName=name,
+        if fmu is None:  # else fmpy's object of an earlier instance, library loaded
+            kind = FMU3Model if self._model_exchange else FMU3Slave
+            fmu = load_library(
+                name,
+                lambda: kind(
+                    guid=guid,
+                    unzipDirectory=str(unzip_dir),
+                    modelIdentifier=model_identifier,
+                    instanceName=name,
+                ),
             )
-        except Exception as exc:  # fmpy raises plain Exception for a missing/unloadable library
-            raise FmuError(name, "load shared library", f"failed ({exc})") from None
         super().__init__(name, fmu, log_size, log_categories)
         # out-arguments of fmi3DoStep, written by the FMU on every step
         self.event_handling_needed = ctypes.c_bool(False)

@@ -390,13 +390,10 @@ def run_case(
     t0 = time.perf_counter()
     if case.not_compliant:
         return CaseResult(case, SKIPPED, f"marked {NOT_COMPLIANT}")
-    cwd = os.getcwd()
     try:
         result = _judge(case, settings)
     except _Verdict as v:
         result = CaseResult(v.case, v.verdict, v.reason, notes=v.notes)
-    finally:  # fmpy leaves the working directory in the binary's folder when loading fails
-        _restore_cwd(cwd)
     # messages name files by their full path: inside the case's own folder, the name is enough
     reason = result.reason.replace(f"{case.folder}{os.sep}", "")
     result = replace(result, reason=reason, wall_time=time.perf_counter() - t0)
@@ -870,15 +867,6 @@ def write_junit(
 
 
 # --------------------------------------------------------------------------- helpers
-def _restore_cwd(cwd: str) -> None:
-    try:
-        here = os.getcwd()
-    except OSError:  # the folder it was left in is gone (the FMU's unpacked copy)
-        here = ""
-    if here != cwd:
-        os.chdir(cwd)
-
-
 def _major(version: str) -> str:
     return version.strip().split(".")[0] if version else ""
 
