@@ -995,7 +995,9 @@ class _Reader:
         connections = self.connections(nets, comp_names)
         sim = self.simulation(step, leaves)
         for key, values in params.values.items():
-            name = comp_names[key]
+            name = comp_names.get(key)
+            if name not in components:  # a broken component (reported)
+                continue
             comp = components[name]
             components[name] = replace(
                 comp,
