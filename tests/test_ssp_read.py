@@ -638,3 +638,63 @@ def test_load_raises_one_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_ssp(package(tmp_path, text))
     assert any("has no connector 'zz'" in p.message for p in err.value.problems)
+
+
+def test_suppress_unit_conversion_passes_the_number_unchanged(tmp_path):
+    """km/h -> m/s with suppressUnitConversion: the resolved connection is the identity."""
+    from cosim.resolve.resolver import resolve_problems
+
+    text = ssd(
+        system(
+            component("vehicle", "Vehicle", conn("v_kmh", "output"))
+            + component("driver", "Driver", conn("v", "input")),
+            connection("vehicle.v_kmh", "driver.v", "", ' suppressUnitConversion="true"'),
+        )
+    )
+    spec, _ = ok(package(tmp_path, text, fmus=("Driver", "Vehicle")))
+    resolved, problems = resolve_problems(spec)
+    assert resolved is not None, problems
+    (c,) = resolved.connections
+    assert c.gain == pytest.approx(1.0, rel=1e-15) and c.offset == pytest.approx(0.0, abs=1e-15)
+    assert any("undoes cosim's own conversion" in n for n in spec.notes)
+
+
+def test_system_parameter_connector_feeds_the_parameters_it_is_connected_to(tmp_path):
+    """sub has a parameter connector p = 1.25, connected with factor 2 to g.b: g.b = 2.5."""
+    inner = system(
+        component("g", "Gain", GAIN_IO + conn("b", "parameter")),
+        connection("p", "g.b", '<ssc:LinearTransformation factor="2"/>'),
+        inner="<ssd:Connectors>"
+        + conn("p", "parameter")
+        + "</ssd:Connectors>\n"
+        + inline_params(real("p", 1.25)),
+        name="sub",
+    )
+    spec, _ = ok(package(tmp_path, ssd(system(inner))))
+    assert spec.components["sub_g"].parameters == {"b": 2.5}
+    assert spec.connections == ()
+
+
+def test_nested_ssp_package(tmp_path):
+    subtext = ssd(
+        system(
+            component("g", "Gain", GAIN_IO, inline_params(real("b", 1.5))),
+            connection("g.y", "y"),
+            inner="<ssd:Connectors>" + conn("y", "output") + "</ssd:Connectors>\n",
+            name="sub",
+        )
+    )
+    sub = package(tmp_path, subtext, name="sub.ssp")
+    text = ssd(
+        system(
+            '<ssd:Component name="part" type="application/x-ssp-package" '
+            'source="resources/sub.ssp"/>\n' + component("load", "Gain", GAIN_IO),
+            connection("part.y", "load.u"),
+        )
+    )
+    path = package(tmp_path, text, files={"resources/sub.ssp": sub.read_bytes()}, name="o.ssp")
+    spec, problems = ok(path)
+    assert list(spec.components) == ["part_g", "load"]
+    assert spec.components["part_g"].parameters == {"b": 1.5}
+    assert all("o.ssp!/resources/sub.ssp!/SystemStructure.ssd" in p.loc.file for p in problems)
+    assert np.all(run(path)["load.y"] == 1.5)

@@ -169,6 +169,7 @@ class _Reader:
         self.cli_step = step
         self.notes: list[str] = []
         self.root_dir: Path | None = None  # the unpacked package (None for a bare .ssd)
+        self.root_shown = shown  # how messages name the package being read
         self.order = 0
         self.bindings: list[Binding] = []
         self.fmus: dict[Path, FmuInfo | None] = {}
@@ -192,7 +193,7 @@ class _Reader:
         if self.root_dir is not None:
             try:
                 rel = real.resolve().relative_to(self.root_dir.resolve())
-                return f"{self.shown}!/{rel.as_posix()}"
+                return f"{self.root_shown}!/{rel.as_posix()}"
             except ValueError:
                 pass
         return str(real)
@@ -821,16 +822,16 @@ class _Reader:
                     f"{source}: the package has no {fragment or names.DEFAULT_SSD}",
                 )
                 return None
-            saved = self.root_dir
+            saved = self.root_dir, self.root_shown
+            self.root_shown = self.display(real)
             self.root_dir = folder
             try:
                 sub_x = self.load_xml(ssd, x.loc(el, "source"))
                 if sub_x is None:
                     return None
-                sub_x.file = f"{x.file}:{source}!/{ssd.name}" if saved else sub_x.file
                 return self.read_ssd(sub_x, ssd.parent, path, name=path[-1], depth=depth + 1)
             finally:
-                self.root_dir = saved
+                self.root_dir, self.root_shown = saved
         sub_x = self.load_xml(real, x.loc(el, "source"))
         if sub_x is None:
             return None
@@ -1510,12 +1511,12 @@ class _Nets:
                 )
                 return None
             gain, offset = 1.0 / g, -o / g
-            if any(s[0] == "t" and s[1].kind == "linear" for s in stages) or len(stages) > 1:
-                self.r.notes.append(
-                    f"{self.name(start)} -> {self.name(target)}: the chain's "
-                    "unit conversions and transformations are composed into one "
-                    "gain/offset (may differ from step-by-step in the last bit)"
-                )
+            self.r.notes.append(
+                f"{self.name(start)} -> {self.name(target)}: the chain's unit conversions and "
+                "transformations are composed into one gain/offset that undoes cosim's own "
+                f"conversion between the FMU units ({src_fmu_unit} -> {dst_fmu_unit}); it may "
+                "differ from converting step by step in the last bit"
+            )
         for kind, data in stages:
             if kind == "conv":
                 a, b, tabs, loc = data
