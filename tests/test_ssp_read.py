@@ -339,8 +339,8 @@ def test_parameter_naming_nothing_warns_and_is_not_applied(tmp_path):
 def test_set_override(tmp_path):
     text = ssd(system(component("src", "Gain", GAIN_IO, inline_params(real("b", 2.0)))))
     path = package(tmp_path, text)
-    spec, _ = ok(path, ["src.b=4.5"])
-    assert spec.components["src"].parameters["b"] == 4.5
+    spec, _ = ok(path, ["src.b=4.5", "src.k=1e-3"])
+    assert spec.components["src"].parameters == {"b": 4.5, "k": 0.001}
     spec, problems = read_ssp(path, ["scr.b=1"])
     (e,) = [p for p in problems if p.severity == "error"]
     assert "unknown component 'scr'" in e.message and "did you mean 'src.b'" in e.hint

@@ -1942,6 +1942,22 @@ class _Params:
 
 
 # --------------------------------------------------------------------------- overrides
+def _scalar(raw: str) -> Any:
+    """A `--set` value as io.yaml reads it: int, float (also 1e-3), true/false, else text."""
+    text = raw.strip()
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return value if isinstance(value, bool | str) else None
+
+
 def _overrides(spec: SystemSpec, overrides: Sequence[str], report: Report) -> SystemSpec:
     """`--set comp.var=value` applied like io.yaml does (component names as cosim names)."""
     components = dict(spec.components)
@@ -1956,10 +1972,7 @@ def _overrides(spec: SystemSpec, overrides: Sequence[str], report: Report) -> Sy
             )
             continue
         ref = parse_ref(name.strip(), loc)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = None
+        value = _scalar(raw)
         if not isinstance(value, int | float | str | bool) or (
             isinstance(value, float) and not math.isfinite(value)
         ):
