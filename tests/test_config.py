@@ -242,7 +242,7 @@ def test_unknown_keys_suggest_the_closest_allowed_key():
         "did you mean 'parameters'? allowed keys: fmu, description, parameters, step, "
         "interface, solver, tolerance, max_step",
         "did you mean 'gain'? allowed keys: from, to, gain, offset, extrapolation, convert, "
-        "mapping",
+        "unit_conversion, mapping",
         "did you mean 'events'? allowed keys: name, description, ssp, simulation, components, "
         "connections, record, events, inputs, opcua, plant, regression, monitors, estimate, "
         "forecast, sweep",

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from cosim.model.inputs import InputTableSpec
 from cosim.model.spec import (
     ComponentSpec,
     ConnectionSpec,
@@ -77,8 +78,22 @@ def _connection(conn: ConnectionSpec) -> dict[str, Any]:
         out["convert"] = conn.convert
     if conn.extrapolation is not None:
         out["extrapolation"] = conn.extrapolation
+    if not conn.unit_conversion:
+        out["unit_conversion"] = False
     if conn.mapping:
         out["mapping"] = [{"from": _plain(s), "to": _plain(t)} for s, t in conn.mapping]
+    return out
+
+
+def _table(table: InputTableSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": str(table.path)}  # absolute: the YAML may live elsewhere
+    if table.component is not None:
+        out["component"] = table.component
+    else:
+        out["map"] = {column: str(ref) for column, ref in table.map.items()}
+    for key, default in (("interpolation", "auto"), ("outside", "error"), ("time", None)):
+        if getattr(table, key) != default:
+            out[key] = getattr(table, key)
     return out
 
 
@@ -115,6 +130,8 @@ def system_data(
         out["events"] = [
             {"at": e.at, "set": {str(k): _plain(v) for k, v in e.set.items()}} for e in spec.events
         ]
+    if spec.inputs:
+        out["inputs"] = [_table(t) for t in spec.inputs]
     for key, value in spec.extra.items():  # the live/test/study sections are kept as plain data
         out.setdefault(key, _plain(value))
     return out

@@ -1050,6 +1050,13 @@ SCHEMA: dict[str, Any] = {
                         "(half away from zero), floor, ceil or truncate (towards zero). "
                         "Required for Real to Integer connections.",
                     },
+                    "unit_conversion": {
+                        "type": "boolean",
+                        "default": True,
+                        "description": "false: pass the value without converting between the "
+                        "two variables' units (gain and offset still apply; SSP's "
+                        "suppressUnitConversion).",
+                    },
                     "mapping": {
                         "type": "array",
                         "description": "Value mapping instead of gain/offset (SSP Boolean/"

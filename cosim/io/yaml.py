@@ -753,6 +753,7 @@ class _Builder:
                     convert=self.get(*path, "convert"),
                     extrapolation=self.get(*path, "extrapolation"),
                     mapping=self.mapping(path),
+                    unit_conversion=bool(self.get(*path, "unit_conversion", default=True)),
                 )
             )
         return tuple(out)
@@ -886,26 +887,59 @@ class _Builder:
 
     def overrides(self, components: dict[str, ComponentSpec], overrides: Sequence[str]) -> None:
         """Apply `--set comp.var=value` into the components' parameters (in place)."""
-        for text in overrides:
-            loc = Location(f"--set {text}")
-            name, eq, raw = text.partition("=")
-            if not eq or "." not in name.strip(".") or not raw.strip():
-                self.report.error(
-                    loc,
-                    "a parameter override must look like component.variable=value",
-                    "for example: --set mass1.m1=2.0",
-                )
-                continue
-            ref = parse_ref(name.strip(), loc)
-            value = _scalar(raw, loc, self.report)
-            if value is _BAD or not self.check_component(ref, ""):
-                continue
-            comp = components[ref.component]
-            components[ref.component] = replace(
-                comp,
-                parameters={**comp.parameters, ref.variable: value},
-                parameter_locs={**comp.parameter_locs, ref.variable: loc},
+        _override(components, overrides, self.report, lambda ref: self.check_component(ref, ""))
+
+
+def _override(
+    components: dict[str, ComponentSpec],
+    overrides: Sequence[str],
+    report: _Report,
+    known: Callable[[VarRef], bool],
+) -> None:
+    """`--set comp.var=value` texts into `components` (in place); `known` reports a bad name."""
+    for text in overrides:
+        loc = Location(f"--set {text}")
+        name, eq, raw = text.partition("=")
+        if not eq or "." not in name.strip(".") or not raw.strip():
+            report.error(
+                loc,
+                "a parameter override must look like component.variable=value",
+                "for example: --set mass1.m1=2.0",
             )
+            continue
+        ref = parse_ref(name.strip(), loc)
+        value = _scalar(raw, loc, report)
+        if value is _BAD or not known(ref):
+            continue
+        comp = components[ref.component]
+        components[ref.component] = replace(
+            comp,
+            parameters={**comp.parameters, ref.variable: value},
+            parameter_locs={**comp.parameter_locs, ref.variable: loc},
+        )
+
+
+def apply_overrides(spec: SystemSpec, overrides: Sequence[str]) -> tuple[SystemSpec, list[Problem]]:
+    """`spec` with `--set comp.var=value` texts in its components' parameters, and the problems
+    (the same rules as a YAML file's overrides; other readers, like SSP's, use it)."""
+    report = _Report()
+    components = dict(spec.components)
+    names = list(components)
+
+    def known(ref: VarRef) -> bool:
+        if ref.component in components:
+            return True
+        close = did_you_mean(ref.component, names)
+        report.error(
+            ref.loc,
+            f"unknown component '{ref.component}'",
+            (f"did you mean '{close}.{ref.variable}'? " if close else "")
+            + f"components: {_listing(names)}",
+        )
+        return False
+
+    _override(components, overrides, report, known)
+    return replace(spec, components=components), report.problems
 
 
 def _scalar(text: str, loc: Location, report: _Report) -> Any:
@@ -1147,6 +1181,7 @@ def load_system(
 
 
 __all__ = [
+    "apply_overrides",
     "check_stop_override",
     "describe",
     "did_you_mean",

@@ -18,8 +18,8 @@ Outside = Literal["error", "hold"]
 class InputTableSpec:
     """One `inputs:` entry: a CSV or HDF5 table and which of its columns drive which inputs."""
 
-    file: str  # as written
-    path: Path  # `file` relative to the system's folder
+    file: str = field(compare=False)  # as written (the table is `path`)
+    path: Path = Path()  # `file` relative to the system's folder
     map: Mapping[str, VarRef] = field(default_factory=dict)  # column -> component.variable
     component: str | None = None  # or: every column named after a variable of this component
     interpolation: Interpolation = "auto"  # auto: linear for continuous Reals, else previous

@@ -124,6 +124,9 @@ class ConnectionSpec:
     # value mapping (SSP Boolean/Integer/EnumerationMappingTransformation): source value ->
     # target value, applied instead of gain/offset; values not listed pass unchanged
     mapping: tuple[tuple[Value, Value], ...] = ()
+    # False: gain/offset already hold any unit conversion (SSP suppressUnitConversion, or an
+    # SSP chain whose conversions the reader composed): the resolver adds none of its own
+    unit_conversion: bool = True
 
 
 @dataclass(frozen=True)

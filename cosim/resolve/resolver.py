@@ -866,6 +866,8 @@ class _Resolver:
         """Fold the unit conversion into the connection: gain*(g*x + o) + offset."""
         from_defs = self.infos[conn.source.component].units
         to_defs = self.infos[conn.target.component].units
+        if not conn.unit_conversion:  # gain and offset hold the conversion (or none is wanted)
+            return conn.gain, conn.offset
         if src.unit and dst.unit and src.unit != dst.unit:
             unknown = [
                 u for u, d in ((src.unit, from_defs), (dst.unit, to_defs)) if not find_unit(u, d)

@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-import yaml
-
 from cosim.errors import ConfigError, Location, Problem
 from cosim.io.locate import did_you_mean, listing, sort_problems
-from cosim.io.yaml import parse_ref
+from cosim.io.yaml import apply_overrides
 from cosim.model.spec import (
     ComponentSpec,
     ConnectionSpec,
@@ -1192,6 +1190,7 @@ class _Reader:
                     offset=flat.offset,
                     loc=flat.loc,
                     mapping=flat.mapping,
+                    unit_conversion=flat.unit_conversion,
                 )
             )
         return out
@@ -1281,6 +1280,7 @@ class Flat:
     gain: float = 1.0
     offset: float = 0.0
     mapping: tuple[tuple[Value, Value], ...] = ()
+    unit_conversion: bool = True  # False: gain/offset hold the conversions (the resolver adds none)
 
 
 class _Nets:
@@ -1428,8 +1428,8 @@ class _Nets:
         composed = self.compose(start, target, steps)
         if composed is None:
             return
-        gain, offset, mapping = composed
-        self.flat.append(Flat(start, target, loc, gain, offset, mapping))
+        gain, offset, mapping, convert_units = composed
+        self.flat.append(Flat(start, target, loc, gain, offset, mapping, convert_units))
 
     # -- composing transformations and unit conversions along a chain
     def unit_of(self, end: Endpoint) -> tuple[str | None, list, bool]:
@@ -1485,7 +1485,8 @@ class _Nets:
             )
             return None
         if maps:
-            return 1.0, 0.0, self.mapping(start, target, [s[1] for s in maps])
+            return 1.0, 0.0, self.mapping(start, target, [s[1] for s in maps]), True
+        convert_units = True
         if (
             resolver
             and stages
@@ -1495,28 +1496,8 @@ class _Nets:
         ):
             stages = stages[1:]  # exactly the resolver's conversion: leave it to the resolver
             resolver = False
-        elif resolver:
-            # the resolver will apply conv(src -> dst) first: undo it here, then compose ours
-            try:
-                g, o = conversion(
-                    src_fmu_unit, dst_fmu_unit, self.unit_of(start)[1] + self.unit_of(target)[1]
-                )
-            except UnitError as exc:
-                self.r.report.error(
-                    steps[-1][0].loc,
-                    f"{self.name(start)} -> "
-                    f"{self.name(target)}: cannot compose the unit conversions "
-                    f"of this chain: {exc}",
-                    "define the FMU units in <ssc:Units> of the .ssd",
-                )
-                return None
-            gain, offset = 1.0 / g, -o / g
-            self.r.notes.append(
-                f"{self.name(start)} -> {self.name(target)}: the chain's unit conversions and "
-                "transformations are composed into one gain/offset that undoes cosim's own "
-                f"conversion between the FMU units ({src_fmu_unit} -> {dst_fmu_unit}); it may "
-                "differ from converting step by step in the last bit"
-            )
+        elif resolver:  # the composed chain holds every conversion: the resolver adds none
+            convert_units = False
         for kind, data in stages:
             if kind == "conv":
                 a, b, tabs, loc = data
@@ -1534,7 +1515,7 @@ class _Nets:
             else:
                 g, o = data.factor, data.offset
             gain, offset = g * gain, g * offset + o
-        return gain, offset, ()
+        return gain, offset, (), convert_units
 
     def mapping(self, start: Endpoint, target: Endpoint, transforms: list[Transform]) -> tuple:
         composed: dict[Any, Any] = {}
@@ -1941,65 +1922,6 @@ class _Params:
         return value
 
 
-# --------------------------------------------------------------------------- overrides
-def _scalar(raw: str) -> Any:
-    """A `--set` value as io.yaml reads it: int, float (also 1e-3), true/false, else text."""
-    text = raw.strip()
-    if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    return value if isinstance(value, bool | str) else None
-
-
-def _overrides(spec: SystemSpec, overrides: Sequence[str], report: Report) -> SystemSpec:
-    """`--set comp.var=value` applied like io.yaml does (component names as cosim names)."""
-    components = dict(spec.components)
-    for text in overrides:
-        loc = Location(f"--set {text}")
-        name, eq, raw = text.partition("=")
-        if not eq or "." not in name.strip(".") or not raw.strip():
-            report.error(
-                loc,
-                "a parameter override must look like component.variable=value",
-                "for example: --set mass1.m1=2.0",
-            )
-            continue
-        ref = parse_ref(name.strip(), loc)
-        value = _scalar(raw)
-        if not isinstance(value, int | float | str | bool) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
-            report.error(
-                loc,
-                f"cannot read the value {raw!r}",
-                "give a number, true/false or text, e.g. --set mass1.m1=2.0",
-            )
-            continue
-        if ref.component not in components:
-            close = did_you_mean(ref.component, list(components))
-            report.error(
-                loc,
-                f"unknown component '{ref.component}'",
-                (f"did you mean '{close}.{ref.variable}'? " if close else "")
-                + f"components: {listing(components)}",
-            )
-            continue
-        comp = components[ref.component]
-        components[ref.component] = replace(
-            comp,
-            parameters={**comp.parameters, ref.variable: value},
-            parameter_locs={**comp.parameter_locs, ref.variable: loc},
-        )
-    return replace(spec, components=components)
-
-
 # --------------------------------------------------------------------------- entry point
 def read_ssp(
     path: str | Path, overrides: Sequence[str] = (), *, step: float | None = None
@@ -2016,7 +1938,8 @@ def read_ssp(
         reader.report.error(Location(str(path)), "the system nests too deeply")
         spec = None
     if spec is not None:
-        spec = _overrides(spec, overrides, reader.report)
+        spec, found = apply_overrides(spec, overrides)
+        reader.report.extend(found)
         warnings = tuple(p for p in reader.report.items if p.severity == "warning")
         spec = replace(spec, warnings=warnings, notes=tuple(dict.fromkeys(reader.notes)))
     return spec, sort_problems(reader.report.items)

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cosim.errors import Location, Problem
-from cosim.io.locate import did_you_mean, listing
+from cosim.errors import Location
+from cosim.io.locate import Problems, did_you_mean, listing
 from cosim.ssp import names
 
 MAX_XML_BYTES = 64 * 1024**2  # an .ssd/.ssv/.ssm larger than this is refused
@@ -37,17 +37,8 @@ def children(el: Any) -> list[Any]:
     return [c for c in el if isinstance(c.tag, str)]
 
 
-class Report:
+class Report(Problems):
     """Collects errors and warnings (each a Problem at file:line:col)."""
-
-    def __init__(self) -> None:
-        self.items: list[Problem] = []
-
-    def error(self, loc: Location | None, message: str, hint: str = "") -> None:
-        self.items.append(Problem(loc, message, hint))
-
-    def warn(self, loc: Location | None, message: str, hint: str = "") -> None:
-        self.items.append(Problem(loc, message, hint, severity="warning"))
 
     @property
     def has_errors(self) -> bool:
