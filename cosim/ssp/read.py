@@ -877,7 +877,7 @@ class _Reader:
                             x.loc(t),
                             f"connector '{name}': {tn} connectors are not supported by cosim",
                         )
-                    if unit is not None and unit not in units:
+                    if unit not in (None, "", "1") and unit not in units:  # "1": dimensionless
                         self.report.warn(
                             x.loc(t, "unit"),
                             f"unit '{unit}' of connector '{name}' "
@@ -936,9 +936,9 @@ class _Reader:
             if start_c is None or end_c is None:
                 continue
             out.append(
-                Connection(
-                    (c.get("startElement"), start_c),
-                    (c.get("endElement"), end_c),
+                Connection(  # an empty element name (some tools write one) = the system itself
+                    (c.get("startElement") or None, start_c),
+                    (c.get("endElement") or None, end_c),
                     transform,
                     bool(suppress),
                     x.loc(c),
