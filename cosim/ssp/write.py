@@ -193,6 +193,7 @@ class _Writer:
             )
             sys_el.insert(0, bindings)
             self.ssv_root = self.ssv(parameters)
+        self.arrays(connectors, parameters)
         self.simulation_annotation(sys_el)
         if self.enumerations:
             root.append(_enumerations(_SSD, self.enumerations))
@@ -459,15 +460,31 @@ class _Writer:
                 values = value if isinstance(value, tuple) else (value,)
                 for name, item in zip(elements, values, strict=False):
                     out.append((comp, comp.variables[name], item))
-                if var.array:
-                    self.warn(
-                        comp.spec.parameter_locs.get(var.array, comp.spec.loc),
-                        f"{comp.name}.{var.array}: an FMI 3.0 array, written element by "
-                        f"element ({elements[0]}, ...)",
-                        "SSP 1.0 has no arrays; a tool that maps parameters by FMU variable "
-                        "name may not find the elements",
-                    )
         return out
+
+    def arrays(
+        self,
+        connectors: Mapping[str, Mapping[str, VariableInfo]],
+        parameters: Iterable[tuple[ResolvedComponent, VariableInfo, Value]],
+    ) -> None:
+        """One warning per FMI 3.0 array the package names element by element."""
+        found: dict[tuple[str, str], str] = {}  # (component, array) -> its first element
+        for comp in self.system.components:
+            for var in connectors[comp.name].values():
+                if var.array:
+                    found.setdefault((comp.name, var.array), var.name)
+        for comp, var, _ in parameters:
+            if var.array:
+                found.setdefault((comp.name, var.array), var.name)
+        by_name = {c.name: c for c in self.system.components}
+        for (name, array), first in found.items():
+            spec = by_name[name].spec
+            self.warn(
+                spec.parameter_locs.get(array) or spec.fmu_loc or spec.loc,
+                f"{name}.{array}: an FMI 3.0 array, written element by element as cosim names "
+                f"them ({first}, ...)",
+                "SSP 1.0 has no arrays: another SSP tool finds no FMU variable of these names",
+            )
 
     def ssv(self, parameters: Iterable[tuple[ResolvedComponent, VariableInfo, Value]]) -> Any:
         root = etree.Element(_SSV + "ParameterSet", nsmap={"ssv": SSV, "ssc": SSC})
