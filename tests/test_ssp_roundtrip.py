@@ -167,3 +167,11 @@ def test_cosim_run_runs_the_package(exported, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "results.h5").is_file()
+
+
+def test_exporting_the_loaded_package_again_gives_the_same_bytes(exported, tmp_path):
+    # YAML -> SSP -> System -> SSP is a fixed point: nothing is lost or reordered on the way
+    _, ssp = exported
+    again = tmp_path / "again.ssp"
+    assert write_ssp(cosim.load(ssp).resolved, again) == []
+    assert again.read_bytes() == ssp.read_bytes()
