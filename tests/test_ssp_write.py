@@ -501,3 +501,67 @@ def test_different_fmus_of_one_file_name_get_different_files(tmp_path, schemas):
     }
     assert package.files["resources/Mass1.fmu"] == (REPO / "fmus/Mass1.fmu").read_bytes()
     assert package.files["resources/Mass1_2.fmu"] == (REPO / "fmus/fmi3/Mass1.fmu").read_bytes()
+
+
+def test_enumerations_are_declared_and_mapped_by_item_name(wiring, tmp_path, schemas):
+    # no bundled FMU has an Enumeration: Gain's n_in / n_out are re-declared as the enumeration
+    # Level (idle=3, slow=4, fast=30, top=40) in the resolved system, to check the rendering
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    level = SimpleNamespace(
+        name="Level",
+        items=[SimpleNamespace(name=n, value=str(v)) for n, v in
+               (("idle", 3), ("slow", 4), ("fast", 30), ("top", 40))],
+    )  # fmt: skip
+    resolved = wiring.resolved
+    retyped = ("n_in", "n_out")
+
+    def enum(var):
+        return replace(var, fmi_type="Enumeration") if var.name in retyped else var
+
+    components = []
+    for comp in resolved.components:
+        if comp.name not in ("g1", "g2"):
+            components.append(comp)
+            continue
+        md = comp.model_description
+        fake = SimpleNamespace(
+            modelVariables=[
+                SimpleNamespace(name=v.name, declaredType=level if v.name in retyped else None)
+                for v in md.modelVariables
+            ],
+            unitDefinitions=md.unitDefinitions,
+        )
+        components.append(
+            replace(
+                comp,
+                model_description=fake,
+                variables={n: enum(v) for n, v in comp.variables.items()},
+                start_values=tuple((enum(v), x) for v, x in comp.start_values),
+            )
+        )
+    connections = tuple(
+        replace(c, source=enum(c.source), target=enum(c.target)) for c in resolved.connections
+    )
+    out = tmp_path / "e.ssp"
+    warnings = write_ssp(
+        replace(resolved, components=tuple(components), connections=connections), out
+    )
+    assert warnings == []
+    package = Package(out)
+    package.validate(schemas)
+    (declared,) = package.ssd.iterfind("ssd:Enumerations/ssc:Enumeration", NS)
+    assert declared.get("name") == "Level"
+    items = [(i.get("name"), i.get("value")) for i in declared.iterfind("ssc:Item", NS)]
+    assert items == [("idle", "3"), ("slow", "4"), ("fast", "30"), ("top", "40")]
+    for comp, name in (("g1", "n_out"), ("g2", "n_in")):
+        typed = package.connector(comp, name).find("ssc:Enumeration", NS)
+        assert typed.get("name") == "Level"
+    (mt,) = list(package.connection("g1.n_out", "g2.n_in"))
+    assert etree.QName(mt).localname == "EnumerationMappingTransformation"
+    entries = [(e.get("source"), e.get("target")) for e in mt.iterfind("ssc:MapEntry", NS)]
+    assert entries == [("idle", "fast"), ("slow", "top")]  # 3 -> 30, 4 -> 40
+    assert package.parameters()["g1.n_in"] == ("Enumeration", "idle")  # 3
+    (ssv,) = package.ssvs.values()
+    assert ssv.find("ssv:Enumerations/ssc:Enumeration", NS).get("name") == "Level"
