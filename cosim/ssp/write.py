@@ -425,7 +425,7 @@ class _Writer:
                     )
                     continue
                 entries.append(names)
-            self.map_entries(el, tag, entries, label, loc)
+            _map_entries(el, tag, entries)
             return
         elif target.fmi_type in _INTEGER:
             tag, convert = "IntegerMappingTransformation", _int32_text
@@ -439,16 +439,7 @@ class _Writer:
                 self.left_out(loc, f"{label}: mapping {a!r} -> {b!r} (not a {target.fmi_type})")
                 continue
             entries.append(texts)
-        self.map_entries(el, tag, entries, label, loc)
-
-    def map_entries(
-        self, el: Any, tag: str, entries: list[tuple[Any, Any]], label: str, loc: Any
-    ) -> None:
-        if not entries:
-            return
-        mt = etree.SubElement(el, _SSC + tag)
-        for a, b in entries:
-            etree.SubElement(mt, _SSC + "MapEntry", source=a, target=b)
+        _map_entries(el, tag, entries)
 
     # -- parameters
     def parameters(self) -> list[tuple[ResolvedComponent, VariableInfo, Value]]:
@@ -647,6 +638,14 @@ def _annotation(parent: Any, tag: str, attrs: Mapping[str, str]) -> None:
     annotations = etree.SubElement(parent, _SSD + "Annotations")
     annotation = etree.SubElement(annotations, _SSC + "Annotation", type=COSIM_ANNOTATION)
     etree.SubElement(annotation, _COSIM + tag, dict(attrs), nsmap={"cosim": COSIM})
+
+
+def _map_entries(el: Any, tag: str, entries: list[tuple[str, str]]) -> None:
+    """<ssc:TAG><ssc:MapEntry source target/>...</ssc:TAG> (nothing for no entries)."""
+    if entries:
+        mt = etree.SubElement(el, _SSC + tag)
+        for a, b in entries:
+            etree.SubElement(mt, _SSC + "MapEntry", source=a, target=b)
 
 
 def _enumerations(ns: str, enums: Mapping[str, list[tuple[str, int]]]) -> Any:
