@@ -565,3 +565,29 @@ def test_enumerations_are_declared_and_mapped_by_item_name(wiring, tmp_path, sch
     assert package.parameters()["g1.n_in"] == ("Enumeration", "idle")  # 3
     (ssv,) = package.ssvs.values()
     assert ssv.find("ssv:Enumerations/ssc:Enumeration", NS).get("name") == "Level"
+
+
+def test_unit_conversion_false_is_suppress_unit_conversion(tmp_path, schemas):
+    path = tmp_path / "raw.yaml"
+    path.write_text(
+        "simulation: {stop: 0.1, step: 0.1}\n"
+        "components:\n  vehicle: {fmu: Vehicle}\n  driver: {fmu: Driver}\n"
+        "connections:\n"
+        "  - {from: vehicle.v_kmh, to: driver.v, unit_conversion: false}\n"
+        "  - {from: vehicle.v_kmh, to: driver.v_ref_in}\n"
+    )
+    system = cosim.load(path)
+    package, warnings = export(system, tmp_path)
+    package.validate(schemas)
+    assert warnings == []
+    assert package.connection("vehicle.v_kmh", "driver.v").get("suppressUnitConversion") == "true"
+    assert (
+        package.connection("vehicle.v_kmh", "driver.v_ref_in").get("suppressUnitConversion") is None
+    )
+    # read back: the first passes km/h values unconverted, the second converts to m/s
+    back = {
+        c.target.name: (c.gain, c.offset)
+        for c in cosim.load(tmp_path / "out.ssp").resolved.connections
+    }
+    assert back["v"] == (1.0, 0.0)
+    assert back["v_ref_in"][0] == pytest.approx(1 / 3.6, rel=1e-15)
