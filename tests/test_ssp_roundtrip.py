@@ -175,3 +175,28 @@ def test_exporting_the_loaded_package_again_gives_the_same_bytes(exported, tmp_p
     again = tmp_path / "again.ssp"
     assert write_ssp(cosim.load(ssp).resolved, again) == []
     assert again.read_bytes() == ssp.read_bytes()
+
+
+def test_fmi3_arrays_travel_element_by_element(tmp_path):
+    """SSP 1.0 has no arrays: export writes elements (u[1], ...), the reader maps them back."""
+    from cosim.library import special
+
+    types3 = special.build("special/Types3")
+    path = tmp_path / "arrays.yaml"
+    path.write_text(
+        "simulation: {stop: 0.5, step: 0.1}\n"
+        "components:\n"
+        f"  a: {{fmu: {types3}, parameters: {{u: [1.0, 2.0, 3.0]}}}}\n"
+        f"  b: {{fmu: {types3}}}\n"
+        "connections:\n"
+        "  - {from: a.y_arr, to: b.u}\n"
+    )
+    system = cosim.load(path)
+    ssp = tmp_path / "arrays.ssp"
+    warnings = write_ssp(system.resolved, ssp)
+    assert warnings and all("array" in w.message for w in warnings)
+    again = cosim.load(ssp)
+    assert again.spec.components["a"].parameters == {"u[1]": 1.0, "u[2]": 2.0, "u[3]": 3.0}
+    a, b = system.simulate(), again.simulate()
+    _same_results(a, b)
+    assert b["b.y_arr[3]"][-1] != a["b.y_arr[3]"][0]  # the connection did carry a's values

@@ -148,6 +148,31 @@ class Element:
         return ".".join(self.path) or "(the root system)"
 
 
+class _Variables(dict):
+    """An FMU's variables by name; an element of an FMI 3.0 array (`y[2]`, `A[1,3]`, the
+    names cosim gives elements) finds its array variable."""
+
+    def _base(self, name: object) -> Any:
+        if not isinstance(name, str) or not name.endswith("]") or "[" not in name:
+            return None
+        var = dict.get(self, name[: name.index("[")])
+        return var if var is not None and getattr(var, "dimensions", None) else None
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or self._base(name) is not None
+
+    def __getitem__(self, name: Any) -> Any:
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        base = self._base(name)
+        if base is None:
+            raise KeyError(name)
+        return base
+
+    def get(self, name: Any, default: Any = None) -> Any:
+        return self[name] if name in self else default  # noqa: SIM401 (this is .get)
+
+
 @dataclass
 class FmuInfo:
     """What the reader needs from one FMU's model description."""
@@ -972,7 +997,7 @@ class _Reader:
             step = getattr(de, "stepSize", None) if de is not None else None
             stop = getattr(de, "stopTime", None) if de is not None else None
             self.fmus[path] = FmuInfo(
-                {v.name: v for v in md.modelVariables},
+                _Variables({v.name: v for v in md.modelVariables}),
                 fmu_units(md),
                 float(step) if step not in (None, "") else None,
                 float(stop) if stop not in (None, "") else None,
