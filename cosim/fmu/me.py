@@ -66,6 +66,64 @@ class _ModelExchange:
         self._restart = True
         # inputs over the next step: (vrs, u(t0), du/dt, d2u/dt2, t0), from set_input_derivatives
         self._ramp: tuple[list[int], np.ndarray, np.ndarray, np.ndarray, float] | None = None
+        # discrete inputs (Integer, Boolean, enumerations, discrete Reals) by value reference:
+        # FMI lets them change only in Event Mode, so a new value is an event
+        self._discrete_inputs = {
+            int(v.valueReference)
+            for v in getattr(md, "modelVariables", ())
+            if v.causality == "input"
+            and (v.type not in ("Real", "Float64", "Float32") or v.variability == "discrete")
+        }
+        self._continuous_time = False  # in Continuous-Time Mode (after initialization)
+
+    # ------------------------------------------------------------------ discrete inputs
+    def bind_set(self, vtype: Any, vrs: Any, values: Any) -> StatusCall:
+        """The bound set call; where it sets discrete inputs, a changed value during the run
+        goes in through Event Mode (enter, set, event iteration, back to Continuous-Time Mode)
+        and the solver restarts: an input step change is an event, as FMI requires."""
+        call = super().bind_set(vtype, vrs, values)  # type: ignore[misc]
+        index = [k for k, vr in enumerate(vrs) if vr in self._discrete_inputs]
+        if not index:
+            return call
+        last: list[Any] = [None]
+        name = self.function_name(call)  # type: ignore[attr-defined]
+
+        def set_discrete() -> int:
+            now = tuple(values[k] for k in index)
+            if not self._continuous_time:
+                last[0] = now
+                return call()
+            if now == last[0]:  # unchanged: not sent (Continuous-Time Mode refuses it)
+                return 0
+            status = self._in_event_mode(call)
+            if status <= 1:  # OK or Warning: the FMU took the values
+                last[0] = now
+            return status
+
+        return self._register(set_discrete, name, call)  # type: ignore[attr-defined]
+
+    def set_values(self, vtype: Any, vrs: Any, values: Any) -> None:
+        """Outside the hot path (events, `Simulation.set`): during the run through Event Mode,
+        since a value changed between communication points is a discontinuity (and FMI lets
+        parameters and discrete inputs change only there)."""
+        base = super().set_values  # type: ignore[misc]
+        if not self._continuous_time:
+            base(vtype, vrs, values)
+            return
+        self._in_event_mode(lambda: base(vtype, vrs, values) or 0)
+
+    def _in_event_mode(self, call: Any) -> int:
+        """`call()` inside Event Mode, then the event iteration and Continuous-Time Mode again;
+        the solver restarts from the states the event left."""
+        self._fmi("enterEventMode")
+        status = call()
+        if status <= 1:
+            self._event_iteration()
+        self._fmi("enterContinuousTimeMode")
+        self._get_x()
+        self._indicators(self.z)
+        self._restart = True
+        return status
 
     # ------------------------------------------------------------------ interpolated inputs
     def set_input_derivatives(self, vrs: Any, first: Any, second: Any = None) -> None:
@@ -145,6 +203,7 @@ class _ModelExchange:
         self._after_initialization()
         self._event_iteration()
         self._fmi("enterContinuousTimeMode")
+        self._continuous_time = True
         self._get_x()
         self._indicators(self.z)
 

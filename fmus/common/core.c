@@ -66,6 +66,14 @@ Status core_check_mode(Instance *M, const char *function, int allowed) {
     return ST_ERROR;
 }
 
+Status core_check_discrete(Instance *M, const char *function) {
+    if (!M) return ST_FATAL;
+    if (M->is_cosim || M->mode != MODE_STEP) return ST_OK;
+    log_error(M, "%s must not be called in Continuous-Time Mode: discrete variables (Integer, "
+              "Boolean) change only in Event Mode", function);
+    return ST_ERROR;
+}
+
 static Status check_finite(Instance *M) {
     for (int k = 1; k < N_REAL; k++) {
         if (!isfinite(M->s.real_[k])) {

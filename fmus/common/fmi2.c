@@ -155,11 +155,13 @@ fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n,
 
 fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Integer v[]) {
     CHECK("fmi2SetInteger", M_INST | M_INIT | M_STEP | M_EVENT);
+    if (core_check_discrete(INST, "fmi2SetInteger")) return fmi2Error;
     return ret(INST, core_set_integer(INST, vr, n, (const int32_t *)v));
 }
 
 fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Boolean v[]) {
     CHECK("fmi2SetBoolean", M_INST | M_INIT | M_STEP | M_EVENT);
+    if (core_check_discrete(INST, "fmi2SetBoolean")) return fmi2Error;
     bool tmp[64];
     for (size_t off = 0; off < n; off += 64) {
         size_t m = n - off < 64 ? n - off : 64;

@@ -194,6 +194,7 @@ fmi3Status fmi3GetInt32(fmi3Instance c, const fmi3ValueReference vr[], size_t nv
 
 fmi3Status fmi3SetInt32(fmi3Instance c, const fmi3ValueReference vr[], size_t nvr, const fmi3Int32 v[], size_t nv) {
     CHECK("fmi3SetInt32", SET_MODES);
+    if (core_check_discrete(INST, "fmi3SetInt32")) return fmi3Error;
     if (nv != nvr) return count_mismatch(INST, "fmi3SetInt32", nvr, nv);
     return ret(INST, core_set_integer(INST, vr, nvr, v));
 }
@@ -206,6 +207,7 @@ fmi3Status fmi3GetBoolean(fmi3Instance c, const fmi3ValueReference vr[], size_t 
 
 fmi3Status fmi3SetBoolean(fmi3Instance c, const fmi3ValueReference vr[], size_t nvr, const fmi3Boolean v[], size_t nv) {
     CHECK("fmi3SetBoolean", SET_MODES);
+    if (core_check_discrete(INST, "fmi3SetBoolean")) return fmi3Error;
     if (nv != nvr) return count_mismatch(INST, "fmi3SetBoolean", nvr, nv);
     return ret(INST, core_set_boolean(INST, vr, nvr, v));
 }

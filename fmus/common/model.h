@@ -140,6 +140,8 @@ void core_get_states(Instance *M, double x[]);
 void core_set_states(Instance *M, const double x[]);
 Status core_get_derivatives(Instance *M, double dx[]);
 Status core_check_mode(Instance *M, const char *function, int allowed_modes);
+/* Model Exchange: Integer and Boolean values are refused in Continuous-Time Mode */
+Status core_check_discrete(Instance *M, const char *function);
 #define M_INST (1 << MODE_INSTANTIATED)
 #define M_INIT (1 << MODE_INITIALIZATION)
 #define M_STEP (1 << MODE_STEP)
