@@ -4,29 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from cosim.errors import ConfigError, Problem
-
-BASE_UNITS = ("kg", "m", "s", "A", "K", "mol", "cd", "rad")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """value in SI base units = factor * value + offset; exponents over BASE_UNITS."""
-
-    name: str
-    exponents: tuple[int, ...]
-    factor: float = 1.0
-    offset: float = 0.0
-
-    @property
-    def dimension(self) -> str:
-        """The exponents written as FMI-style unit text, e.g. `m.s-1`, `1` for none."""
-        pairs = zip(BASE_UNITS, self.exponents, strict=True)
-        parts = [f"{b}{e if e != 1 else ''}" for b, e in pairs if e]
-        return ".".join(parts) or "1"
+from cosim.model.units import BASE_UNITS, Unit, linear_map, unit_definitions
 
 
 def _unit(name: str, factor: float = 1.0, offset: float = 0.0, **exponents: int) -> Unit:
@@ -85,17 +65,6 @@ BUILTIN: dict[str, Unit] = {
 }
 
 
-def unit_definitions(model_description: Any) -> dict[str, Unit]:
-    """The units an FMU declares with a BaseUnit (fmpy's model_description.unitDefinitions)."""
-    out = {}
-    for u in getattr(model_description, "unitDefinitions", None) or ():
-        base = u.baseUnit
-        if u.name and base is not None:
-            exps = tuple(int(getattr(base, b, 0) or 0) for b in BASE_UNITS)
-            out[u.name] = Unit(u.name, exps, float(base.factor), float(base.offset))
-    return out
-
-
 def find_unit(name: str, definitions: Mapping[str, Unit] | None = None) -> Unit | None:
     """The unit called `name`: from the FMU's own definitions first, then the built-in table."""
     if definitions and name in definitions:
@@ -128,7 +97,8 @@ def conversion(
                 )
             )
     assert src is not None and dst is not None
-    if src.exponents != dst.exponents:
+    mapped = linear_map(src, dst)
+    if mapped is None:
         raise ConfigError(
             Problem(
                 None,
@@ -137,8 +107,7 @@ def conversion(
                 "the two variables measure different quantities",
             )
         )
-    # SI value: v_si = f1*x + o1 = f2*y + o2  =>  y = (f1/f2)*x + (o1 - o2)/f2
-    return src.factor / dst.factor, (src.offset - dst.offset) / dst.factor
+    return mapped
 
 
 __all__ = ["BASE_UNITS", "BUILTIN", "Unit", "conversion", "find_unit", "unit_definitions"]

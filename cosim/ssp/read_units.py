@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from cosim.model.units import BASE_UNITS, Unit, linear_map, unit_definitions
 from cosim.ssp.read_xml import Report, XmlFile, children, local, number
-
-BASE_UNITS = ("kg", "m", "s", "A", "K", "mol", "cd", "rad")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """value in SI base units = factor * value + offset; exponents over BASE_UNITS."""
-
-    name: str
-    exponents: tuple[int, ...]
-    factor: float = 1.0
-    offset: float = 0.0
-
-    @property
-    def dimension(self) -> str:
-        parts = [
-            f"{b}{e if e != 1 else ''}"
-            for b, e in zip(BASE_UNITS, self.exponents, strict=True)
-            if e
-        ]
-        return ".".join(parts) or "1"
-
 
 Table = Mapping[str, Unit]
 
@@ -78,15 +56,7 @@ def read_units(x: XmlFile, units_el: Any, report: Report) -> dict[str, Unit]:
     return out
 
 
-def fmu_units(model_description: Any) -> dict[str, Unit]:
-    """The units an FMU declares with a BaseUnit (fmpy's model_description.unitDefinitions)."""
-    out = {}
-    for u in getattr(model_description, "unitDefinitions", None) or ():
-        base = u.baseUnit
-        if u.name and base is not None:
-            exps = tuple(int(getattr(base, b, 0) or 0) for b in BASE_UNITS)
-            out[u.name] = Unit(u.name, exps, float(base.factor), float(base.offset))
-    return out
+fmu_units = unit_definitions  # the units an FMU declares with a BaseUnit
 
 
 def find(name: str, tables: Iterable[Table]) -> Unit | None:
@@ -110,13 +80,13 @@ def conversion(from_unit: str, to_unit: str, tables: Iterable[Table]) -> tuple[f
         if unit is None:
             raise UnitError(f"unit '{name}' has no definition")
     assert src is not None and dst is not None
-    if src.exponents != dst.exponents:
+    mapped = linear_map(src, dst)
+    if mapped is None:
         raise UnitError(
             f"unit '{from_unit}' ({src.dimension}) cannot be converted to '{to_unit}' "
             f"({dst.dimension})"
         )
-    # v_si = f1*x + o1 = f2*y + o2  =>  y = (f1/f2)*x + (o1 - o2)/f2
-    return src.factor / dst.factor, (src.offset - dst.offset) / dst.factor
+    return mapped
 
 
 __all__ = ["BASE_UNITS", "Unit", "UnitError", "conversion", "find", "fmu_units", "read_units"]
