@@ -196,6 +196,19 @@ def test_hdf5_tables_flat_and_a_previous_run_as_results_h5(tmp_path):
     np.testing.assert_allclose(res["h.y"][1:], y[:-1], atol=1e-12)  # k = 1, b = 0
 
 
+def test_booleans_comments_and_blank_lines_in_csv(tmp_path):
+    write(
+        tmp_path / "b.csv",
+        "# a logger's table\ntime,u,n\n\n0,false,1\n# pause\n1,true,2\n2,TRUE,2\n",
+    )
+    path = gain_system(
+        tmp_path, "- {file: b.csv, map: {u: g.u, n: g.n_in}, interpolation: previous}", step=1
+    )
+    res = cosim.load(path).simulate()
+    assert np.asarray(res["g.y"]).tolist() == [0.5, 0.5, 2.5]  # u: 0, then 1 (k = 2, b = 0.5)
+    assert np.asarray(res["g.n_out"]).tolist() == [1, 1, 2]
+
+
 def test_a_whole_component_mapping_by_column_name(tmp_path):
     write(tmp_path / "g_in.csv", '"time","u","n_in","not_a_variable"\n0,1,2,9\n1,3,4,9\n')
     path = gain_system(tmp_path, "- {file: g_in.csv, component: g}", stop=1.0, step=0.5)
@@ -215,6 +228,8 @@ def test_a_whole_component_mapping_by_column_name(tmp_path):
         ("time,u\n0,1\n1.5,2\n", 3, "the table ends before the simulation: it covers 0 .. 1.5 s"),
         ("time [fortnights],u\n0,1\n2,2\n", 1, "the time column 'time' has the unit"),
         ("time,u\n", 1, "the table has a header but no rows"),
+        ("time,u\n0,1\n1,nan\n2,3\n", 3, "u: nan is not a finite number"),
+        ("time,u\n0,1\ninf,1\n", 3, "time: inf is not a finite number"),
     ],
 )
 def test_table_mistakes_are_reported_at_the_file_and_line(tmp_path, table, line, message):

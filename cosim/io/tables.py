@@ -2,8 +2,8 @@
 
 CSV: a header row, then one row per sample. The time column is the first one unless `time`
 names another; a column name may carry its unit as ``name [unit]`` (the convention of
-`cosim export --csv`), quotes are removed, ``,`` or ``;`` separates, and ``true``/``false``
-read as 1/0. HDF5: a cosim results.h5 (``/time`` and ``/signals/<label>``), or a file with a
+`cosim export --csv`), quotes are removed, ``,`` or ``;`` separates, ``true``/``false``
+read as 1/0, and blank lines and lines starting with ``#`` are skipped. HDF5: a cosim results.h5 (``/time`` and ``/signals/<label>``), or a file with a
 1-D ``/time`` (or the dataset `time` names) and 1-D numeric datasets of the same length
 beside it, each with an optional ``unit`` attribute.
 
@@ -14,6 +14,7 @@ holds from that time on). A problem names the file and, for CSV, the line and co
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,10 @@ def _read_csv(path: Path, time: str | None) -> Table:
     except OSError as err:
         raise _error(path, f"cannot read: {err.strerror or err}") from None
     lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    first = next(
+        (i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")),
+        None,
+    )
     if first is None:
         raise _error(path, "the file is empty", "a table needs a header row and rows")
     head = lines[first]
@@ -98,24 +102,28 @@ def _read_csv(path: Path, time: str | None) -> Table:
             line=first + 1,
         )
     t_col = 0 if time is None else _column_index(path, names, time, first + 1)
-    rows: list[list[float]] = []
-    row_lines: list[int] = []
-    for number, line in enumerate(lines[first + 1 :], start=first + 2):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cells = next(csv.reader([line], delimiter=delimiter))
-        if len(cells) != len(names):
-            raise _error(
-                path,
-                f"the row has {len(cells)} values, the header {len(names)} columns",
-                "every row needs one value per column",
-                line=number,
-            )
-        rows.append([_number(path, cell, number, names[k]) for k, cell in enumerate(cells)])
-        row_lines.append(number)
-    if not rows:
+    row_lines = [
+        number
+        for number, line in enumerate(lines[first + 1 :], start=first + 2)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not row_lines:
         raise _error(path, "the table has a header but no rows", line=first + 1)
-    data = np.array(rows, dtype=np.float64)
+    data = _fast_rows(lines, row_lines, delimiter, len(names))
+    if data is None:  # something numpy cannot read: find it, line by line (or read booleans)
+        data = np.array(
+            [_parse_row(path, lines[n - 1], n, delimiter, names) for n in row_lines],
+            dtype=np.float64,
+        )
+    bad = ~np.isfinite(data)
+    if bad.any():
+        row, col = (int(x[0]) for x in np.nonzero(bad))
+        raise _error(
+            path,
+            f"{names[col]}: {data[row, col]} is not a finite number",
+            "a table holds finite numbers only",
+            line=row_lines[row],
+        )
     scale = _time_scale(path, names[t_col], units[t_col], first + 1)
     t = data[:, t_col] * scale
     columns = {n: np.ascontiguousarray(data[:, k]) for k, n in enumerate(names) if k != t_col}
@@ -128,6 +136,31 @@ def _read_csv(path: Path, time: str | None) -> Table:
     )
     _check_time(table)
     return table
+
+
+def _fast_rows(
+    lines: list[str], row_lines: list[int], delimiter: str, width: int
+) -> np.ndarray | None:
+    """The rows as one float64 array through numpy, or None where a cell is not a plain
+    number (quotes, true/false, a short row): the line-by-line reader then says where."""
+    body = "\n".join(lines[n - 1] for n in row_lines)
+    try:
+        data = np.loadtxt(io.StringIO(body), delimiter=delimiter, dtype=np.float64, ndmin=2)
+    except ValueError:
+        return None
+    return data if data.shape == (len(row_lines), width) else None
+
+
+def _parse_row(path: Path, line: str, number: int, delimiter: str, names: list[str]) -> list[float]:
+    cells = next(csv.reader([line], delimiter=delimiter))
+    if len(cells) != len(names):
+        raise _error(
+            path,
+            f"the row has {len(cells)} values, the header {len(names)} columns",
+            "every row needs one value per column",
+            line=number,
+        )
+    return [_number(path, cell, number, names[k]) for k, cell in enumerate(cells)]
 
 
 def _number(path: Path, cell: str, line: int, column: str) -> float:
