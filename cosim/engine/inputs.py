@@ -6,6 +6,10 @@ discontinuity) the later row counts from that time on: the value after the step 
 fmpy applies inputs before each doStep. Before t0 and after the last row the first and last
 rows hold. `start_values()` gives the values for initialization: the left limit at the start
 time, as importers apply inputs in initialization mode.
+
+The tables are sampled on the communication grid a block of steps at a time (vectorized),
+converted to each slot's type once; a step then only copies its row into the slots. A tick off
+the grid (variable steps, a state restored) is sampled on its own.
 """
 
 from __future__ import annotations
@@ -17,44 +21,35 @@ import numpy as np
 
 from cosim.model.inputs import ResolvedInputTable
 
+BLOCK = 512  # communication steps sampled at once
+
+
+def sample(table: ResolvedInputTable, ticks: np.ndarray, *, after: bool = True) -> np.ndarray:
+    """The table's values at `ticks` (int64 ns), one row per tick: the right limit at a step
+    change (`after`), or the left limit."""
+    t, values = table.ticks, table.values
+    n = len(t)
+    if after:
+        i = np.searchsorted(t, ticks, side="right") - 1  # the last row at or before the tick
+    else:
+        i = np.searchsorted(t, ticks, side="left") - 1  # the last row before the tick ...
+        exact = (i + 1 < n) & (t[np.minimum(i + 1, n - 1)] == ticks)
+        i = np.where(exact, i + 1, i)  # ... or the first row at exactly the tick
+    i = np.clip(i, 0, n - 1)  # before the first row and after the last: they hold
+    out = values[i]
+    linear = np.asarray(table.linear, dtype=bool)
+    if linear.any() and n > 1:
+        j = np.minimum(i + 1, n - 1)
+        span = (t[j] - t[i]).astype(np.float64)
+        inside = (span > 0) & (ticks > t[i])
+        w = np.where(inside, (ticks - t[i]) / np.where(span > 0, span, 1.0), 0.0)
+        out[:, linear] += w[:, None] * (values[j][:, linear] - values[i][:, linear])
+    return out
+
 
 def value_at(table: ResolvedInputTable, tick: int, *, after: bool = True) -> np.ndarray:
-    """The table's row of values at `tick`: the right limit (after a step change) or the left."""
-    ticks = table.ticks
-    n = len(ticks)
-    if after:
-        i = int(np.searchsorted(ticks, tick, side="right")) - 1  # last row at or before tick
-    else:
-        i = int(np.searchsorted(ticks, tick, side="left")) - 1  # last row before tick
-        if i + 1 < n and ticks[i + 1] == tick:
-            i += 1  # a row at exactly tick: its first one
-    return _row(table, _linear_mask(table), i, tick)
-
-
-def _linear_mask(table: ResolvedInputTable) -> np.ndarray:
-    return np.asarray(table.linear, dtype=bool)
-
-
-def _row(
-    table: ResolvedInputTable,
-    linear: np.ndarray,
-    i: int,
-    tick: int,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Row `i`'s values at `tick` (linear columns towards row i + 1), into `out` if given."""
-    ticks, values = table.ticks, table.values
-    n = len(ticks)
-    if out is None:
-        out = np.empty(values.shape[1])
-    i = min(max(i, 0), n - 1)  # before the first row or after the last: they hold
-    out[:] = values[i]
-    if i < n - 1 and linear.any():
-        t0, t1 = int(ticks[i]), int(ticks[i + 1])
-        if t1 > t0 and tick > t0:
-            w = (tick - t0) / (t1 - t0)
-            out[linear] += w * (values[i + 1, linear] - values[i, linear])
-    return out
+    """The table's row of values at one `tick`."""
+    return sample(table, np.array([tick], dtype=np.int64), after=after)[0]
 
 
 class TableInputs:
@@ -64,9 +59,9 @@ class TableInputs:
         self.tables = tuple(tables)
         self.labels = tuple(label for t in self.tables for label in t.labels)
         self._views: list[Any] = []
-        self._linear = [_linear_mask(t) for t in self.tables]
-        self._cursor = [0] * len(self.tables)
-        self._out = [np.empty(len(t.labels)) for t in self.tables]
+        self._grid: tuple[int, int] = (0, 1)  # start tick, step ticks
+        self._first = 0  # the first step of the sampled block
+        self._block: list[list[tuple[np.ndarray, Any, np.ndarray]]] = []  # per table
 
     def start_values(self, tick: int) -> dict[str, float]:
         """label -> value for initialization at `tick` (the left limit there)."""
@@ -78,20 +73,33 @@ class TableInputs:
 
     def simulation_initialized(self, execution: Any) -> None:
         self._views = [execution.input_view(t.labels) for t in self.tables]
+        plan = execution.plan
+        self._grid = (int(plan.start_tick), int(plan.step_ticks))
+        self._first = -BLOCK  # nothing sampled yet
 
     def before_step(self, step: int, tick: int) -> None:
-        for k, table in enumerate(self.tables):
-            ticks = table.ticks
-            i = self._cursor[k]
-            if i >= len(ticks) or ticks[i] > tick:  # moved back (set_state) or first call
-                i = 0
-            while i + 1 < len(ticks) and ticks[i + 1] <= tick:
-                i += 1
-            self._cursor[k] = i
-            if ticks[i] > tick:  # before the first row: it holds
-                self._views[k].write(table.values[0])
-                continue
-            self._views[k].write(_row(table, self._linear[k], i, tick, self._out[k]))
+        start, h = self._grid
+        if tick != start + step * h:  # off the grid: sample this tick alone
+            at = np.array([tick], dtype=np.int64)
+            for table, view in zip(self.tables, self._views, strict=True):
+                view.write(sample(table, at)[0])
+            return
+        j = step - self._first
+        if not 0 <= j < BLOCK:
+            self._sample_block(step)
+            j = 0
+        for groups in self._block:
+            for store, slots, values in groups:
+                store[slots] = values[j]
+
+    def _sample_block(self, step: int) -> None:
+        start, h = self._grid
+        ticks = start + (step + np.arange(BLOCK, dtype=np.int64)) * h
+        self._first = step
+        self._block = [
+            view.convert(sample(table, ticks))
+            for table, view in zip(self.tables, self._views, strict=True)
+        ]
 
 
-__all__ = ["TableInputs", "value_at"]
+__all__ = ["BLOCK", "TableInputs", "sample", "value_at"]

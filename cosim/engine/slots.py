@@ -87,6 +87,23 @@ class InputView:
                 x = x != 0
             view[slots] = x
 
+    def convert(self, rows: np.ndarray) -> list[tuple[np.ndarray, Any, np.ndarray]]:
+        """`rows` (one row of float64 values per label, many rows) converted once for each
+        slot group: [(store, slots, typed rows)]; `store[slots] = typed[j]` writes row j as
+        `write(rows[j])` would (slots a slice where they are contiguous)."""
+        out = []
+        for view, slots, cols, kind in self._groups:
+            x = np.asarray(rows, dtype=np.float64)[:, cols]
+            if kind == _INT:
+                x = np.where(x >= 0, np.floor(x + 0.5), -np.floor(-x + 0.5))
+            elif kind == _BOOL:
+                x = x != 0
+            x = np.ascontiguousarray(x.astype(view.dtype))
+            first = int(slots[0])
+            contiguous = np.array_equal(slots, np.arange(first, first + len(slots)))
+            out.append((view, slice(first, first + len(slots)) if contiguous else slots, x))
+        return out
+
     def read(self, out: np.ndarray | None = None) -> np.ndarray:
         """The slots' present values as float64 (into `out` when given)."""
         if out is None:
