@@ -3,9 +3,11 @@
 CSV: a header row, then one row per sample. The time column is the first one unless `time`
 names another; a column name may carry its unit as ``name [unit]`` (the convention of
 `cosim export --csv`), quotes are removed, ``,`` or ``;`` separates, ``true``/``false``
-read as 1/0, and blank lines and lines starting with ``#`` are skipped. HDF5: a cosim results.h5 (``/time`` and ``/signals/<label>``), or a file with a
-1-D ``/time`` (or the dataset `time` names) and 1-D numeric datasets of the same length
-beside it, each with an optional ``unit`` attribute.
+read as 1/0, and blank lines and lines starting with ``#`` are skipped.
+
+HDF5: a cosim results.h5 (``/time`` and ``/signals/<label>``), or a file with a 1-D ``/time``
+(or the dataset `time` names) and 1-D numeric datasets of the same length beside it, each with
+an optional ``unit`` attribute.
 
 Time must be finite and never decrease; a repeated time is a discontinuity (the later row
 holds from that time on). A problem names the file and, for CSV, the line and column.
