@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -40,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="run N FMUs side by side, each in its own process (an FMU that crashes its "
-        "process fails only itself); default: one at a time in this process",
+        help="run N FMUs side by side, each in a process of its own (an FMU that crashes its "
+        "process fails only itself); default: one per core; 0: one at a time in this process "
+        "(no protection from a crashing FMU)",
     )
     parser.add_argument(
         "--rel-tol",
@@ -81,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if not (math.isfinite(value) and value >= 0)
     ]
-    if args.workers is not None and args.workers < 1:
-        bad.append(Problem(None, f"--workers: must be at least 1, got {args.workers}"))
+    if args.workers is not None and args.workers < 0:
+        bad.append(Problem(None, f"--workers: must be 0 or more, got {args.workers}"))
     if bad:
         raise ConfigError(bad)
     settings = Settings(rel_tol=args.rel_tol, abs_tol=args.abs_tol, time_tol_fraction=args.time_tol)
@@ -91,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"{_MARK.get(r.verdict, r.verdict):6}  {r.case.id}", file=sys.stderr, flush=True)
 
-    results = run_xcheck(args.dir, args.out, settings, workers=args.workers, progress=progress)
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    results = run_xcheck(args.dir, args.out, settings, workers=workers, progress=progress)
     junit = write_junit(results, args.junit, strict=args.strict) if args.junit else None
     if args.json:
         print(

@@ -728,8 +728,9 @@ def run_xcheck(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> list[CaseResult]:
-    """Find every case under root, run and judge each (in `workers` processes if > 1: an FMU
-    that crashes its process fails only its own case), write their result folders under out.
+    """Find every case under root, run and judge each (in `workers` processes if >= 1: an FMU
+    that crashes its process fails only its own case; None or 0: in this process), write
+    their result folders under out.
 
     ConfigError when root is not a folder or holds no FMU."""
     settings = (settings or Settings()).resolved()
@@ -748,7 +749,7 @@ def run_xcheck(
         )
     report = progress or (lambda r: None)
     results: dict[int, CaseResult] = {}
-    if workers is not None and workers > 1 and len(cases) > 1:
+    if workers:
         _run_in_processes(cases, out, settings, workers, results, report)
     else:
         for i, case in enumerate(cases):
