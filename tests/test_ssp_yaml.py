@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -161,3 +162,29 @@ def test_a_sweep_over_an_ssp_system_with_an_input_table(folder):
     assert list(table["status"]) == ["completed", "completed"]
     # the input peaks at 1 at t = 1 s (a communication point): b.y = 2*k*1 + 1
     np.testing.assert_allclose(table["peak"], [3.0, 5.0], atol=1e-12)
+
+
+def test_cosim_test_runs_a_regression_suite_of_an_ssp_system(folder):
+    write(
+        folder / "reg.yaml",
+        """
+        ssp: chain.ssd
+        simulation: {step: 0.1, stop: 1}
+        inputs:
+          - {file: u.csv, map: {u: a.u}}
+        record: {variables: [b.y]}
+        regression:
+          reference: ref.h5
+        """,
+    )
+    for extra, word in ((["--update"], "UPDATED"), ([], "PASS")):
+        out = subprocess.run(
+            [sys.executable, "-m", "cosim", "test", "reg.yaml", *extra],
+            cwd=folder, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert word in out.stdout
+    # the reference holds the closed form: b.y = 2*(3*u) + 1 with u the table's interpolant
+    with h5py.File(folder / "ref.h5") as f:
+        t, y = f["time"][()], f["signals/b.y"][()]
+    np.testing.assert_allclose(y[1:], 6 * np.interp(t[:-1], [0, 1, 2], [0, 1, 0]) + 1, atol=1e-12)

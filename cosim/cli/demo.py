@@ -186,8 +186,8 @@ class _PlantProcess:
 def run(args: argparse.Namespace) -> int:
     from cosim.api import results_path
     from cosim.cli.live import preload_live_modules, run_live
-    from cosim.io.yaml import load_system
     from cosim.resolve.resolver import load as resolve_file
+    from cosim.resolve.resolver import load_spec
 
     demo = DEMOS[args.demo]
     for name in ("duration", "realtime"):
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     plant_yaml = folder / demo.plant
     twin_yaml = folder / demo.twin
     resolve_file(plant_yaml)  # checks it and builds its bundled FMUs once, before two processes
-    spec = load_system(twin_yaml)
+    spec = load_spec(twin_yaml)
     sim = spec.simulation
     duration = args.duration or demo.duration or (sim.stop - sim.start)
     spec = replace(spec, simulation=replace(sim, stop=sim.start + duration))

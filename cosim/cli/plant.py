@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cosim.cli.live import quiet_asyncua
-    from cosim.io.yaml import load_system
     from cosim.plant.simulator import Plant, PlantStatus
+    from cosim.resolve.resolver import load_spec
 
     for name in ("duration", "realtime"):
         value = getattr(args, name)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                 Problem(Location(f"--{name}"), f"--{name} must be > 0, got {value:g}")
             )
     quiet_asyncua()
-    plant = Plant(load_system(args.system), endpoint=args.endpoint, realtime=args.realtime)
+    plant = Plant(load_spec(args.system), endpoint=args.endpoint, realtime=args.realtime)
     seen_faults = 0
 
     def on_ready(p: Plant) -> None:

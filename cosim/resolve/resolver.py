@@ -1394,6 +1394,39 @@ def resolve_system(spec: SystemSpec) -> ResolvedSystem:
     return system
 
 
+def read_spec(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    text: str | None = None,
+    step: float | None = None,
+) -> tuple[SystemSpec | None, list[Problem]]:
+    """The SystemSpec of a system file and every problem found reading it: a YAML file (which
+    may start from an SSP with `ssp:`), or an SSP package (.ssp, .ssd). No FMU is resolved."""
+    if text is None and is_ssp(path):
+        return read_ssp(path, overrides, step=step)
+    return read_system(
+        path, overrides, text=text, step=step, base_reader=lambda p, h: read_ssp(p, step=h)
+    )
+
+
+def load_spec(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    stop: float | None = None,
+    *,
+    step: float | None = None,
+) -> SystemSpec:
+    """read_spec with `stop` (`--stop`) applied; one ConfigError holding every problem if any
+    is an error (the live commands and regression suites read their systems so)."""
+    spec, problems = read_spec(path, overrides, step=step)
+    if spec is not None and stop is not None:
+        problems = problems + check_stop_override(spec, stop)
+    if spec is None or any(p.severity == "error" for p in problems):
+        raise ConfigError(sort_problems(problems))
+    return with_stop(spec, stop)
+
+
 def check(
     path: str | Path,
     overrides: Sequence[str] = (),
@@ -1410,12 +1443,7 @@ def check(
     missing FMU) leaves out only what depends on it. The system is None if any is an error.
     With `text`, that text is read as the file `path` (see io.yaml.read_system).
     """
-    if text is None and is_ssp(path):
-        spec, problems = read_ssp(path, overrides, step=step)
-    else:
-        spec, problems = read_system(
-            path, overrides, text=text, step=step, base_reader=lambda p, h: read_ssp(p, step=h)
-        )
+    spec, problems = read_spec(path, overrides, text=text, step=step)
     if spec is None:
         return None, problems
     if stop is not None:
@@ -1519,6 +1547,8 @@ __all__ = [
     "fmu_info",
     "live_problems",
     "load",
+    "load_spec",
+    "read_spec",
     "resolve_problems",
     "resolve_system",
     "validate",

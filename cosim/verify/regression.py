@@ -303,10 +303,10 @@ def _unique_ids(cases: list[RegressionCase]) -> list[RegressionCase]:
 
 def load_case(path: str | os.PathLike[str], *, update: bool = False) -> RegressionCase:
     """Load one system YAML and check its `regression:` section (ConfigError with locations)."""
-    from cosim.io.yaml import load_system
+    from cosim.resolve.resolver import load_spec
 
     path = Path(path)
-    spec = load_system(path)
+    spec = load_spec(path)
     if SECTION not in spec.extra:
         raise ConfigError(Problem(Location(str(path)), f"no top-level '{SECTION}:' section"))
     locs = locator(spec.text, str(path))
