@@ -376,3 +376,28 @@ def test_mapping_mistakes_are_config_errors(tmp_path):
     errors = errors_of(path)
     assert f"{path}:6:5: a mapping connects Booleans, Integers and enumerations" in errors[0]
     assert f"{path}:7:5: a connection with a mapping takes no gain, offset or convert" in errors[1]
+
+
+def test_fuzzed_tables_give_problems_never_a_traceback(tmp_path):
+    """Random damage to a valid CSV and HDF5 table: check() reports, it never raises."""
+    rng = np.random.default_rng(12)
+    good = b"time [s],u [1],n\n0,0,1\n0.5,0.25,1\n0.5,0.5,2\n1,1,2\n2,0,3\n"
+    alphabet = np.frombuffer(b"0123456789.,;-+eE \n\r\t\"'#[]abcnaif\x00\xff", dtype=np.uint8)
+    path = gain_system(tmp_path, "- {file: u.csv, map: {u: g.u, n: g.n_in}, outside: hold}")
+    for _ in range(150):
+        data = bytearray(good)
+        for _ in range(int(rng.integers(1, 6))):
+            k = int(rng.integers(0, len(data) + 1))
+            what = rng.integers(0, 3)
+            if what == 0 and data:
+                del data[min(k, len(data) - 1)]
+            elif what == 1:
+                data.insert(k, int(rng.choice(alphabet)))
+            elif data:
+                data[min(k, len(data) - 1)] = int(rng.choice(alphabet))
+        (tmp_path / "u.csv").write_bytes(bytes(data))
+        system, problems = check(path)  # must not raise
+        assert system is not None or any(p.severity == "error" for p in problems)
+    (tmp_path / "u.csv").write_bytes(b"\x89HDF\r\n\x1a\n" + rng.bytes(300))  # a broken HDF5
+    system, problems = check(path)
+    assert system is None and any("u.csv" in str(p) for p in problems)
