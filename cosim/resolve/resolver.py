@@ -348,6 +348,7 @@ class _Resolver:
         self.report = Problems()  # io.locate's collector, with Locations
         self.problems: list[Problem] = self.report.items
         self.infos: dict[str, FmuInfo] = {}
+        self.located: dict[tuple, tuple[Path | None, list[Problem]]] = {}  # see load()
         self.once_per_process: dict[str, list[ComponentSpec]] = {}  # by FMU guid: its users
         self.tool_warned: set[str] = set()  # FMUs already warned about needsExecutionTool
         self.interfaces: dict[str, str] = {}  # component -> "cs" | "me"
@@ -361,7 +362,10 @@ class _Resolver:
     # -- components
     def load(self, comp: ComponentSpec) -> None:
         loc = comp.fmu_loc or comp.loc
-        path, found = locate_fmu(comp)
+        where = (comp.fmu, comp.base_dir, comp.fmu_path if comp.base_dir is None else None)
+        if where not in self.located:  # N components of one FMU look it up (and build it) once
+            self.located[where] = locate_fmu(comp)
+        path, found = self.located[where]
         if path is None:
             self.problems += found
             return
