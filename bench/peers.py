@@ -1,0 +1,141 @@
+"""Benchmark: cosim's master loop against a hand-written C loop over the same FMU functions.
+
+The scenarios of the peer engines' benchmarks (OMSimulator, ecos), with bundled FMUs:
+
+  chain-10        10 x Gain (direct feedthrough), 10,000 steps, FMI 2.0 and 3.0
+  single          one FirstOrder (a stiff-free lag), 100,000 steps, FMI 2.0
+  chain-N         N = 1, 10, 100, 1000 x Gain, FMI 2.0 (steps scaled to N)
+
+For each it prints, in µs per instance-step (stepping only; medians of fresh processes):
+
+  floor           bench/floor.c, compiled here with gcc: set, doStep, get per instance in C
+  cosim-python    cosim's Python loop, no recording
+  + recording     the same, recording every output at every step (in memory)
+
+and cosim's setup per instance (resolve + instantiate + initialize, ms). It always exits 0:
+it measures, it does not judge. The compiled kernel (issue 13) will add a cosim-native column.
+
+    python bench/peers.py [--repeat 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+_COSIM = r"""
+import json, sys, time
+import cosim
+fmu, n, steps, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+record = sys.argv[5] == "1"
+comps = {f"g{i}": {"fmu": fmu} for i in range(n)}
+conns = [{"from": f"g{i}.y", "to": f"g{i + 1}.u"} for i in range(n - 1)]
+data = {"simulation": {"stop": steps * h, "step": h}, "components": comps, "connections": conns}
+if not record:
+    data["record"] = {"variables": [f"g{n - 1}.y"], "interval": steps * h}
+t0 = time.perf_counter()
+system = cosim.System.from_dict(data)
+with system.execution(memory=record) as sim:
+    sim.initialize()
+    sim.set("g0.u", 1.0)
+    t1 = time.perf_counter()
+    sim.run_until()
+    t2 = time.perf_counter()
+print(json.dumps({"step_us": 1e6 * (t2 - t1) / (n * steps), "setup_ms": 1e3 * (t1 - t0) / n}))
+"""
+
+
+def _unpack(fmu: Path, folder: Path) -> tuple[str, str, str, int, int]:
+    """(library, guid/token, resource URI, vr of u, vr of y) of a bundled FMU."""
+    from cosim.fmu.archive import read_model_description
+
+    md = read_model_description(fmu)
+    out = folder / fmu.stem
+    with zipfile.ZipFile(fmu) as zf:
+        zf.extractall(out)
+    fmi3 = md.fmiVersion.startswith("3")
+    ident = md.coSimulation.modelIdentifier
+    lib = out / "binaries" / ("x86_64-linux" if fmi3 else "linux64") / f"{ident}.so"
+    vrs = {v.name: v.valueReference for v in md.modelVariables}
+    resources = (out / "resources").as_posix() + "/"
+    uri = resources if fmi3 else f"file://{resources}"
+    return str(lib), md.guid, uri, vrs["u"], vrs["y"]
+
+
+def _floor(exe: Path, fmu: Path, folder: Path, n: int, steps: int, h: float) -> float:
+    lib, token, uri, vr_in, vr_out = _unpack(fmu, folder)
+    fmi = "3" if "fmi3" in fmu.parts else "2"
+    args = [str(exe), fmi, lib, token, uri, str(vr_in), str(vr_out), str(n), str(steps), repr(h)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600, check=True)
+    return float(out.stdout.split()[0])
+
+
+def _cosim(name: str, n: int, steps: int, h: float, record: bool) -> dict:
+    args = [sys.executable, "-c", _COSIM, name, str(n), str(steps), repr(h), "1" if record else "0"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=1200, check=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per measurement")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the steps")
+    args = parser.parse_args()
+    from cosim.library.build import bundled_fmu, fmi_headers
+
+    scale = 0.1 if args.quick else 1.0
+    scenarios = [
+        ("chain-10, FMI 2.0", "Gain", 10, 10_000),
+        ("chain-10, FMI 3.0", "fmi3/Gain", 10, 10_000),
+        ("single FirstOrder, FMI 2.0", "FirstOrder", 1, 100_000),
+        *((f"chain-{n}, FMI 2.0", "Gain", n, max(100, 100_000 // n)) for n in (1, 10, 100, 1000)),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        exe = folder / "floor"
+        subprocess.run(
+            ["gcc", "-std=c11", "-O2", "-I", str(fmi_headers()), str(ROOT / "bench" / "floor.c"),
+             "-o", str(exe), "-ldl"],
+            check=True,
+        )  # fmt: skip
+        rows = []
+        for title, name, n, steps in scenarios:
+            steps = max(10, int(steps * scale))
+            fmu = Path(bundled_fmu(name))
+            floor = statistics.median(
+                _floor(exe, fmu, folder, n, steps, 1e-3) for _ in range(args.repeat)
+            )
+            plain = [_cosim(name, n, steps, 1e-3, False) for _ in range(args.repeat)]
+            rec = [_cosim(name, n, steps, 1e-3, True) for _ in range(args.repeat)]
+            py = statistics.median(r["step_us"] for r in plain)
+            rows.append(
+                (
+                    title,
+                    steps,
+                    floor,
+                    py,
+                    statistics.median(r["step_us"] for r in rec),
+                    statistics.median(r["setup_ms"] for r in plain),
+                )
+            )
+    print(f"median of {args.repeat} fresh processes; µs per instance-step (stepping only)\n")
+    print("| scenario | steps | floor (C) | cosim-python | × floor | + recording | setup ms/inst |")
+    print("|---|---|---|---|---|---|---|")
+    for title, steps, floor, py, rec, setup in rows:
+        print(
+            f"| {title} | {steps} | {floor:.3f} | {py:.2f} | {py / floor:.1f} | {rec:.2f} | "
+            f"{setup:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
