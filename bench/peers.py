@@ -9,11 +9,12 @@ The scenarios of the peer engines' benchmarks (OMSimulator, ecos), with bundled 
 For each it prints, in µs per instance-step (stepping only; medians of fresh processes):
 
   floor           bench/floor.c, compiled here with gcc: set, doStep, get per instance in C
-  cosim-python    cosim's Python loop, no recording
+  cosim-native    cosim with the compiled step kernel (engine: native), no recording
+  cosim-python    cosim's Python loop (engine: python), no recording
   + recording     the same, recording every output at every step (in memory)
 
 and cosim's setup per instance (resolve + instantiate + initialize, ms). It always exits 0:
-it measures, it does not judge. The compiled kernel (issue 13) will add a cosim-native column.
+it measures, it does not judge.
 
     python bench/peers.py [--repeat 3] [--quick]
 """
@@ -36,7 +37,7 @@ _COSIM = r"""
 import json, sys, time
 import cosim
 fmu, n, steps, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-record = sys.argv[5] == "1"
+record, engine = sys.argv[5] == "1", sys.argv[6]
 comps = {f"g{i}": {"fmu": fmu} for i in range(n)}
 conns = [{"from": f"g{i}.y", "to": f"g{i + 1}.u"} for i in range(n - 1)]
 data = {"simulation": {"stop": steps * h, "step": h}, "components": comps, "connections": conns}
@@ -44,13 +45,15 @@ if not record:
     data["record"] = {"variables": [f"g{n - 1}.y"], "interval": steps * h}
 t0 = time.perf_counter()
 system = cosim.System.from_dict(data)
-with system.execution(memory=record) as sim:
+with system.execution(memory=record, engine=engine) as sim:
     sim.initialize()
     sim.set("g0.u", 1.0)
     t1 = time.perf_counter()
     sim.run_until()
     t2 = time.perf_counter()
-print(json.dumps({"step_us": 1e6 * (t2 - t1) / (n * steps), "setup_ms": 1e3 * (t1 - t0) / n}))
+stats = sim.execution.stats
+print(json.dumps({"step_us": 1e6 * (t2 - t1) / (n * steps), "setup_ms": 1e3 * (t1 - t0) / n,
+                  "engine": stats.engine}))
 """
 
 
@@ -79,8 +82,9 @@ def _floor(exe: Path, fmu: Path, folder: Path, n: int, steps: int, h: float) -> 
     return float(out.stdout.split()[0])
 
 
-def _cosim(name: str, n: int, steps: int, h: float, record: bool) -> dict:
-    args = [sys.executable, "-c", _COSIM, name, str(n), str(steps), repr(h), "1" if record else "0"]
+def _cosim(name: str, n: int, steps: int, h: float, record: bool, engine: str) -> dict:
+    flag = "1" if record else "0"
+    args = [sys.executable, "-c", _COSIM, name, str(n), str(steps), repr(h), flag, engine]
     out = subprocess.run(args, capture_output=True, text=True, timeout=1200, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -114,26 +118,40 @@ def main() -> None:
             floor = statistics.median(
                 _floor(exe, fmu, folder, n, steps, 1e-3) for _ in range(args.repeat)
             )
-            plain = [_cosim(name, n, steps, 1e-3, False) for _ in range(args.repeat)]
-            rec = [_cosim(name, n, steps, 1e-3, True) for _ in range(args.repeat)]
-            py = statistics.median(r["step_us"] for r in plain)
+            runs = {
+                (engine, record): [
+                    _cosim(name, n, steps, 1e-3, record, engine) for _ in range(args.repeat)
+                ]
+                for engine in ("python", "native")
+                for record in (False, True)
+            }
+
+            def med(key: tuple, field: str = "step_us", runs: dict = runs) -> float:
+                return statistics.median(r[field] for r in runs[key])
+
+            assert all(r["engine"] == "native" for r in runs["native", False]), name
             rows.append(
                 (
                     title,
                     steps,
                     floor,
-                    py,
-                    statistics.median(r["step_us"] for r in rec),
-                    statistics.median(r["setup_ms"] for r in plain),
+                    med(("native", False)),
+                    med(("python", False)),
+                    med(("native", True)),
+                    med(("python", True)),
+                    med(("native", False), "setup_ms"),
                 )
             )
     print(f"median of {args.repeat} fresh processes; µs per instance-step (stepping only)\n")
-    print("| scenario | steps | floor (C) | cosim-python | × floor | + recording | setup ms/inst |")
-    print("|---|---|---|---|---|---|---|")
-    for title, steps, floor, py, rec, setup in rows:
+    print(
+        "| scenario | steps | floor (C) | cosim-native | × floor | cosim-python | "
+        "native + recording | python + recording | setup ms/inst |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for title, steps, floor, nat, py, nat_rec, py_rec, setup in rows:
         print(
-            f"| {title} | {steps} | {floor:.3f} | {py:.2f} | {py / floor:.1f} | {rec:.2f} | "
-            f"{setup:.2f} |"
+            f"| {title} | {steps} | {floor:.3f} | {nat:.3f} | {nat / floor:.1f} | {py:.2f} | "
+            f"{nat_rec:.2f} | {py_rec:.2f} | {setup:.2f} |"
         )
 
 

@@ -350,7 +350,8 @@ class Simulation:
     tick)), `manipulators` (write through the plan's slots), `pacer` (a realtime.Pacer: the
     loop keeps pace with the wall clock), `inputs` (labels an external writer drives, given
     input slots in the plan), `attrs` (extra results.h5 attributes), `logging_on` (every FMU
-    log category), `plan` (a prebuilt plan of this system).
+    log category), `plan` (a prebuilt plan of this system), `engine` ("native": the compiled
+    step kernel where the plan allows, the default; "python": the Python loop).
     """
 
     def __init__(
@@ -367,6 +368,7 @@ class Simulation:
         logging_on: bool = False,
         plan: Plan | None = None,
         slave_factory: Callable[[Any], Any] | None = None,
+        engine: str | None = None,
     ) -> None:
         if isinstance(system, System):
             self.system: ResolvedSystem = system.resolved
@@ -391,6 +393,7 @@ class Simulation:
         self._logging_on = logging_on
         self._plan = plan
         self._factory = factory
+        self._engine = engine
         self._writer: Any = None
         self._recorder: Any = None
         self._ex: Execution | None = None
@@ -444,6 +447,8 @@ class Simulation:
                 kwargs["slave_factory"] = self._factory
             if self._logging_on:
                 kwargs["logging_on"] = True
+            if self._engine is not None:
+                kwargs["engine"] = self._engine
             self._ex = Execution(self.system, **kwargs)
             if self._tables is not None:  # initialization sees the tables' values at start
                 for label, value in self._tables.start_values(self.system.start_tick).items():

@@ -122,6 +122,8 @@ def _summary(system: Any, stats: Any, results: Path, status: str, err: Any) -> d
         "status": status,
         "results": str(results),
         "algorithm": system.spec.simulation.algorithm,
+        "engine": getattr(stats, "engine", "python"),
+        "engine_reason": getattr(stats, "engine_reason", ""),
         "start": system.start_tick / 1e9,
         "stop": system.stop_tick / 1e9,
         "step": system.step_ticks / 1e9,
@@ -166,6 +168,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     if s.get("stop_reason"):
         print(f"stopped early: {s['stop_reason']}")
     print(f"results: {s['results']}")
+    why = f" ({s['engine_reason']})" if s.get("engine_reason") else ""
+    print(f"step loop: {s.get('engine', 'python')}{why}")
     width = max((len(n) for n in s["components"]), default=0)
     print("share of doStep time:")
     for name, c in s["components"].items():

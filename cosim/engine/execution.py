@@ -152,8 +152,12 @@ class Execution:
         max_init_iterations: int = 100,
         init_rtol: float = 1e-10,
         init_atol: float = 1e-12,
+        engine: str | None = None,
     ) -> None:
         self.system = system
+        # "native": the compiled kernel runs each phase where the plan allows (else Python)
+        self.engine = engine or getattr(system.spec.simulation, "engine", None) or "native"
+        self._native: Any = None
         _check_engine_features(system)
         self.plan = plan if plan is not None else build_plan(system)
         self.observers: list[Observer] = list(observers)
@@ -418,6 +422,15 @@ class Execution:
             if self._phases is not None:
                 self._phases = [fold(ph, self._loops) for ph in self._phases]
                 self._timed_phases = [fold(ph, self._loops) for ph in self._timed_phases or []]
+        self._native = None
+        if self.engine == "native":
+            from cosim.engine.native import native_phases
+
+            self._native, why = native_phases(self._phases, self.stores, self.slaves)
+            self.stats.engine = "native" if self._native is not None else "python"
+            self.stats.engine_reason = why
+        else:
+            self.stats.engine, self.stats.engine_reason = "python", "engine: python was chosen"
 
     def _phase(self, n: int, timed: bool) -> tuple[tuple, ...]:
         """Communication step n's stages when the phase table is not precomputed."""
@@ -922,6 +935,7 @@ class Execution:
         )
         ev_tick = p.ev_tick.tolist() + [None]
         next_ev = ev_tick[self._next_event]
+        native = self._native.run if self._native is not None else None  # reads the h cells
         n = self.step_count
         tick = self.tick
         self._running = True
@@ -939,7 +953,10 @@ class Execution:
                     self._apply_events(tick)
                     next_ev = ev_tick[self._next_event]
                 t_cell.value = t
-                if phases is None:
+                if native is not None and n % TIMING_SAMPLE:  # the phase, in C
+                    status = native(n % period)
+                    phase = () if not status else self._native_rest(phases[n % period], status, t)
+                elif phases is None:
                     phase = self._phase(n, n % TIMING_SAMPLE == 0)
                 elif n % TIMING_SAMPLE:
                     phase = phases[n % period]
@@ -991,6 +1008,35 @@ class Execution:
         if self.stats.status == "running":
             done = self.step_count >= p.n_steps and not self._discard_end
             self.stats.status = "completed" if done else "stopped"
+
+    def _native_rest(self, phase: tuple, status: int, t: float) -> tuple:
+        """The kernel stopped inside `phase` (a call that did not return OK, or a converted
+        value that does not fit): handle that call as the Python loop does, finish its stage,
+        and return the phase's remaining stages for the loop body to run."""
+        from cosim.engine.native import WHERE_CONN
+
+        k, j = (int(x) for x in self._native.where)
+        if j == WHERE_CONN:  # nothing of stage k ran but its transfers: run it all in Python
+            return phase[k:]
+        copies, linear, converted, sets, step, gets, i = phase[k]
+        first = int(self._native.stages[self._native.stage_index[id(phase[k])], 2])
+        position = j - first  # 0 .. len(sets) - 1: a set; len(sets): the step; then gets
+        if position < len(sets):
+            self._status(i, sets[position], status, t)
+            self._checked(i, sets[position + 1 :], t)
+            position = len(sets)
+            status = step()
+            if status:
+                self._step_status(i, status, t)
+            self._checked(i, gets, t)
+        elif position == len(sets):
+            self._step_status(i, status, t)
+            self._checked(i, gets, t)
+        else:
+            g = position - len(sets) - 1
+            self._status(i, gets[g], status, t)
+            self._checked(i, gets[g + 1 :], t)
+        return phase[k + 1 :]
 
     def _update_stats(self) -> None:
         names = self.plan.instance_names

@@ -33,6 +33,9 @@ class RunStatistics:
     # algebraic loops by name: path, iterations (total, max and mean per step), max residual,
     # failures
     loops: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # which loop ran the steps: "native" (the compiled kernel) or "python", and why python
+    engine: str = "python"
+    engine_reason: str = ""
 
     @property
     def real_time_factor(self) -> float | None:

@@ -54,6 +54,8 @@ def _simulation(sim: SimulationSpec) -> dict[str, Any]:
             out["step_control"]["max"] = sc.max
     if sim.realtime is not None:
         out["realtime"] = sim.realtime
+    if sim.engine is not None:
+        out["engine"] = sim.engine
     return out
 
 

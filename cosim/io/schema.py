@@ -17,6 +17,7 @@ CONVERSIONS = ("round", "floor", "ceil", "truncate")
 ALGORITHMS = ("gauss-seidel", "jacobi", "iterative-gauss-seidel")
 EXTRAPOLATIONS = ("zoh", "linear", "quadratic")
 SOLVERS = ("cvode", "euler", "rk4")
+ENGINES = ("native", "python")
 INTERFACES = ("cs", "me")
 LOOP_POLICIES = ("solve", "error", "break")
 LOOP_METHODS = ("newton", "fixed-point")
@@ -955,6 +956,11 @@ SCHEMA: dict[str, Any] = {
                     "description": "Pace the run against the wall clock: 1 = real time, "
                     "2 = twice as fast; empty (default) = as fast as possible.",
                 },
+                "engine": {
+                    "enum": list(ENGINES),
+                    "description": "The step loop: native (the compiled kernel, the default "
+                    "where a C compiler is found and the plan allows) or python.",
+                },
             },
         },
         "components": {
@@ -1170,6 +1176,7 @@ __all__ = [
     "ALGORITHMS",
     "CONVERSIONS",
     "EXTRAPOLATIONS",
+    "ENGINES",
     "EXTRA_SECTIONS",
     "INTERFACES",
     "LOOP_METHODS",

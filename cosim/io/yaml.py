@@ -532,11 +532,12 @@ class _Builder:
             algebraic_loops=self.get("simulation", "algebraic_loops"),
             loop_solver=self.loop_solver(),
             step_control=self.step_control(node),
+            engine=self.get("simulation", "engine"),
         )
         if self.base is not None:  # keys this file does not give come from the SSP
             written = set(node.value) if node is not None and isinstance(node.value, dict) else ()
             keys = ("start", "stop", "algorithm", "realtime", "tolerance", "extrapolation")
-            keys += ("algebraic_loops", "loop_solver", "step_control")
+            keys += ("algebraic_loops", "loop_solver", "step_control", "engine")
             kept = {k: getattr(self.base.simulation, k) for k in keys if k not in written}
             if "step" not in written and self.step is None:
                 kept["step"] = self.base.simulation.step

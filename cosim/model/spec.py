@@ -88,6 +88,9 @@ class SimulationSpec:
     algebraic_loops: Literal["solve", "error", "break"] | None = None
     loop_solver: LoopSolverSpec = field(default_factory=LoopSolverSpec)
     step_control: StepControlSpec | None = None
+    # the step loop: "native" (the compiled kernel where the plan allows) | "python";
+    # None: native where available
+    engine: Literal["native", "python"] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,228 @@
+/* kernel.c - the compiled body of cosim's step loop: one phase of the flat plan, in C.
+ *
+ * Python (cosim/engine/native.py) builds the tables below from the plan and the bound FMI
+ * calls fmpy already resolved (function pointers, instance pointers, value-reference and
+ * value buffers), then calls cosim_phase() once per communication step instead of running
+ * the phase's Python tuples. Everything around the phase (manipulators, events, observers,
+ * pacing, timing samples) stays in Python, so both loops run the same operations in the same
+ * order on the same buffers: the results are bit for bit the same.
+ *
+ * A stage is one instance's part of a phase: its connection transfers, its bound set calls,
+ * its doStep, its bound get calls. cosim_phase() stops at the first call that does not
+ * return OK (Warning included) and at a converted value that does not fit its integer type,
+ * and says where: Python then handles it exactly as its own loop does and finishes the step.
+ *
+ * Build: gcc -std=c11 -O2 -fPIC -shared -ffp-contract=off (no fused multiply-add: a*b + c is
+ * rounded twice, as numpy does).
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { OP_NOSTEP = 0, OP_VALUES2 = 1, OP_VALUES3 = 2, OP_STEP2 = 3, OP_STEP3 = 4 };
+enum { T_F64, T_F32, T_I32, T_I64, T_I8, T_U8, T_I16, T_U16, T_U32, T_U64, T_B32, T_B8 };
+enum { C_COPY = 0, C_LINEAR = 1, C_ROUND = 2, C_FLOOR = 3, C_CEIL = 4, C_TRUNCATE = 5, C_BOOL = 6 };
+enum { WHERE_CONN = -2 };
+
+typedef int (*Values2)(void *, const void *, size_t, void *);
+typedef int (*Values3)(void *, const void *, size_t, void *, size_t);
+typedef int (*Step2)(void *, double, double, int);
+typedef int (*Step3)(void *, double, double, bool, bool *, bool *, bool *, double *);
+
+typedef struct {
+    int64_t kind;
+    void *fn;
+    void *instance;
+    void *vr;        /* value references (OP_VALUES*) */
+    int64_t nvr;
+    void *values;    /* the store slots (OP_VALUES*) */
+    int64_t nvalues;
+    double *t;       /* OP_STEP*: the communication point, the step size, noSetFMUState... */
+    double *h;
+    void *flag;      /* int (FMI 2.0) or bool (FMI 3.0) */
+    bool *event, *terminate, *early;  /* FMI 3.0 doStep out-arguments */
+    double *last;
+} Op;
+
+typedef struct {
+    void *dst;
+    void *src;
+    int64_t dst_type, src_type, kind;
+    double gain, offset;
+} Conn;
+
+typedef struct {
+    int64_t conn0, conn1;  /* connections [conn0, conn1) */
+    int64_t set0, set1;    /* ops [set0, set1): bound set calls */
+    int64_t step;          /* op: doStep */
+    int64_t get0, get1;    /* ops [get0, get1): bound get calls */
+} Stage;
+
+static double as_double(const void *p, int64_t t) {
+    switch (t) {
+    case T_F64: return *(const double *)p;
+    case T_F32: return *(const float *)p;
+    case T_I32: case T_B32: return *(const int32_t *)p;
+    case T_I64: return (double)*(const int64_t *)p;
+    case T_I8: return *(const int8_t *)p;
+    case T_U8: return *(const uint8_t *)p;
+    case T_I16: return *(const int16_t *)p;
+    case T_U16: return *(const uint16_t *)p;
+    case T_U32: return *(const uint32_t *)p;
+    case T_U64: return (double)*(const uint64_t *)p;
+    case T_B8: return *(const bool *)p;
+    }
+    return 0.0;
+}
+
+/* an integer (or boolean) source exactly; `neg` says the value is below zero */
+static uint64_t as_bits(const void *p, int64_t t, bool *neg) {
+    int64_t v;
+    switch (t) {
+    case T_U64: *neg = false; return *(const uint64_t *)p;
+    case T_U32: *neg = false; return *(const uint32_t *)p;
+    case T_U16: *neg = false; return *(const uint16_t *)p;
+    case T_U8: *neg = false; return *(const uint8_t *)p;
+    case T_B8: *neg = false; return *(const bool *)p;
+    case T_I64: v = *(const int64_t *)p; break;
+    case T_I32: case T_B32: v = *(const int32_t *)p; break;
+    case T_I16: v = *(const int16_t *)p; break;
+    case T_I8: v = *(const int8_t *)p; break;
+    default: *neg = false; return 0;
+    }
+    *neg = v < 0;
+    return (uint64_t)v;
+}
+
+static bool fits(uint64_t bits, bool neg, int64_t t) {
+    int64_t v = (int64_t)bits;
+    switch (t) {
+    case T_I64: return neg || bits <= (uint64_t)INT64_MAX;
+    case T_U64: return !neg;
+    case T_I32: return neg ? v >= INT32_MIN : bits <= INT32_MAX;
+    case T_U32: return !neg && bits <= UINT32_MAX;
+    case T_I16: return neg ? v >= INT16_MIN : bits <= INT16_MAX;
+    case T_U16: return !neg && bits <= UINT16_MAX;
+    case T_I8: return neg ? v >= INT8_MIN : bits <= INT8_MAX;
+    case T_U8: return !neg && bits <= UINT8_MAX;
+    }
+    return true;
+}
+
+static void put_bits(void *p, int64_t t, uint64_t bits) {
+    switch (t) {
+    case T_I64: case T_U64: *(uint64_t *)p = bits; break;
+    case T_I32: *(int32_t *)p = (int32_t)bits; break;
+    case T_U32: *(uint32_t *)p = (uint32_t)bits; break;
+    case T_I16: *(int16_t *)p = (int16_t)bits; break;
+    case T_U16: *(uint16_t *)p = (uint16_t)bits; break;
+    case T_I8: *(int8_t *)p = (int8_t)bits; break;
+    case T_U8: *(uint8_t *)p = (uint8_t)bits; break;
+    }
+}
+
+static bool is_float(int64_t t) { return t == T_F64 || t == T_F32; }
+static bool is_bool(int64_t t) { return t == T_B32 || t == T_B8; }
+
+static void put_double(void *p, int64_t t, double x) {
+    if (t == T_F64) *(double *)p = x;
+    else *(float *)p = (float)x;
+}
+
+static void put_bool(void *p, int64_t t, bool b) {
+    if (t == T_B32) *(int32_t *)p = b;
+    else *(bool *)p = b;
+}
+
+/* dst := the connection's value; false where an integer target cannot hold it (Python then
+   raises its own OverflowError for the same value) */
+static const size_t SIZES[] = {8, 4, 4, 8, 1, 1, 2, 2, 4, 8, 4, 1};
+
+static bool transfer(const Conn *c) {
+    if (c->kind == C_COPY) {
+        if (c->dst_type == c->src_type) {  /* the same type: the value as it is, bit for bit */
+            memcpy(c->dst, c->src, SIZES[c->dst_type]);
+        } else if (is_float(c->dst_type)) {
+            put_double(c->dst, c->dst_type, as_double(c->src, c->src_type));
+        } else if (is_bool(c->dst_type)) {
+            bool neg;
+            put_bool(c->dst, c->dst_type, as_bits(c->src, c->src_type, &neg) != 0);
+        } else {
+            bool neg;
+            uint64_t bits = as_bits(c->src, c->src_type, &neg);
+            if (!fits(bits, neg, c->dst_type)) return false;
+            put_bits(c->dst, c->dst_type, bits);
+        }
+        return true;
+    }
+    double x = c->gain * as_double(c->src, c->src_type);
+    x = x + c->offset;
+    if (c->kind == C_LINEAR) {
+        put_double(c->dst, c->dst_type, x);
+        return true;
+    }
+    if (c->kind == C_BOOL) {
+        put_bool(c->dst, c->dst_type, x != 0.0);
+        return true;
+    }
+    double r;
+    switch (c->kind) {
+    case C_ROUND: r = x >= 0 ? floor(x + 0.5) : -floor(-x + 0.5); break;
+    case C_FLOOR: r = floor(x); break;
+    case C_CEIL: r = ceil(x); break;
+    default: r = trunc(x); break;
+    }
+    if (!isfinite(r) || r < -9223372036854775808.0 || r >= 18446744073709551616.0) return false;
+    bool neg = r < 0;
+    uint64_t bits = neg ? (uint64_t)(int64_t)r : (uint64_t)r;
+    if (neg && r < -9223372036854775808.0) return false;
+    if (!fits(bits, neg, c->dst_type)) return false;
+    put_bits(c->dst, c->dst_type, bits);
+    return true;
+}
+
+static int call(const Op *op) {
+    switch (op->kind) {
+    case OP_VALUES2:
+        return ((Values2)op->fn)(op->instance, op->vr, (size_t)op->nvr, op->values);
+    case OP_VALUES3:
+        return ((Values3)op->fn)(op->instance, op->vr, (size_t)op->nvr, op->values,
+                                 (size_t)op->nvalues);
+    case OP_STEP2:
+        return ((Step2)op->fn)(op->instance, *op->t, *op->h, *(int *)op->flag);
+    case OP_STEP3:
+        return ((Step3)op->fn)(op->instance, *op->t, *op->h, *(bool *)op->flag, op->event,
+                               op->terminate, op->early, op->last);
+    }
+    return 0; /* OP_NOSTEP: a publish-only stage */
+}
+
+/* Run stages[first[0] .. first[0] + count - 1] (the stage indices of one phase). Returns 0,
+   or the first status that is not OK: then where[0] is the position in the phase of the
+   stage and where[1] the op that returned it, or WHERE_CONN for a value that did not fit. */
+int64_t cosim_phase(const Stage *stages, const Conn *conns, const Op *ops,
+                    const int64_t *phase, int64_t count, int64_t *where) {
+    for (int64_t k = 0; k < count; k++) {
+        const Stage *s = &stages[phase[k]];
+        for (int64_t j = s->conn0; j < s->conn1; j++) {
+            if (!transfer(&conns[j])) {
+                where[0] = k;
+                where[1] = WHERE_CONN;
+                return -1;
+            }
+        }
+        for (int64_t j = s->set0; j < s->set1; j++) {
+            int st = call(&ops[j]);
+            if (st) { where[0] = k; where[1] = j; return st; }
+        }
+        int st = call(&ops[s->step]);
+        if (st) { where[0] = k; where[1] = s->step; return st; }
+        for (int64_t j = s->get0; j < s->get1; j++) {
+            st = call(&ops[j]);
+            if (st) { where[0] = k; where[1] = j; return st; }
+        }
+    }
+    return 0;
+}
