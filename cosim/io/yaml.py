@@ -1174,6 +1174,14 @@ def load_system(
     `text` is read in place of the file's contents (see read_system).
     """
     spec, problems = read_system(path, overrides, text=text)
+    return stopped_or_raise(spec, problems, stop)
+
+
+def stopped_or_raise(
+    spec: SystemSpec | None, problems: list[Problem], stop: float | None
+) -> SystemSpec:
+    """`spec` with `stop` (checked) applied, or one ConfigError holding every problem when
+    any is an error: how every reader's result becomes a spec to run."""
     if spec is not None and stop is not None:
         problems = problems + check_stop_override(spec, stop)
     if spec is None or any(p.severity == "error" for p in problems):
@@ -1191,6 +1199,7 @@ __all__ = [
     "plain",
     "read_system",
     "sort_problems",
+    "stopped_or_raise",
     "time_problems",
     "with_stop",
 ]

@@ -23,6 +23,7 @@ from cosim.io.yaml import (
     did_you_mean,
     read_system,
     sort_problems,
+    stopped_or_raise,
     time_problems,
     with_stop,
 )
@@ -1424,11 +1425,7 @@ def load_spec(
     """read_spec with `stop` (`--stop`) applied; one ConfigError holding every problem if any
     is an error (the live commands and regression suites read their systems so)."""
     spec, problems = read_spec(path, overrides, step=step)
-    if spec is not None and stop is not None:
-        problems = problems + check_stop_override(spec, stop)
-    if spec is None or any(p.severity == "error" for p in problems):
-        raise ConfigError(sort_problems(problems))
-    return with_stop(spec, stop)
+    return stopped_or_raise(spec, problems, stop)
 
 
 def check(
