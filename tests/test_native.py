@@ -174,3 +174,22 @@ def test_engine_python_in_yaml_runs_the_python_loop(tmp_path):
         sim.initialize()
         sim.run_until()
     assert sim.execution.stats.engine == "python"
+
+
+def test_without_a_c_compiler_the_python_loop_runs_and_says_why(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.yaml"
+    path.write_text("simulation: {stop: 0.1, step: 0.01}\ncomponents:\n  g: {fmu: Gain}\n")
+    env = {**os.environ, "CC": str(tmp_path / "no-such-gcc"), "COSIM_CACHE": str(tmp_path / "c")}
+    out = subprocess.run(
+        [sys.executable, "-m", "cosim", "run", str(path), "--out", str(tmp_path / "r"), "--json"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["engine"] == "python"
+    assert "no C compiler" in summary["engine_reason"]
