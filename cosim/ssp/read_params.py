@@ -7,7 +7,16 @@ from typing import Any
 
 from cosim.errors import Location
 from cosim.ssp.read_units import Unit, read_units
-from cosim.ssp.read_xml import Report, XmlFile, boolean, children, kind_of, local, number
+from cosim.ssp.read_xml import (
+    Report,
+    XmlFile,
+    boolean,
+    children,
+    children_named,
+    kind_of,
+    local,
+    number,
+)
 
 REAL_TYPES = ("Real", "Float64", "Float32")
 INTEGER_TYPES = (
@@ -102,14 +111,7 @@ def read_transform(x: XmlFile, el: Any, report: Report) -> Transform | None:
     kind = name.removesuffix("MappingTransformation").lower()
     entries: list[tuple[Any, Any]] = []
     seen: dict[Any, Location] = {}
-    for entry in children(el):
-        if local(entry.tag) != "MapEntry":
-            report.error(
-                x.loc(entry),
-                f"unknown element <{local(entry.tag)}> in <{name}>",
-                "allowed here: MapEntry",
-            )
-            continue
+    for entry in children_named(x, el, "MapEntry", report):
         source, target = entry.get("source"), entry.get("target")
         if source is None or target is None:
             report.error(x.loc(entry), "<MapEntry> needs both source and target")
@@ -165,14 +167,7 @@ def read_parameter_set(x: XmlFile, el: Any, report: Report) -> list[ParamValue]:
     if params is None:
         return out
     seen: dict[str, Location] = {}
-    for p in children(params):
-        if local(p.tag) != "Parameter":
-            report.error(
-                x.loc(p),
-                f"unknown element <{local(p.tag)}> in <Parameters>",
-                "allowed here: Parameter",
-            )
-            continue
+    for p in children_named(x, params, "Parameter", report):
         name = p.get("name")
         if not name:
             report.error(x.loc(p), "<Parameter> has no name", 'add name="..."')

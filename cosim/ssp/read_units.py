@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cosim.model.units import BASE_UNITS, Unit, linear_map, unit_definitions
-from cosim.ssp.read_xml import Report, XmlFile, children, local, number
+from cosim.ssp.read_xml import Report, XmlFile, children, children_named, local, number
 
 Table = Mapping[str, Unit]
 
@@ -16,14 +16,7 @@ def read_units(x: XmlFile, units_el: Any, report: Report) -> dict[str, Unit]:
     out: dict[str, Unit] = {}
     if units_el is None:
         return out
-    for unit_el in children(units_el):
-        if local(unit_el.tag) != "Unit":
-            report.error(
-                x.loc(unit_el),
-                f"unknown element <{local(unit_el.tag)}> in <Units>",
-                "allowed here: Unit",
-            )
-            continue
+    for unit_el in children_named(x, units_el, "Unit", report):
         name = unit_el.get("name")
         if not name:
             report.error(x.loc(unit_el), "<Unit> has no name", 'add name="..."')

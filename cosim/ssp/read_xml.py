@@ -212,12 +212,24 @@ def unknown_child(
     )
 
 
+def children_named(x: XmlFile, el: Any, tag: str, report: Report) -> list[Any]:
+    """The child elements of `el` called `tag`; any other child is reported (unknown_child)."""
+    out = []
+    for child in children(el):
+        if local(child.tag) == tag:
+            out.append(child)
+        else:
+            unknown_child(x, el, child, [tag], report)
+    return out
+
+
 __all__ = [
     "MAX_XML_BYTES",
     "Report",
     "XmlFile",
     "boolean",
     "children",
+    "children_named",
     "integer",
     "kind_of",
     "local",
