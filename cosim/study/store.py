@@ -79,10 +79,15 @@ class Journal:
                     "resume with the same system file, or start anew with --force",
                 )
             )
-        for line in lines[1:]:
-            record = _json(line)  # a line cut by a kill is skipped: its run is redone
-            if record is not None and isinstance(record.get("case"), int):
-                self.done[record["case"]] = record
+        self.done.update(_records(lines[1:]))
+
+    def close(self) -> dict[int, dict[str, Any]]:
+        """Close the journal and return every run it holds on disk (the study's truth: a
+        Ctrl-C between a record's write and its return must not lose that run)."""
+        self._fh.close()
+        with open(self.path, encoding="utf-8") as fh:
+            self.done.update(_records(fh.read().splitlines()[1:]))
+        return self.done
 
     def _write(self, record: Mapping[str, Any]) -> None:
         self._fh.write(json.dumps(record, allow_nan=True) + "\n")
@@ -103,8 +108,15 @@ class Journal:
         self.done[outcome.case] = record
         return record
 
-    def close(self) -> None:
-        self._fh.close()
+
+def _records(lines: Iterable[str]) -> dict[int, dict[str, Any]]:
+    """The finished runs in journal lines (a line cut by a kill is skipped: its run is redone)."""
+    done: dict[int, dict[str, Any]] = {}
+    for line in lines:
+        record = _json(line)
+        if record is not None and isinstance(record.get("case"), int):
+            done[record["case"]] = record
+    return done
 
 
 def outcome_record(outcome: Any) -> dict[str, Any]:

@@ -291,7 +291,8 @@ def run_study(
         if runner is not executor:
             runner.close()
         if journal is not None:
-            journal.close()
+            for case, record in journal.close().items():
+                done.setdefault(case, record)
         result = table(frame, done, qois)
         if out is not None:
             attrs = {
