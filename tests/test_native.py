@@ -74,7 +74,7 @@ def test_every_bundled_example_is_bit_identical_under_both_loops(path, tmp_path)
     assert native.engine == "native" or native.engine_reason, native.engine_reason
 
 
-def _random_system(rng: np.random.Generator) -> dict:
+def _random_system(rng: np.random.Generator, tmp: Path) -> dict:
     n = int(rng.integers(2, 9))
     comps, conns = {}, []
     kinds = []
@@ -114,21 +114,39 @@ def _random_system(rng: np.random.Generator) -> dict:
         conns.append(conn)
         driven.add(target)
     algorithm = str(rng.choice(["gauss-seidel", "jacobi"]))
-    return {
-        "simulation": {"stop": 0.3, "step": 0.002, "algorithm": algorithm},
+    # a stop off the grid (shortened last steps) and a recording interval of a few steps
+    stop = float(rng.choice([0.3, 0.3013, 1.5]))
+    events = [
+        {"at": float(at), "set": {"c0.u": float(rng.normal())}}
+        for at in sorted(rng.uniform(0.0, stop, int(rng.integers(0, 4))).round(3))
+    ]
+    data = {
+        "simulation": {"stop": stop, "step": 0.002, "algorithm": algorithm},
         "components": comps,
         "connections": conns,
-        "events": [{"at": 0.1, "set": {"c0.u": float(rng.normal())}}],
-    }
+        "events": events,
+        "record": {"interval": 0.002 * int(rng.integers(1, 4))},
+    }  # fmt: skip
+    if "c0.u" not in driven and rng.random() < 0.5:  # an input table: the kernel's feed
+        table = tmp / "u.csv"
+        times = np.sort(rng.uniform(0, stop, 6)).round(4)
+        table.write_text("time,u\n" + "".join(f"{t},{rng.normal()}\n" for t in times))
+        data["inputs"] = [{"file": str(table), "map": {"u": "c0.u"}, "outside": "hold"}]
+        data["events"] = []  # one source per input
+    return data
 
 
 @pytest.mark.parametrize("seed", range(12))
 def test_randomised_plans_are_bit_identical_under_both_loops(seed, tmp_path):
-    data = _random_system(np.random.default_rng(seed))
+    data = _random_system(np.random.default_rng(seed), tmp_path)
     system = cosim.System.from_dict(data, base_dir=tmp_path)
     r = runs(system)
     assert r["native"][1].engine == "native", r["native"][1].engine_reason
     same(r["python"][0], r["native"][0])
+    a, b = r["python"][1], r["native"][1]
+    assert (a.steps, a.do_step_calls) == (b.steps, b.do_step_calls)
+    # the kernel times the same sampled doSteps as the Python loop does
+    assert a.do_step_sampled_calls == b.do_step_sampled_calls
 
 
 def test_an_fmu_asking_to_terminate_ends_both_loops_alike(tmp_path):

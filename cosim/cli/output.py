@@ -71,6 +71,8 @@ def process_age() -> float | None:
 class Progress:
     """Observer: a rich progress bar on a terminal, shown once a run takes longer than ~1 s."""
 
+    every_step = False  # redrawn between the compiled loop's chunks (a few ms apart)
+
     def __init__(self, start: float, stop: float, enabled: bool, step: float = 0.0) -> None:
         self.start, self.stop = start, stop
         self.enabled = enabled

@@ -89,6 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class _FirstStep:
     """Observer: the process age at the end of the first communication step (start-up cost)."""
 
+    every_step = False  # the compiled loop's first chunk is one step
+
     def __init__(self) -> None:
         self.age: float | None = None
 
@@ -124,6 +126,8 @@ def _summary(system: Any, stats: Any, results: Path, status: str, err: Any) -> d
         "algorithm": system.spec.simulation.algorithm,
         "engine": getattr(stats, "engine", "python"),
         "engine_reason": getattr(stats, "engine_reason", ""),
+        "kernel_steps": getattr(stats, "kernel_steps", 0),
+        "kernel_calls": getattr(stats, "kernel_calls", 0),
         "start": system.start_tick / 1e9,
         "stop": system.stop_tick / 1e9,
         "step": system.step_ticks / 1e9,
@@ -169,6 +173,14 @@ def _print_summary(s: dict[str, Any]) -> None:
         print(f"stopped early: {s['stop_reason']}")
     print(f"results: {s['results']}")
     why = f" ({s['engine_reason']})" if s.get("engine_reason") else ""
+    if s.get("engine") == "native" and s.get("steps"):
+        k, calls = s.get("kernel_steps", 0), plural(s.get("kernel_calls", 0), "kernel call")
+        why = (
+            f" (all steps in {calls})"
+            if k == s["steps"]
+            else f" ({k} of the steps in {calls}, the others one by one: events, the last "
+            "steps, hooks that need every step)"
+        )
     print(f"step loop: {s.get('engine', 'python')}{why}")
     width = max((len(n) for n in s["components"]), default=0)
     print("share of doStep time:")

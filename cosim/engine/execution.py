@@ -82,6 +82,8 @@ from cosim.fmu.factory import NativeSlaves, SlaveFactory, can_get_and_set_state,
 from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, VariableInfo
 
 TIMING_SAMPLE = 32  # time doStep on every 32nd communication step
+CHUNK_SECONDS = 0.004  # the compiled loop's calls last about this long (observers between)
+MAX_CHUNK = 1 << 16  # communication steps per call at most
 MAX_SCHEDULE_PERIOD = 10_000  # precompute the multirate schedule up to this hyperperiod
 
 
@@ -158,6 +160,8 @@ class Execution:
         # "native": the compiled kernel runs each phase where the plan allows (else Python)
         self.engine = engine or getattr(system.spec.simulation, "engine", None) or "native"
         self._native: Any = None
+        self._native_bound = False  # bind_run done (on the first chunk)
+        self._chunk_size = 1  # steps per kernel call: doubled/halved toward CHUNK_SECONDS
         _check_engine_features(system)
         self.plan = plan if plan is not None else build_plan(system)
         self.observers: list[Observer] = list(observers)
@@ -423,6 +427,7 @@ class Execution:
                 self._phases = [fold(ph, self._loops) for ph in self._phases]
                 self._timed_phases = [fold(ph, self._loops) for ph in self._timed_phases or []]
         self._native = None
+        self._native_bound = False
         if self.engine == "native":
             from cosim.engine.native import native_phases
 
@@ -936,32 +941,55 @@ class Execution:
         ev_tick = p.ev_tick.tolist() + [None]
         next_ev = ev_tick[self._next_event]
         native = self._native.run if self._native is not None else None  # reads the h cells
+        chunking = self._chunking(observers, manipulators, pacer, quiet, h_ticks)
         n = self.step_count
         tick = self.tick
+        left = count
+        resume: tuple | None = None  # the rest of a step's phase the kernel handed back
         self._running = True
         wall0 = _time.perf_counter()
         try:
-            for _ in range(count):
+            while left > 0:
                 t = tick / tps
-                if cut_from < tick < stop_tick:
-                    self._cut_steps(n, tick)
-                for m in manipulators:
-                    m.before_step(n, tick)
-                if pending:
-                    self._apply_pending(t)
-                if next_ev is not None and next_ev <= tick:
-                    self._apply_events(tick)
-                    next_ev = ev_tick[self._next_event]
-                t_cell.value = t
-                if native is not None and n % TIMING_SAMPLE:  # the phase, in C
-                    status = native(n % period)
-                    phase = () if not status else self._native_rest(phases[n % period], status, t)
-                elif phases is None:
-                    phase = self._phase(n, n % TIMING_SAMPLE == 0)
-                elif n % TIMING_SAMPLE:
-                    phase = phases[n % period]
+                if chunking is not None and resume is None and not pending:
+                    k = self._chunk_length(left, n, tick, next_ev, cut_from, step_ticks)
+                    if k > 0:  # steps n .. n + k - 1 in C: one call
+                        status, n2, tick = self._steps(n, tick, k, chunking)
+                        ran = n2 - n
+                        left -= ran
+                        n = n2
+                        if status:  # step n stopped inside its phase: finish it below
+                            t = tick / tps
+                            resume = self._native_rest(phases[n % period], status, t)
+                        elif self._stop_requested:
+                            break
+                        elif ran:
+                            continue
+                        # else: no step ran (an input off its grid, a full block): one below
+                if resume is not None:
+                    phase, resume = resume, None
                 else:
-                    phase = timed_phases[n % period]  # type: ignore[index]
+                    if cut_from < tick < stop_tick:
+                        self._cut_steps(n, tick)
+                    for m in manipulators:
+                        m.before_step(n, tick)
+                    if pending:
+                        self._apply_pending(t)
+                    if next_ev is not None and next_ev <= tick:
+                        self._apply_events(tick)
+                        next_ev = ev_tick[self._next_event]
+                    t_cell.value = t
+                    if native is not None and n % TIMING_SAMPLE:  # the phase, in C
+                        status = native(n % period)
+                        phase = (
+                            () if not status else self._native_rest(phases[n % period], status, t)
+                        )
+                    elif phases is None:
+                        phase = self._phase(n, n % TIMING_SAMPLE == 0)
+                    elif n % TIMING_SAMPLE:
+                        phase = phases[n % period]
+                    else:
+                        phase = timed_phases[n % period]  # type: ignore[index]
                 # the one loop body: any algorithm, any phase
                 for copies, linear, converted, sets, step, gets, i in phase:
                     for d, di, s, si in copies:
@@ -982,6 +1010,7 @@ class Execution:
                         if status:
                             status_of(i, call, status, t)
                 n += 1
+                left -= 1
                 self.step_count = n
                 tick = stop_tick if tick < stop_tick < tick + step_ticks else tick + step_ticks
                 self.tick = tick
@@ -1008,6 +1037,81 @@ class Execution:
         if self.stats.status == "running":
             done = self.step_count >= p.n_steps and not self._discard_end
             self.stats.status = "completed" if done else "stopped"
+
+    # ------------------------------------------------------------------ the compiled loop
+    def _chunking(
+        self,
+        observers: Sequence[Any],
+        manipulators: Sequence[Any],
+        pacer: Any,
+        quiet: bool,
+        h_ticks: int | None,
+    ) -> tuple[list[Any], list[Any], list[Any]] | None:
+        """(recorders, other observers, manipulators) when the kernel may run many steps per
+        call (cosim.engine.hooks: every hook takes part in chunks), else None: step by step."""
+        if self._native is None or quiet or pacer is not None or h_ticks is not None:
+            return None
+        if self.plan.stop_tick >= 2**53:  # tick / 1e9 in C is Python's only for exact ticks
+            return None
+        recorders = [o for o in observers if hasattr(o, "kernel_rows")]
+        others = [o for o in observers if not hasattr(o, "kernel_rows")]
+        if any(getattr(o, "every_step", True) for o in others):
+            return None
+        if not all(hasattr(m, "kernel_inputs") for m in manipulators):
+            return None
+        if self._native_bound is False:
+            p = self.plan
+            flags = [s.terminate_simulation for s in self.slaves
+                     if getattr(s, "terminate_simulation", None) is not None]  # fmt: skip
+            self._native.bind_run(
+                self._t_cell, p.step_ticks, TICKS_PER_SECOND, TIMING_SAMPLE, flags
+            )
+            self._native_bound = True
+        return recorders, others, list(manipulators)
+
+    def _chunk_length(
+        self, left: int, n: int, tick: int, next_ev: int | None, cut_from: int, step_ticks: int
+    ) -> int:
+        """How many steps from step n the kernel may run: within `left` and the adaptive chunk
+        size, every one starting before the next event and at or before the shortened steps."""
+        k = min(left, self._chunk_size, (cut_from - tick) // step_ticks + 1)
+        if next_ev is not None:
+            k = min(k, -(-(next_ev - tick) // step_ticks))
+        return k
+
+    def _steps(self, n: int, tick: int, k: int, chunking: tuple) -> tuple[int, int, int]:
+        """Steps n .. n + k - 1 in the kernel, then the hooks' part of them; returns (status,
+        step count, tick) where it stopped (status: a call that is not OK in that step)."""
+        recorders, others, manipulators = chunking
+        feeds = []
+        for m in manipulators:
+            block = m.kernel_inputs(n, tick)
+            if block is None:  # off its grid: this step goes step by step
+                return 0, n, tick
+            first, pairs = block
+            k = min(k, first + min((len(v) for _, _, v in pairs), default=k) - n)
+            feeds.append(block)
+        recs = [r.kernel_rows() for r in recorders]
+        w0 = _time.perf_counter()
+        status, n2, tick2 = self._native.steps(n, tick, n + k, recs, feeds)
+        took = _time.perf_counter() - w0
+        self.stats.kernel_calls += 1
+        self.stats.kernel_steps += n2 - n
+        if took < CHUNK_SECONDS / 2:  # ~CHUNK_SECONDS per call: hooks stay responsive
+            self._chunk_size = min(2 * self._chunk_size, MAX_CHUNK)
+        elif took > 2 * CHUNK_SECONDS:
+            self._chunk_size = max(1, self._chunk_size // 2)
+        self.step_count, self.tick = n2, tick2
+        for rec, (rows, last) in zip(recorders, self._native.rows, strict=True):
+            rec.rows_taken(rows, last)
+        if n2 > n:
+            for obs in others:
+                obs.step_complete(n2, tick2)
+        for s in self.slaves:
+            flag = getattr(s, "terminate_simulation", None)
+            if flag is not None and flag.value:
+                self._end_by_fmu(f"{s.name} asked to terminate the simulation")
+        return status, n2, tick2
 
     def _native_rest(self, phase: tuple, status: int, t: float) -> tuple:
         """The kernel stopped inside `phase` (a call that did not return OK, or a converted
@@ -1041,8 +1145,12 @@ class Execution:
     def _update_stats(self) -> None:
         names = self.plan.instance_names
         st = self.stats
-        st.do_step_sampled = dict(zip(names, self._step_sampled, strict=True))
-        st.do_step_sampled_calls = dict(zip(names, self._step_sampled_calls, strict=True))
+        sampled, calls = self._step_sampled, self._step_sampled_calls
+        if self._native is not None:  # the kernel's samples (chunks) join the Python loop's
+            sampled = [a + float(b) for a, b in zip(sampled, self._native.sampled, strict=True)]
+            calls = [a + int(b) for a, b in zip(calls, self._native.sampled_calls, strict=True)]
+        st.do_step_sampled = dict(zip(names, sampled, strict=True))
+        st.do_step_sampled_calls = dict(zip(names, calls, strict=True))
         # instance i stepped at every n < step_count with n % decimation == 0
         n = self.step_count
         calls = [(n + int(d) - 1) // int(d) for d in self.plan.decimation]

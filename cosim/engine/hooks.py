@@ -15,6 +15,14 @@ An observer never writes to the system: it reads `execution.views`, `gather_reco
 `execution.input_view(labels)`; the values reach the FMUs through each instance's normal
 bound set call in the step, so no writer ever calls an FMU itself. Either may call
 `execution.request_stop(reason)`.
+
+Chunks. The compiled loop (cosim.engine.native) runs many steps per call when every hook can
+take part: an observer whose class sets `every_step = False` gets step_complete once per call,
+for the last step of it (progress bars, wall-clock budgets); a recorder (kernel_rows /
+rows_taken, cosim.results.recorder.GridRecorder) lets the kernel take its rows into its block;
+a manipulator with kernel_inputs(step, tick) hands the kernel blocks of input rows
+(cosim.engine.inputs.TableInputs). Any other observer or manipulator, a pacer, events and the
+shortened last steps make those steps go one by one, with every hook called at every step.
 """
 
 from __future__ import annotations

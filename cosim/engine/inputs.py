@@ -62,6 +62,7 @@ class TableInputs:
         self._grid: tuple[int, int] = (0, 1)  # start tick, step ticks
         self._first = 0  # the first step of the sampled block
         self._block: list[list[tuple[np.ndarray, Any, np.ndarray]]] = []  # per table
+        self._kernel_block: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def start_values(self, tick: int) -> dict[str, float]:
         """label -> value for initialization at `tick` (the left limit there)."""
@@ -92,6 +93,17 @@ class TableInputs:
             for store, slots, values in groups:
                 store[slots] = values[j]
 
+    def kernel_inputs(self, step: int, tick: int) -> tuple[int, list[tuple]] | None:
+        """The sampled block holding `step` for the kernel to copy a row from before each
+        step (cosim.engine.native): (its first step, [(store, int64 slots, [BLOCK, slots]
+        values)]); None at a tick off the grid (before_step samples it alone)."""
+        start, h = self._grid
+        if tick != start + step * h:
+            return None
+        if not 0 <= step - self._first < BLOCK:
+            self._sample_block(step)
+        return self._first, self._kernel_block
+
     def _sample_block(self, step: int) -> None:
         start, h = self._grid
         ticks = start + (step + np.arange(BLOCK, dtype=np.int64)) * h
@@ -100,6 +112,12 @@ class TableInputs:
             view.convert(sample(table, ticks))
             for table, view in zip(self.tables, self._views, strict=True)
         ]
+        self._kernel_block = [
+            (store, np.arange(slots.start, slots.stop, dtype=np.int64)
+             if isinstance(slots, slice) else np.asarray(slots, dtype=np.int64), values)
+            for groups in self._block
+            for store, slots, values in groups
+        ]  # fmt: skip
 
 
 __all__ = ["BLOCK", "TableInputs", "sample", "value_at"]

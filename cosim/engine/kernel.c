@@ -2,10 +2,15 @@
  *
  * Python (cosim/engine/native.py) builds the tables below from the plan and the bound FMI
  * calls fmpy already resolved (function pointers, instance pointers, value-reference and
- * value buffers), then calls cosim_phase() once per communication step instead of running
- * the phase's Python tuples. Everything around the phase (manipulators, events, observers,
- * pacing, timing samples) stays in Python, so both loops run the same operations in the same
- * order on the same buffers: the results are bit for bit the same.
+ * value buffers). cosim_run() then runs many communication steps in one call: per step the
+ * rows of input blocks (tables sampled by Python) into their slots, the communication point,
+ * the step's phase (doStep timed on every `sample`-th step), the recorders' rows into their
+ * preallocated blocks, and the FMI 3.0 terminateSimulation flags. It returns at the end of
+ * the chunk Python asked for (which ends before the next event, the shortened last steps, the
+ * end of an input block), when a recorder's block is full, when an FMU asks to terminate, and
+ * at a call that is not OK. cosim_phase() runs one phase alone (the step-by-step path: live
+ * inputs, pacing, observers that need every step). Both run the same operations in the same
+ * order on the same buffers as the Python loop: the results are bit for bit the same.
  *
  * A stage is one instance's part of a phase: its connection transfers, its bound set calls,
  * its doStep, its bound get calls. cosim_phase() stops at the first call that does not
@@ -15,16 +20,19 @@
  * Build: gcc -std=c11 -O2 -fPIC -shared -ffp-contract=off (no fused multiply-add: a*b + c is
  * rounded twice, as numpy does).
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 enum { OP_NOSTEP = 0, OP_VALUES2 = 1, OP_VALUES3 = 2, OP_STEP2 = 3, OP_STEP3 = 4 };
 enum { T_F64, T_F32, T_I32, T_I64, T_I8, T_U8, T_I16, T_U16, T_U32, T_U64, T_B32, T_B8 };
 enum { C_COPY = 0, C_LINEAR = 1, C_ROUND = 2, C_FLOOR = 3, C_CEIL = 4, C_TRUNCATE = 5, C_BOOL = 6 };
 enum { WHERE_CONN = -2 };
+enum { RUN_DONE = 0, RUN_STATUS = 1, RUN_FULL = 2, RUN_END = 3 };
 
 typedef int (*Values2)(void *, const void *, size_t, void *);
 typedef int (*Values3)(void *, const void *, size_t, void *, size_t);
@@ -58,7 +66,55 @@ typedef struct {
     int64_t set0, set1;    /* ops [set0, set1): bound set calls */
     int64_t step;          /* op: doStep */
     int64_t get0, get1;    /* ops [get0, get1): bound get calls */
+    int64_t instance;      /* for the doStep timing samples */
 } Stage;
+
+/* values of one store: n slots of `size` bytes, copied to or from a [rows, n] block */
+typedef struct {
+    void *store;
+    const int64_t *slots;
+    int64_t n, size;
+    void *block;
+} Group;
+
+/* a recorder's current block: a row after every step n with n % every == 0 */
+typedef struct {
+    int64_t every;
+    int64_t rows, capacity;  /* rows taken (in/out), rows the block holds */
+    int64_t last;            /* out: the step of the last row taken */
+    double *time;
+    const Group *groups;
+    int64_t n_groups;
+} Rec;
+
+/* an input block: before step n (first <= n < first + rows), its row n - first into slots */
+typedef struct {
+    const Group *groups;
+    int64_t n_groups;
+    int64_t first, rows;
+} Feed;
+
+typedef struct {
+    const Stage *stages;
+    const Conn *conns;
+    const Op *ops;
+    const int64_t *phase;  /* every phase's stage indices: phase p at [start[p], start[p + 1]) */
+    const int64_t *start;
+    int64_t period;
+    double *t;             /* the communication point cell the doStep calls read */
+    int64_t step_ticks, ticks_per_second, sample;
+    double *sampled;       /* per instance: doStep wall time (s) and calls on sampled steps */
+    int64_t *sampled_calls;
+    bool *const *end;      /* FMI 3.0 terminateSimulation out-arguments */
+    int64_t n_end;
+    Rec *recs;
+    int64_t n_recs;
+    const Feed *feeds;
+    int64_t n_feeds;
+    int64_t n, tick, n_stop;  /* in/out: step count and tick; steps run while n < n_stop */
+    int64_t why;              /* out: RUN_DONE, RUN_STATUS, RUN_FULL or RUN_END */
+    int64_t *where;           /* out (RUN_STATUS): as cosim_phase's */
+} Run;
 
 static double as_double(const void *p, int64_t t) {
     switch (t) {
@@ -199,11 +255,16 @@ static int call(const Op *op) {
     return 0; /* OP_NOSTEP: a publish-only stage */
 }
 
-/* Run stages[first[0] .. first[0] + count - 1] (the stage indices of one phase). Returns 0,
-   or the first status that is not OK: then where[0] is the position in the phase of the
-   stage and where[1] the op that returned it, or WHERE_CONN for a value that did not fit. */
-int64_t cosim_phase(const Stage *stages, const Conn *conns, const Op *ops,
-                    const int64_t *phase, int64_t count, int64_t *where) {
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* the stages phase[0 .. count - 1]; doStep timed into sampled/calls when `sampled` is set */
+static int64_t phase_run(const Stage *stages, const Conn *conns, const Op *ops,
+                         const int64_t *phase, int64_t count, int64_t *where, double *sampled,
+                         int64_t *calls) {
     for (int64_t k = 0; k < count; k++) {
         const Stage *s = &stages[phase[k]];
         for (int64_t j = s->conn0; j < s->conn1; j++) {
@@ -217,12 +278,89 @@ int64_t cosim_phase(const Stage *stages, const Conn *conns, const Op *ops,
             int st = call(&ops[j]);
             if (st) { where[0] = k; where[1] = j; return st; }
         }
-        int st = call(&ops[s->step]);
+        int st;
+        if (sampled && ops[s->step].kind != OP_NOSTEP) {
+            double t0 = now();
+            st = call(&ops[s->step]);
+            sampled[s->instance] += now() - t0;
+            calls[s->instance] += 1;
+        } else {
+            st = call(&ops[s->step]);
+        }
         if (st) { where[0] = k; where[1] = s->step; return st; }
         for (int64_t j = s->get0; j < s->get1; j++) {
             st = call(&ops[j]);
             if (st) { where[0] = k; where[1] = j; return st; }
         }
     }
+    return 0;
+}
+
+/* Run stages[phase[0] .. phase[count - 1]] (the stage indices of one phase). Returns 0,
+   or the first status that is not OK: then where[0] is the position in the phase of the
+   stage and where[1] the op that returned it, or WHERE_CONN for a value that did not fit. */
+int64_t cosim_phase(const Stage *stages, const Conn *conns, const Op *ops,
+                    const int64_t *phase, int64_t count, int64_t *where) {
+    return phase_run(stages, conns, ops, phase, count, where, NULL, NULL);
+}
+
+static void copy_rows(const Group *groups, int64_t n_groups, int64_t row, bool to_block) {
+    for (int64_t g = 0; g < n_groups; g++) {
+        const Group *G = &groups[g];
+        char *block = (char *)G->block + row * G->n * G->size;
+        char *store = (char *)G->store;
+        for (int64_t c = 0; c < G->n; c++) {
+            char *slot = store + G->slots[c] * G->size;
+            if (to_block) memcpy(block + c * G->size, slot, (size_t)G->size);
+            else memcpy(slot, block + c * G->size, (size_t)G->size);
+        }
+    }
+}
+
+/* Communication steps r->n .. r->n_stop - 1 (see the top of this file). Returns 0, or the
+   status of a call that is not OK (r->why = RUN_STATUS): r->n and r->tick are then the step
+   it stopped in, whose phase Python finishes. */
+int64_t cosim_run(Run *r) {
+    int64_t n = r->n, tick = r->tick;
+    const double tps = (double)r->ticks_per_second;
+    r->why = RUN_DONE;
+    for (int64_t k = 0; k < r->n_recs; k++) {
+        if (r->recs[k].rows >= r->recs[k].capacity) { r->why = RUN_FULL; return 0; }
+    }
+    while (n < r->n_stop) {
+        for (int64_t f = 0; f < r->n_feeds; f++) {
+            const Feed *F = &r->feeds[f];
+            copy_rows(F->groups, F->n_groups, n - F->first, false);
+        }
+        *r->t = (double)tick / tps;
+        const int64_t p = n % r->period;
+        const bool timed = n % r->sample == 0;
+        int64_t st = phase_run(r->stages, r->conns, r->ops, r->phase + r->start[p],
+                               r->start[p + 1] - r->start[p], r->where,
+                               timed ? r->sampled : NULL, r->sampled_calls);
+        if (st) {
+            r->n = n;
+            r->tick = tick;
+            r->why = RUN_STATUS;
+            return st;
+        }
+        n += 1;
+        tick += r->step_ticks;
+        for (int64_t k = 0; k < r->n_recs; k++) {
+            Rec *R = &r->recs[k];
+            if (n % R->every) continue;
+            R->time[R->rows] = (double)tick / tps;
+            copy_rows(R->groups, R->n_groups, R->rows, true);
+            R->rows += 1;
+            R->last = n;
+            if (R->rows == R->capacity) r->why = RUN_FULL;
+        }
+        for (int64_t k = 0; k < r->n_end; k++) {
+            if (*r->end[k]) r->why = RUN_END;
+        }
+        if (r->why) break;
+    }
+    r->n = n;
+    r->tick = tick;
     return 0;
 }

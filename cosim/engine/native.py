@@ -32,7 +32,12 @@ FLAGS = ("-std=c11", "-O2", "-fPIC", "-shared", "-ffp-contract=off")
 OP_NOSTEP, OP_VALUES2, OP_VALUES3, OP_STEP2, OP_STEP3 = range(5)
 C_COPY, C_LINEAR, C_ROUND, C_FLOOR, C_CEIL, C_TRUNCATE, C_BOOL = range(7)
 WHERE_CONN = -2
-_CONVERT = {round_half_away: C_ROUND, math.floor: C_FLOOR, math.ceil: C_CEIL, int: C_TRUNCATE}
+_CONVERT = {
+    round_half_away: C_ROUND,
+    math.floor: C_FLOOR,
+    math.ceil: C_CEIL,
+    int: C_TRUNCATE,
+}
 _CONVERT[bool] = C_BOOL
 _OP = 14  # 8-byte fields of kernel.c's Op
 CONN_DTYPE = np.dtype(
@@ -41,6 +46,72 @@ CONN_DTYPE = np.dtype(
 )  # fmt: skip
 _library: Any = None
 _why_not = ""
+
+
+# ---------------------------------------------------------------------- cosim_run's tables
+class _Group(ctypes.Structure):
+    _fields_ = [
+        ("store", ctypes.c_void_p),
+        ("slots", ctypes.c_void_p),
+        ("n", ctypes.c_int64),
+        ("size", ctypes.c_int64),
+        ("block", ctypes.c_void_p),
+    ]
+
+
+class _Rec(ctypes.Structure):
+    _fields_ = [
+        ("every", ctypes.c_int64),
+        ("rows", ctypes.c_int64),
+        ("capacity", ctypes.c_int64),
+        ("last", ctypes.c_int64),
+        ("time", ctypes.c_void_p),
+        ("groups", ctypes.c_void_p),
+        ("n_groups", ctypes.c_int64),
+    ]
+
+
+class _Feed(ctypes.Structure):
+    _fields_ = [
+        ("groups", ctypes.c_void_p),
+        ("n_groups", ctypes.c_int64),
+        ("first", ctypes.c_int64),
+        ("rows", ctypes.c_int64),
+    ]
+
+
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+
+
+class _Run(ctypes.Structure):
+    _fields_ = [
+        ("stages", _P), ("conns", _P), ("ops", _P), ("phase", _P), ("start", _P),
+        ("period", _I), ("t", _P), ("step_ticks", _I), ("ticks_per_second", _I),
+        ("sample", _I), ("sampled", _P), ("sampled_calls", _P), ("end", _P), ("n_end", _I),
+        ("recs", _P), ("n_recs", _I), ("feeds", _P), ("n_feeds", _I),
+        ("n", _I), ("tick", _I), ("n_stop", _I), ("why", _I), ("where", _P),
+    ]  # fmt: skip
+
+
+RUN_DONE, RUN_STATUS, RUN_FULL, RUN_END = range(4)
+
+
+def _groups(pairs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Any:
+    """kernel Groups of (store view, int64 slots, [rows, slots] block of the store's dtype)."""
+    out = (_Group * max(1, len(pairs)))()
+    for g, (store, slots, block) in zip(out, pairs, strict=False):
+        if (
+            block.dtype != store.dtype
+            or not block.flags.c_contiguous
+            or slots.dtype != np.int64
+            or not slots.flags.c_contiguous
+            or block.ndim != 2
+            or block.shape[1] != len(slots)
+        ):
+            raise ValueError("a block the kernel cannot copy")  # a programming error
+        g.store, g.slots = store.ctypes.data, slots.ctypes.data
+        g.n, g.size, g.block = len(slots), store.dtype.itemsize, block.ctypes.data
+    return out
 
 
 class Unsupported(Exception):
@@ -84,7 +155,12 @@ def kernel() -> tuple[Any, str]:
         except OSError:
             continue  # a folder we cannot write: try the next one
         lib.cosim_phase.restype = ctypes.c_int64
-        lib.cosim_phase.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64, ctypes.c_void_p]
+        lib.cosim_phase.argtypes = [ctypes.c_void_p] * 4 + [
+            ctypes.c_int64,
+            ctypes.c_void_p,
+        ]
+        lib.cosim_run.restype = ctypes.c_int64
+        lib.cosim_run.argtypes = [ctypes.c_void_p]
         _library = lib
         return lib, ""
     _why_not = "no writable folder to build the kernel in: the Python loop runs"
@@ -125,7 +201,7 @@ class NativePhases:
                     continue
                 self.stage_index[id(stage)] = len(stages)
                 stages.append(self._stage(stage, conns, ops))
-        self.stages = np.array(stages, dtype=np.int64).reshape(-1, 7)
+        self.stages = np.array(stages, dtype=np.int64).reshape(-1, 8)
         self.conns = np.array(conns, dtype=CONN_DTYPE)
         self.ops = np.array(ops, dtype=np.uint64).reshape(-1, _OP)
         self.phases = [
@@ -133,6 +209,11 @@ class NativePhases:
         ]
         self.where = np.zeros(2, dtype=np.int64)
         lib, _ = kernel()
+        self._lib = lib
+        self._run: _Run | None = None
+        self.sampled = np.zeros(len(slaves), dtype=np.float64)  # doStep seconds, sampled steps
+        self.sampled_calls = np.zeros(len(slaves), dtype=np.int64)
+        self.rows: list[tuple[int, int]] = []  # after steps(): each recorder's (rows, last step)
         run = lib.cosim_phase
         fixed = (self.stages.ctypes.data, self.conns.ctypes.data, self.ops.ctypes.data)
         where = self.where.ctypes.data
@@ -143,6 +224,79 @@ class NativePhases:
     def run(self, k: int) -> int:
         """Run phase k; 0, or the first status that is not OK (see `where`)."""
         return self._calls[k]()
+
+    def bind_run(
+        self,
+        t_cell: Any,
+        step_ticks: int,
+        ticks_per_second: int,
+        sample: int,
+        end: Sequence[Any],
+    ) -> None:
+        """Fix what cosim_run reads of the Execution: the communication point cell, the grid,
+        the timing sample and the FMI 3.0 terminateSimulation flags (ctypes c_bool)."""
+        r = _Run()
+        r.stages, r.conns, r.ops = (a.ctypes.data for a in (self.stages, self.conns, self.ops))
+        flat = np.concatenate(self.phases) if self.phases else np.zeros(0, dtype=np.int64)
+        start = np.cumsum([0, *(len(ph) for ph in self.phases)], dtype=np.int64)
+        ends = (ctypes.c_void_p * max(1, len(end)))(*(ctypes.addressof(f) for f in end))
+        self._keep += [flat, start, ends]
+        r.phase, r.start, r.period = (
+            flat.ctypes.data,
+            start.ctypes.data,
+            len(self.phases),
+        )
+        r.t = ctypes.addressof(t_cell)
+        r.step_ticks, r.ticks_per_second, r.sample = (
+            step_ticks,
+            ticks_per_second,
+            sample,
+        )
+        r.sampled, r.sampled_calls = (
+            self.sampled.ctypes.data,
+            self.sampled_calls.ctypes.data,
+        )
+        r.end, r.n_end = ctypes.addressof(ends), len(end)
+        r.where = self.where.ctypes.data
+        self._run = r
+
+    def steps(
+        self,
+        n: int,
+        tick: int,
+        n_stop: int,
+        recs: Sequence[tuple],
+        feeds: Sequence[tuple],
+    ) -> tuple[int, int, int]:
+        """Steps n .. n_stop - 1 from `tick` in C (bind_run first): recs are the recorders'
+        (every, rows, capacity, time column, [(store, slots, block)]), feeds the input blocks'
+        (first step, [(store, slots, [rows, slots] values)]). Returns (status, step count,
+        tick) where the kernel stopped; `rows` then holds each recorder's (rows, last step)."""
+        r = self._run
+        assert r is not None, "bind_run() first"
+        keep = []
+        rec_table = (_Rec * max(1, len(recs)))()
+        for rec, (every, rows, capacity, time, pairs) in zip(rec_table, recs, strict=False):
+            groups = _groups(pairs)
+            keep.append(groups)
+            rec.every, rec.rows, rec.capacity, rec.last = every, rows, capacity, -1
+            rec.time, rec.groups, rec.n_groups = (
+                time.ctypes.data,
+                ctypes.addressof(groups),
+                len(pairs),
+            )
+        feed_table = (_Feed * max(1, len(feeds)))()
+        for feed, (first, pairs) in zip(feed_table, feeds, strict=False):
+            groups = _groups(pairs)
+            keep.append(groups)
+            feed.groups, feed.n_groups = ctypes.addressof(groups), len(pairs)
+            feed.first, feed.rows = first, min(len(p[2]) for p in pairs) if pairs else 0
+        r.recs, r.n_recs = ctypes.addressof(rec_table), len(recs)
+        r.feeds, r.n_feeds = ctypes.addressof(feed_table), len(feeds)
+        r.n, r.tick, r.n_stop = n, tick, n_stop
+        status = self._lib.cosim_run(ctypes.addressof(r))
+        self.rows = [(rec.rows, rec.last) for rec in rec_table[: len(recs)]]
+        return status, r.n, r.tick
 
     # ------------------------------------------------------------------ building the tables
     def _slot(self, store: Any, index: int) -> tuple[int, int]:
@@ -170,7 +324,7 @@ class NativePhases:
         ops.append(self._step(step))
         get0 = len(ops)
         ops.extend(self._values(call) for call in gets)
-        return [conn0, conn1, set0, set1, step_op, get0, len(ops)]
+        return [conn0, conn1, set0, set1, step_op, get0, len(ops), int(stage[6])]
 
     def _pair(self, d: Any, di: int, s: Any, si: int) -> tuple[int, int, int, int]:
         dst, dst_type = self._slot(d, di)

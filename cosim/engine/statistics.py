@@ -36,6 +36,10 @@ class RunStatistics:
     # which loop ran the steps: "native" (the compiled kernel) or "python", and why python
     engine: str = "python"
     engine_reason: str = ""
+    # native: steps run in chunks of many steps per kernel call, and those calls (the other
+    # steps went one by one: events, shortened last steps, hooks that need every step)
+    kernel_steps: int = 0
+    kernel_calls: int = 0
 
     @property
     def real_time_factor(self) -> float | None:

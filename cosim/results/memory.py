@@ -217,12 +217,11 @@ class MemoryRecorder(GridRecorder):
         self.attrs: dict[str, Any] = metadata(system, labels)
         self._closed = False
 
-    def _record(self, step: int, tick: int) -> None:
+    def _room(self) -> None:
         if self._pending == self._capacity:  # the block filled at the last row: a new one
             self._full.append((self._block, self._pending))
             n = self.layout.n_signals
             self._use_block(RowBlock(block_rows(n, _BLOCK_BYTES), self.layout))
-        super()._record(step, tick)
 
     def _hand_off(self) -> None:
         # a full block is replaced only when another row comes (`_record`): a run whose rows

@@ -129,6 +129,7 @@ class GridRecorder:
             self._hand_off()
 
     def _record(self, step: int, tick: int) -> None:
+        self._room()
         r = self._pending
         self._row_time[r] = tick / TICKS_PER_SECOND
         for (view, slots), out in zip(self._sources, self._rows[r], strict=True):
@@ -148,7 +149,32 @@ class GridRecorder:
         ):
             self._record(ex.step_count, ex.tick)
 
+    # ------------------------------------------------------------------ the compiled loop
+    def kernel_rows(self) -> tuple[int, int, int, np.ndarray, list[tuple]]:
+        """The current block for the kernel to take rows into (cosim.engine.native): (record
+        decimation, rows taken, capacity, time column, [(store view, slots, group block)])."""
+        self._room()
+        pairs = [
+            (view, slots, block)
+            for (view, slots), block in zip(self._sources, self._block.groups, strict=True)
+        ]
+        return self._decimation, self._pending, self._capacity, self._row_time, pairs
+
+    def rows_taken(self, rows: int, last_step: int) -> None:
+        """The kernel filled the current block up to `rows`, the last row after `last_step`;
+        a full block, or one past its deadline, is handed off as `_record` would."""
+        if rows != self._pending:
+            self._pending = rows
+            self._last_recorded_step = last_step
+        if self._pending and (
+            self._pending == self._capacity or _time.monotonic() >= self.deadline
+        ):
+            self._hand_off()
+
     # ------------------------------------------------------------------ blocks
+    def _room(self) -> None:
+        """Make sure the current block has a free row (a subclass that keeps full blocks)."""
+
     def _use_block(self, block: RowBlock) -> None:
         """Continue recording into `block` (empty)."""
         self._block = block
