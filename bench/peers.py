@@ -11,7 +11,9 @@ For each it prints, in µs per instance-step (stepping only; medians of fresh pr
   floor           bench/floor.c, compiled here with gcc: set, doStep, get per instance in C
   cosim-native    cosim with the compiled step kernel (engine: native), no recording
   cosim-python    cosim's Python loop (engine: python), no recording
-  + recording     the same, recording every output at every step (in memory)
+  + h5            the same, recording 2 signals at every step to results.h5 (timed until
+                  the file is closed: the writer thread's draining counts)
+  + all in memory the same, recording every output at every step (in memory)
 
 and cosim's setup per instance (resolve + instantiate + initialize, ms). It always exits 0:
 it measures, it does not judge.
@@ -34,26 +36,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 _COSIM = r"""
-import json, sys, time
+import json, os, sys, tempfile, time
 import cosim
 fmu, n, steps, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-record, engine = sys.argv[5] == "1", sys.argv[6]
+mode, engine = sys.argv[5], sys.argv[6]
 comps = {f"g{i}": {"fmu": fmu} for i in range(n)}
 conns = [{"from": f"g{i}.y", "to": f"g{i + 1}.u"} for i in range(n - 1)]
 data = {"simulation": {"stop": steps * h, "step": h}, "components": comps, "connections": conns}
-if not record:
+out = None
+if mode == "none":
     data["record"] = {"variables": [f"g{n - 1}.y"], "interval": steps * h}
+elif mode == "h5":  # 2 signals at every step into results.h5 (timed up to the file's close)
+    data["record"] = {"variables": [f"g0.u", f"g{n - 1}.y"]}
+    out = os.path.join(tempfile.mkdtemp(), "results.h5")
 t0 = time.perf_counter()
 system = cosim.System.from_dict(data)
-with system.execution(memory=record, engine=engine) as sim:
+with system.execution(out, memory=mode == "memory", engine=engine) as sim:
     sim.initialize()
     sim.set("g0.u", 1.0)
     t1 = time.perf_counter()
     sim.run_until()
     t2 = time.perf_counter()
+if out is not None:
+    t2 = time.perf_counter()
 stats = sim.execution.stats
 print(json.dumps({"step_us": 1e6 * (t2 - t1) / (n * steps), "setup_ms": 1e3 * (t1 - t0) / n,
-                  "engine": stats.engine}))
+                  "engine": stats.engine, "kernel_steps": stats.kernel_steps}))
 """
 
 
@@ -82,9 +90,8 @@ def _floor(exe: Path, fmu: Path, folder: Path, n: int, steps: int, h: float) -> 
     return float(out.stdout.split()[0])
 
 
-def _cosim(name: str, n: int, steps: int, h: float, record: bool, engine: str) -> dict:
-    flag = "1" if record else "0"
-    args = [sys.executable, "-c", _COSIM, name, str(n), str(steps), repr(h), flag, engine]
+def _cosim(name: str, n: int, steps: int, h: float, mode: str, engine: str) -> dict:
+    args = [sys.executable, "-c", _COSIM, name, str(n), str(steps), repr(h), mode, engine]
     out = subprocess.run(args, capture_output=True, text=True, timeout=1200, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -119,39 +126,43 @@ def main() -> None:
                 _floor(exe, fmu, folder, n, steps, 1e-3) for _ in range(args.repeat)
             )
             runs = {
-                (engine, record): [
-                    _cosim(name, n, steps, 1e-3, record, engine) for _ in range(args.repeat)
+                (engine, mode): [
+                    _cosim(name, n, steps, 1e-3, mode, engine) for _ in range(args.repeat)
                 ]
                 for engine in ("python", "native")
-                for record in (False, True)
+                for mode in ("none", "memory", "h5")
             }
 
             def med(key: tuple, field: str = "step_us", runs: dict = runs) -> float:
                 return statistics.median(r[field] for r in runs[key])
 
-            assert all(r["engine"] == "native" for r in runs["native", False]), name
+            assert all(r["engine"] == "native" for r in runs["native", "none"]), name
             rows.append(
                 (
                     title,
                     steps,
                     floor,
-                    med(("native", False)),
-                    med(("python", False)),
-                    med(("native", True)),
-                    med(("python", True)),
-                    med(("native", False), "setup_ms"),
+                    med(("native", "none")),
+                    med(("python", "none")),
+                    med(("native", "h5")),
+                    med(("python", "h5")),
+                    med(("native", "memory")),
+                    med(("python", "memory")),
+                    med(("native", "none"), "setup_ms"),
                 )
             )
     print(f"median of {args.repeat} fresh processes; µs per instance-step (stepping only)\n")
     print(
         "| scenario | steps | floor (C) | cosim-native | × floor | cosim-python | "
-        "native + recording | python + recording | setup ms/inst |"
+        "native + h5 (2 signals) | × floor | python + h5 | native + all in memory | "
+        "python + all in memory | setup ms/inst |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for title, steps, floor, nat, py, nat_rec, py_rec, setup in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for title, steps, floor, nat, py, nat_h5, py_h5, nat_mem, py_mem, setup in rows:
         print(
-            f"| {title} | {steps} | {floor:.3f} | {nat:.3f} | {nat / floor:.1f} | {py:.2f} | "
-            f"{nat_rec:.2f} | {py_rec:.2f} | {setup:.2f} |"
+            f"| {title} | {steps} | {floor:.3f} | {nat:.3f} | {nat / floor:.2f} | {py:.2f} | "
+            f"{nat_h5:.3f} | {nat_h5 / floor:.2f} | {py_h5:.2f} | {nat_mem:.3f} | "
+            f"{py_mem:.2f} | {setup:.2f} |"
         )
 
 

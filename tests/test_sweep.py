@@ -182,13 +182,19 @@ def test_bad_designs_are_reported_with_locations(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as in a terminal, even when pytest runs as a background job
+    (which inherits SIGINT ignored, and Python then keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _sweep_until(path: Path, out: Path, journal_lines: int) -> subprocess.Popen:
     """`cosim sweep` on one worker, returned once its journal has `journal_lines` lines."""
     journal = out / "sweep.runs.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "cosim", "sweep", str(path), "--out", str(out), "--workers", "1",
          "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -316,8 +322,8 @@ def test_a_monitors_verdict_is_a_quantity_of_interest(tmp_path):
 
 
 def test_ctrl_c_writes_sweep_h5_with_the_runs_so_far(tmp_path):
-    # SIGINT once 3 of 24 runs are journalled (~3 s of runs left): exit 130 and a readable sweep.h5 in which the
-    # finished runs are completed (and right) and the rest pending
+    # SIGINT once 3 of 24 runs are journalled (~3 s of runs left): exit 130 and a readable
+    # sweep.h5 in which the finished runs are completed (and right) and the rest pending
     path = system_yaml(
         tmp_path,
         "sweep:\n  design:\n    factorial: {mass1.m1: [0.8, 0.9, 1.0, 1.1, 1.2, 1.3], "
