@@ -162,6 +162,33 @@ def test_an_fmu_asking_to_terminate_ends_both_loops_alike(tmp_path):
     assert r["native"][2] == "stopped" and "terminate" in r["native"][3]
 
 
+def test_warnings_inside_chunks_are_handled_as_the_python_loop_does(tmp_path):
+    # Limiter returns Warning from doStep while it clips: here for t in (0.5, 1.2) of the
+    # FirstOrder's rise towards 2 (clipped at 1.3) and again after the event at 1.5 sends the
+    # source to -3; each Warning ends a kernel chunk, Python counts it and goes on
+    data = {
+        "simulation": {"stop": 3.0, "step": 0.001},
+        "components": {
+            "src": {"fmu": "FirstOrder", "parameters": {"k": 2.0, "T": 0.5, "u": 1.0}},
+            "lim": {"fmu": "Limiter", "parameters": {"lo": -1.0, "hi": 1.3}},
+            "out": {"fmu": "fmi3/Gain"},
+        },
+        "connections": [{"from": "src.y", "to": "lim.u"}, {"from": "lim.y", "to": "out.u"}],
+        "events": [{"at": 1.5, "set": {"src.k": -6.0}}],
+    }
+    r = runs(cosim.System.from_dict(data, base_dir=tmp_path))
+    same(r["python"][0], r["native"][0])
+    a, b = r["python"][1], r["native"][1]
+    assert r["native"][2] == "completed" and b.engine == "native"
+    clipped = int(np.count_nonzero(np.asarray(r["native"][0]["lim.clipped"])))
+    assert a.fmu_warning_returns == b.fmu_warning_returns
+    assert b.fmu_warning_returns["lim"] == clipped > 0  # one Warning per clipping doStep
+    assert a.fmu_warnings == b.fmu_warnings and a.fmu_warning_lines == b.fmu_warning_lines
+    assert 0 < b.kernel_steps < b.steps  # chunks between the Warnings, single steps at them
+    y = np.asarray(r["native"][0]["lim.y"])
+    assert y.max() == 1.3 and y.min() == -1.0
+
+
 def test_an_fmu_error_inside_a_native_phase_is_the_same_fmu_error(tmp_path):
     data = {
         "simulation": {"stop": 1.0, "step": 0.1},

@@ -84,6 +84,7 @@ from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, VariableInfo
 TIMING_SAMPLE = 32  # time doStep on every 32nd communication step
 CHUNK_SECONDS = 0.004  # the compiled loop's calls last about this long (observers between)
 MAX_CHUNK = 1 << 16  # communication steps per call at most
+ONE_BY_ONE = 64  # steps one by one after a chunk that stopped in its first step
 MAX_SCHEDULE_PERIOD = 10_000  # precompute the multirate schedule up to this hyperperiod
 
 
@@ -161,7 +162,9 @@ class Execution:
         self.engine = engine or getattr(system.spec.simulation, "engine", None) or "native"
         self._native: Any = None
         self._native_bound = False  # bind_run done (on the first chunk)
-        self._chunk_size = 1  # steps per kernel call: doubled/halved toward CHUNK_SECONDS
+        self._end_flags: list[tuple[str, Any]] = []  # FMI 3.0 terminateSimulation out-args
+        self._one_by_one_until = 0  # no chunk before this step
+        self._chunk_size = 1  # steps per kernel call (the first: one), then ~CHUNK_SECONDS
         _check_engine_features(system)
         self.plan = plan if plan is not None else build_plan(system)
         self.observers: list[Observer] = list(observers)
@@ -951,9 +954,16 @@ class Execution:
         try:
             while left > 0:
                 t = tick / tps
-                if chunking is not None and resume is None and not pending:
+                if (
+                    chunking is not None
+                    and resume is None
+                    and n >= self._one_by_one_until
+                    and not (pending and chunking[2])
+                ):
                     k = self._chunk_length(left, n, tick, next_ev, cut_from, step_ticks)
                     if k > 0:  # steps n .. n + k - 1 in C: one call
+                        if pending:  # set() values at the start of step n, as below
+                            self._apply_pending(t)
                         status, n2, tick = self._steps(n, tick, k, chunking)
                         ran = n2 - n
                         left -= ran
@@ -961,6 +971,8 @@ class Execution:
                         if status:  # step n stopped inside its phase: finish it below
                             t = tick / tps
                             resume = self._native_rest(phases[n % period], status, t)
+                            if not ran:  # e.g. a Warning at every step: a while one by one
+                                self._one_by_one_until = n + ONE_BY_ONE
                         elif self._stop_requested:
                             break
                         elif ran:
@@ -1060,9 +1072,13 @@ class Execution:
         if not all(hasattr(m, "kernel_inputs") for m in manipulators):
             return None
         if self._native_bound is False:
+            self._end_flags = [
+                (s.name, s.terminate_simulation)
+                for s in self.slaves
+                if getattr(s, "terminate_simulation", None) is not None
+            ]
+            flags = [flag for _, flag in self._end_flags]
             p = self.plan
-            flags = [s.terminate_simulation for s in self.slaves
-                     if getattr(s, "terminate_simulation", None) is not None]  # fmt: skip
             self._native.bind_run(
                 self._t_cell, p.step_ticks, TICKS_PER_SECOND, TIMING_SAMPLE, flags
             )
@@ -1097,20 +1113,18 @@ class Execution:
         took = _time.perf_counter() - w0
         self.stats.kernel_calls += 1
         self.stats.kernel_steps += n2 - n
-        if took < CHUNK_SECONDS / 2:  # ~CHUNK_SECONDS per call: hooks stay responsive
-            self._chunk_size = min(2 * self._chunk_size, MAX_CHUNK)
-        elif took > 2 * CHUNK_SECONDS:
-            self._chunk_size = max(1, self._chunk_size // 2)
+        if n2 > n:  # next: ~CHUNK_SECONDS per call at this call's rate (at most x64 more)
+            target = CHUNK_SECONDS * (n2 - n) / max(took, 1e-9)
+            self._chunk_size = max(1, min(int(target), 64 * self._chunk_size, MAX_CHUNK))
         self.step_count, self.tick = n2, tick2
         for rec, (rows, last) in zip(recorders, self._native.rows, strict=True):
             rec.rows_taken(rows, last)
         if n2 > n:
             for obs in others:
                 obs.step_complete(n2, tick2)
-        for s in self.slaves:
-            flag = getattr(s, "terminate_simulation", None)
-            if flag is not None and flag.value:
-                self._end_by_fmu(f"{s.name} asked to terminate the simulation")
+        for name, flag in self._end_flags:
+            if flag.value:
+                self._end_by_fmu(f"{name} asked to terminate the simulation")
         return status, n2, tick2
 
     def _native_rest(self, phase: tuple, status: int, t: float) -> tuple:

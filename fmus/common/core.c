@@ -24,6 +24,15 @@ void log_error(Instance *M, const char *fmt, ...) {
     va_end(ap);
 }
 
+void log_warning(Instance *M, const char *fmt, ...) {
+    if (!M) return;
+    M->warned = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(M, ST_WARNING, "logStatusWarning", fmt, ap);
+    va_end(ap);
+}
+
 void log_info(Instance *M, const char *fmt, ...) {
     if (!M || !M->logging_on) return;
     va_list ap;
@@ -90,12 +99,14 @@ Status core_eval(Instance *M) {
     if (!M->dirty) return ST_OK;
     /* initialization mode: states that start from parameters follow them (initial=calculated) */
     if (M->mode == MODE_INITIALIZATION && !M->s.initialized) model_initialize(M);
+    M->warned = false;
     model_eval(M);
 #if N_EVENT_INDICATORS > 0
     model_event_indicators(M, &M->s.real_[Z_INDEX]);
 #endif
     M->dirty = false;
-    return check_finite(M);
+    Status st = check_finite(M);
+    return st == ST_OK && M->warned ? ST_WARNING : st;
 }
 
 Status core_exit_initialization(Instance *M) {

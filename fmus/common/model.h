@@ -82,6 +82,7 @@ typedef struct Instance {
     bool is_cosim;
     bool logging_on;
     bool dirty;              /* inputs/states/params changed since last model_eval */
+    bool warned;             /* the last model_eval called log_warning */
     char *name;
     const char *category_ok; /* category for informational messages */
     LogSink sink;
@@ -116,6 +117,9 @@ int model_directional(Instance *M, const unsigned unknown[], size_t nu, const un
 /* ---- provided by core.c ---- */
 void log_error(Instance *M, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_info(Instance *M, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* from model_eval: logged with status Warning; the call that ran the evaluation (doStep, or
+   exiting initialization) returns Warning */
+void log_warning(Instance *M, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 Instance *core_new(const char *name, bool is_cosim, LogSink sink, void *env, void *env2, bool logging_on);
 void core_free(Instance *M);
 void core_reset(Instance *M);
