@@ -238,3 +238,94 @@ def test_without_a_c_compiler_the_python_loop_runs_and_says_why(tmp_path):
     summary = json.loads(out.stdout)
     assert summary["engine"] == "python"
     assert "no C compiler" in summary["engine_reason"]
+
+
+def test_cosim_run_writes_the_same_results_h5_under_both_loops(tmp_path):
+    # 60,000 rows of 9 signals: several of the writer's blocks (~13,000 rows each), filled
+    # by the kernel and handed to the writer thread, against the Python loop's row by row;
+    # a stop off the grid and an event make the last steps and one step go one by one
+    import json
+    import subprocess
+    import sys
+
+    import h5py
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "simulation: {stop: 60.0005, step: 0.001}\n"
+        "components:\n  a: {fmu: fmi3/Gain, parameters: {u: 0.5}}\n  b: {fmu: Gain}\n"
+        "  c: {fmu: Integrator}\n"
+        "connections:\n  - {from: a.y, to: b.u}\n  - {from: b.y, to: c.u, gain: 2.0}\n"
+        "events:\n  - {at: 30.0, set: {a.u: -0.25}}\n"
+    )
+    summaries = {}
+    for engine in ("python", "native"):
+        out = subprocess.run(
+            [sys.executable, "-m", "cosim", "run", str(path), "--out", str(tmp_path / engine),
+             "--engine", engine, "--json"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        summaries[engine] = json.loads(out.stdout)
+    assert summaries["python"]["engine"] == "python"
+    native = summaries["native"]
+    assert native["engine"] == "native" and 0 < native["kernel_steps"] < native["steps"]
+    with (
+        h5py.File(tmp_path / "python" / "results.h5") as a,
+        h5py.File(tmp_path / "native" / "results.h5") as b,
+    ):
+        names: list[str] = []
+        a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        signals = [n for n in names if n.startswith("signals/")]
+        assert len(signals) >= 7 and len(a["time"]) == 60_002
+        for name in ["time", *signals]:
+            x, y = a[name][()], b[name][()]
+            assert x.dtype == y.dtype and np.array_equal(x, y), name
+        assert a.attrs["status"] == b.attrs["status"] == "completed"
+
+
+class _Counter:
+    """An observer of every step (no every_step attribute): the kernel must not chunk."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def simulation_initialized(self, execution) -> None:
+        pass
+
+    def step_complete(self, step: int, tick: int) -> None:
+        self.calls.append((step, tick))
+
+
+class _Sparse(_Counter):
+    every_step = False  # called once per kernel call
+
+
+def test_an_observer_of_every_step_sees_every_step_and_a_sparse_one_the_chunk_ends(tmp_path):
+    data = {"simulation": {"stop": 2.0, "step": 0.001}, "components": {"g": {"fmu": "Gain"}}}
+    system = cosim.System.from_dict(data, base_dir=tmp_path)
+    dense, sparse = _Counter(), _Sparse()
+    with system.execution(observers=[dense]) as sim:
+        sim.initialize()
+        sim.run_until()
+    assert [s for s, _ in dense.calls] == list(range(1, 2001))
+    assert sim.execution.stats.engine == "native" and sim.execution.stats.kernel_steps == 0
+    with system.execution(observers=[sparse]) as sim:
+        sim.initialize()
+        sim.run_until()
+    stats = sim.execution.stats
+    steps = [s for s, _ in sparse.calls]
+    assert stats.kernel_steps == 2000 and len(steps) == stats.kernel_calls < 100
+    assert steps == sorted(steps) and steps[0] == 1 and steps[-1] == 2000  # first chunk: 1 step
+    assert sparse.calls[-1][1] == 2_000_000_000  # the tick after the last step
+    same(sim.results, system.simulate(engine="python"))
+
+
+def test_stepping_one_step_at_a_time_through_the_api_matches_a_whole_run(tmp_path):
+    data = _random_system(np.random.default_rng(7), tmp_path)
+    system = cosim.System.from_dict(data, base_dir=tmp_path)
+    with system.execution() as sim:
+        sim.initialize()
+        while sim.execution.step_count < sim.execution.plan.n_steps:
+            sim.step()
+    same(sim.results, system.simulate(engine="python"))

@@ -77,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "own loop instead of connecting over OPC UA (deterministic, as fast as possible unless "
         "--realtime)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("native", "python"),
+        help="the step loop: the compiled kernel (native, the default where it builds) or "
+        "Python (overrides simulation.engine; both give the same results bit for bit)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -271,6 +277,11 @@ def run(args: argparse.Namespace) -> int:
     if "opcua" in spec.extra or realtime is not None or spec.simulation.realtime is not None:
         from cosim.cli.live import run_live  # live twin / real-time pacing: cosim/twin/
 
+        if getattr(args, "engine", None):
+            from dataclasses import replace
+
+            spec = replace(spec, simulation=replace(spec.simulation, engine=args.engine))
+
         return run_live(
             spec,
             results,
@@ -291,6 +302,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=True,  # checked above
         observers=[progress, first],
         attrs={"overrides": json.dumps(list(args.overrides))},
+        **({"engine": args.engine} if getattr(args, "engine", None) else {}),
     )
 
     interrupted = False
