@@ -39,34 +39,40 @@ typedef int (*Values3)(void *, const void *, size_t, void *, size_t);
 typedef int (*Step2)(void *, double, double, int);
 typedef int (*Step3)(void *, double, double, bool, bool *, bool *, bool *, double *);
 
+/* doStep's arguments beyond the instance: cells Python owns (the communication point, this
+   instance's step size, noSetFMUStatePriorToCurrentPoint) and FMI 3.0's out-arguments */
 typedef struct {
-    int64_t kind;
+    double *t;
+    double *h;
+    void *flag;  /* int (FMI 2.0) or bool (FMI 3.0) */
+    bool *event, *terminate, *early;
+    double *last;
+} StepArgs;
+
+/* one FMI call: 48 bytes, so that a thousand instances' tables stay in cache */
+typedef struct {
     void *fn;
     void *instance;
-    void *vr;        /* value references (OP_VALUES*) */
-    int64_t nvr;
-    void *values;    /* the store slots (OP_VALUES*) */
+    void *vr;        /* OP_VALUES*: value references; OP_STEP*: its StepArgs */
+    void *values;    /* OP_VALUES*: the store slots */
+    int32_t kind;
+    int32_t nvr;
     int64_t nvalues;
-    double *t;       /* OP_STEP*: the communication point, the step size, noSetFMUState... */
-    double *h;
-    void *flag;      /* int (FMI 2.0) or bool (FMI 3.0) */
-    bool *event, *terminate, *early;  /* FMI 3.0 doStep out-arguments */
-    double *last;
 } Op;
 
 typedef struct {
     void *dst;
     void *src;
-    int64_t dst_type, src_type, kind;
+    int32_t dst_type, src_type, kind, pad;
     double gain, offset;
 } Conn;
 
 typedef struct {
-    int64_t conn0, conn1;  /* connections [conn0, conn1) */
-    int64_t set0, set1;    /* ops [set0, set1): bound set calls */
-    int64_t step;          /* op: doStep */
-    int64_t get0, get1;    /* ops [get0, get1): bound get calls */
-    int64_t instance;      /* for the doStep timing samples */
+    int32_t conn0, conn1;  /* connections [conn0, conn1) */
+    int32_t set0, set1;    /* ops [set0, set1): bound set calls */
+    int32_t step;          /* op: doStep */
+    int32_t get0, get1;    /* ops [get0, get1): bound get calls */
+    int32_t instance;      /* for the doStep timing samples */
 } Stage;
 
 /* values of one store: n slots of `size` bytes, copied to or from a [rows, n] block */
@@ -240,6 +246,7 @@ static bool transfer(const Conn *c) {
 }
 
 static int call(const Op *op) {
+    const StepArgs *a;
     switch (op->kind) {
     case OP_VALUES2:
         return ((Values2)op->fn)(op->instance, op->vr, (size_t)op->nvr, op->values);
@@ -247,10 +254,12 @@ static int call(const Op *op) {
         return ((Values3)op->fn)(op->instance, op->vr, (size_t)op->nvr, op->values,
                                  (size_t)op->nvalues);
     case OP_STEP2:
-        return ((Step2)op->fn)(op->instance, *op->t, *op->h, *(int *)op->flag);
+        a = op->vr;
+        return ((Step2)op->fn)(op->instance, *a->t, *a->h, *(int *)a->flag);
     case OP_STEP3:
-        return ((Step3)op->fn)(op->instance, *op->t, *op->h, *(bool *)op->flag, op->event,
-                               op->terminate, op->early, op->last);
+        a = op->vr;
+        return ((Step3)op->fn)(op->instance, *a->t, *a->h, *(bool *)a->flag, a->event,
+                               a->terminate, a->early, a->last);
     }
     return 0; /* OP_NOSTEP: a publish-only stage */
 }

@@ -39,10 +39,22 @@ _CONVERT = {
     int: C_TRUNCATE,
 }
 _CONVERT[bool] = C_BOOL
-_OP = 14  # 8-byte fields of kernel.c's Op
+OP_DTYPE = np.dtype(
+    [
+        ("fn", "u8"),
+        ("instance", "u8"),
+        ("vr", "u8"),
+        ("values", "u8"),
+        ("kind", "i4"),
+        ("nvr", "i4"),
+        ("nvalues", "i8"),
+    ]
+)  # fmt: skip  (kernel.c's Op: 48 bytes)
+STEP_ARGS_DTYPE = np.dtype([(f, "u8") for f in ("t", "h", "flag", "event", "terminate",
+                                                "early", "last")])  # fmt: skip
 CONN_DTYPE = np.dtype(
-    [("dst", "u8"), ("src", "u8"), ("dst_type", "i8"), ("src_type", "i8"), ("kind", "i8"),
-     ("gain", "f8"), ("offset", "f8")]
+    [("dst", "u8"), ("src", "u8"), ("dst_type", "i4"), ("src_type", "i4"), ("kind", "i4"),
+     ("pad", "i4"), ("gain", "f8"), ("offset", "f8")]
 )  # fmt: skip
 _library: Any = None
 _why_not = ""
@@ -195,15 +207,22 @@ class NativePhases:
         self.stage_index: dict[int, int] = {}
         stages, conns, ops = [], [], []
         self._keep: list[Any] = []  # objects the tables point into
+        self._step_rows: list[tuple[int, ...]] = []  # doStep arguments (STEP_ARGS_DTYPE)
         for phase in phases:
             for stage in phase:
                 if id(stage) in self.stage_index:
                     continue
                 self.stage_index[id(stage)] = len(stages)
                 stages.append(self._stage(stage, conns, ops))
-        self.stages = np.array(stages, dtype=np.int64).reshape(-1, 8)
+        self.stages = np.array(stages, dtype=np.int32).reshape(-1, 8)
         self.conns = np.array(conns, dtype=CONN_DTYPE)
-        self.ops = np.array(ops, dtype=np.uint64).reshape(-1, _OP)
+        self.ops = np.array(ops, dtype=OP_DTYPE)
+        self.step_args = np.array(self._step_rows, dtype=STEP_ARGS_DTYPE)
+        steps = np.flatnonzero(np.isin(self.ops["kind"], (OP_STEP2, OP_STEP3)))
+        self.ops["vr"][steps] = self.step_args.ctypes.data + self.ops["vr"][steps] * (
+            STEP_ARGS_DTYPE.itemsize
+        )  # the op's index into step_args -> the address of its row
+        self._pack_value_references()
         self.phases = [
             np.array([self.stage_index[id(s)] for s in phase], dtype=np.int64) for phase in phases
         ]
@@ -299,6 +318,20 @@ class NativePhases:
         return status, r.n, r.tick
 
     # ------------------------------------------------------------------ building the tables
+    def _pack_value_references(self) -> None:
+        """Point every get/set op at a copy of its value references in one contiguous array
+        (the same values: FMI value references are 32-bit in 2.0 and 3.0), instead of at the
+        bound calls' small ctypes arrays scattered over the heap: at 1,000 instances the
+        kernel's tables then stay in cache."""
+        ops = self.ops
+        rows = np.flatnonzero(np.isin(ops["kind"], (OP_VALUES2, OP_VALUES3))).tolist()
+        chunks = [ctypes.string_at(int(ops["vr"][k]), 4 * int(ops["nvr"][k])) for k in rows]
+        self.value_references = np.frombuffer(b"".join(chunks) or b"\0\0\0\0", dtype=np.uint32)
+        base, offset = self.value_references.ctypes.data, 0
+        for k, chunk in zip(rows, chunks, strict=True):
+            ops["vr"][k] = base + offset
+            offset += len(chunk)
+
     def _slot(self, store: Any, index: int) -> tuple[int, int]:
         vt = self._stores.get(id(store))
         if vt is None:
@@ -309,14 +342,14 @@ class NativePhases:
         copies, linear, converted, sets, step, gets, _ = stage
         conn0 = len(conns)
         for d, di, s, si in copies:
-            conns.append((*self._pair(d, di, s, si), C_COPY, 1.0, 0.0))
+            conns.append((*self._pair(d, di, s, si), C_COPY, 0, 1.0, 0.0))
         for d, di, s, si, g, o in linear:
-            conns.append((*self._pair(d, di, s, si), C_LINEAR, float(g), float(o)))
+            conns.append((*self._pair(d, di, s, si), C_LINEAR, 0, float(g), float(o)))
         for d, di, s, si, g, o, cv in converted:
             kind = _CONVERT.get(cv)
             if kind is None:
                 raise Unsupported("a value mapping on a connection")
-            conns.append((*self._pair(d, di, s, si), kind, float(g), float(o)))
+            conns.append((*self._pair(d, di, s, si), kind, 0, float(g), float(o)))
         conn1 = len(conns)
         set0 = len(ops)
         ops.extend(self._values(call) for call in sets)
@@ -333,7 +366,7 @@ class NativePhases:
             raise Unsupported("a String connection")
         return dst, src, dst_type, src_type
 
-    def _values(self, call: Any) -> list[int]:
+    def _values(self, call: Any) -> tuple[int, ...]:
         fn, args = _raw(call)
         if len(args) == 4:  # FMI 2.0: (c, vr, nvr, values)
             c, vr, n, values = args
@@ -344,30 +377,25 @@ class NativePhases:
         else:
             raise Unsupported("a get/set call of an unknown shape")
         self._keep.append(args)
-        row = [kind, fn, _address(c), _address(vr), int(n.value), _address(values)]
-        return row + [int(count.value)] + [0] * (_OP - 7)
+        addresses = (fn, _address(c), _address(vr), _address(values))
+        return (*addresses, kind, int(n.value), int(count.value))
 
-    def _step(self, step: Any) -> list[int]:
+    def _step(self, step: Any) -> tuple[int, ...]:
         if step is NO_STEP:
-            return [OP_NOSTEP] + [0] * (_OP - 1)
+            return (0, 0, 0, 0, OP_NOSTEP, 0, 0)
         fn, args = _raw(step)
         self._keep.append(args)
         if len(args) == 4:  # FMI 2.0: (c, t, h, noSetFMUStatePriorToCurrentPoint)
             c, t, h, flag = args
-            return [OP_STEP2, fn, _address(c), 0, 0, 0, 0, _address(t), _address(h)] + [
-                _address(flag),
-                0,
-                0,
-                0,
-                0,
-            ]
-        if len(args) == 8:  # FMI 3.0: (c, t, h, noSet..., &event, &terminate, &early, &last)
-            c, t, h, flag, *out = args
-            return [OP_STEP3, fn, _address(c), 0, 0, 0, 0, _address(t), _address(h)] + [
-                _address(flag),
-                *(_address(x) for x in out),
-            ]
-        raise Unsupported("a doStep call of an unknown shape")
+            kind, cells = OP_STEP2, (t, h, flag)
+        elif len(args) == 8:  # FMI 3.0: (c, t, h, noSet..., &event, &terminate, &early, &last)
+            c, *cells = args
+            kind = OP_STEP3
+        else:
+            raise Unsupported("a doStep call of an unknown shape")
+        row = tuple(_address(x) for x in cells)
+        self._step_rows.append(row + (0,) * (7 - len(row)))
+        return (fn, _address(c), len(self._step_rows) - 1, 0, kind, 0, 0)
 
 
 def native_phases(
