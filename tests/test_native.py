@@ -329,3 +329,26 @@ def test_stepping_one_step_at_a_time_through_the_api_matches_a_whole_run(tmp_pat
         while sim.execution.step_count < sim.execution.plan.n_steps:
             sim.step()
     same(sim.results, system.simulate(engine="python"))
+
+
+def test_cosim_engine_sets_the_default_loop_and_a_bad_value_is_bad_input(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.yaml"
+    path.write_text("simulation: {stop: 0.1, step: 0.01}\ncomponents:\n  g: {fmu: Gain}\n")
+    for value, code in (("python", 0), ("fortran", 2)):
+        out = subprocess.run(
+            [sys.executable, "-m", "cosim", "run", str(path), "--out", str(tmp_path / value),
+             "--json"],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "COSIM_ENGINE": value},
+        )  # fmt: skip
+        assert out.returncode == code, out.stderr
+        assert "Traceback" not in out.stderr
+    assert json.loads(subprocess.run(
+        [sys.executable, "-m", "cosim", "run", str(path), "--out", str(tmp_path / "n"), "--json",
+         "--engine", "native"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COSIM_ENGINE": "python"},
+    ).stdout)["engine"] == "native"  # fmt: skip

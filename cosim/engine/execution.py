@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import time as _time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -76,7 +77,7 @@ from cosim.engine.stages import (
 )
 from cosim.engine.state import PortableState, SystemState
 from cosim.engine.statistics import RunStatistics
-from cosim.errors import ConfigError, FmuError, Problem, SimulationError
+from cosim.errors import ConfigError, FmuError, Location, Problem, SimulationError
 from cosim.fmu.adapter import CTYPES, DISCARD, DTYPES, ERROR, WARNING, Slave, ValueType
 from cosim.fmu.factory import NativeSlaves, SlaveFactory, can_get_and_set_state, value_type
 from cosim.model.spec import TICKS_PER_SECOND, ResolvedSystem, VariableInfo
@@ -86,6 +87,20 @@ CHUNK_SECONDS = 0.004  # the compiled loop's calls last about this long (observe
 MAX_CHUNK = 1 << 16  # communication steps per call at most
 ONE_BY_ONE = 64  # steps one by one after a chunk that stopped in its first step
 MAX_SCHEDULE_PERIOD = 10_000  # precompute the multirate schedule up to this hyperperiod
+
+
+def _default_engine() -> str:
+    """COSIM_ENGINE (native or python), else native."""
+    value = os.environ.get("COSIM_ENGINE", "").strip().lower() or "native"
+    if value not in ("native", "python"):
+        raise ConfigError(
+            Problem(
+                Location("COSIM_ENGINE"),
+                f"COSIM_ENGINE must be native or python, not {value!r}",
+                "unset it for the default (native)",
+            )
+        )
+    return value
 
 
 def _check_engine_features(system: ResolvedSystem) -> None:
@@ -158,8 +173,9 @@ class Execution:
         engine: str | None = None,
     ) -> None:
         self.system = system
-        # "native": the compiled kernel runs each phase where the plan allows (else Python)
-        self.engine = engine or getattr(system.spec.simulation, "engine", None) or "native"
+        # "native": the compiled kernel runs the steps where the plan allows (else Python);
+        # COSIM_ENGINE is the default for runs that do not choose
+        self.engine = engine or getattr(system.spec.simulation, "engine", None) or _default_engine()
         self._native: Any = None
         self._native_bound = False  # bind_run done (on the first chunk)
         self._end_flags: list[tuple[str, Any]] = []  # FMI 3.0 terminateSimulation out-args
