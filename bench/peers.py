@@ -18,7 +18,7 @@ For each it prints, in µs per instance-step (stepping only; medians of fresh pr
 and cosim's setup per instance (resolve + instantiate + initialize, ms). It always exits 0:
 it measures, it does not judge.
 
-    python bench/peers.py [--repeat 5] [--quick]
+    python bench/peers.py [--repeat 5] [--quick] [--only 'chain-10, FMI 2.0']
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per measurement")
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="only the scenarios whose title contains TEXT"
+    )
     args = parser.parse_args()
     from cosim.library.build import bundled_fmu, fmi_headers
 
@@ -108,8 +111,11 @@ def main() -> None:
         ("chain-10, FMI 2.0", "Gain", 10, 10_000),
         ("chain-10, FMI 3.0", "fmi3/Gain", 10, 10_000),
         ("single FirstOrder, FMI 2.0", "FirstOrder", 1, 100_000),
-        *((f"chain-{n}, FMI 2.0", "Gain", n, max(100, 100_000 // n)) for n in (1, 10, 100, 1000)),
+        # the chain of N = 1, 10, 100, 1000 (N = 10 is the first row)
+        *((f"chain-{n}, FMI 2.0", "Gain", n, max(100, 100_000 // n)) for n in (1, 100, 1000)),
     ]
+    if args.only:
+        scenarios = [sc for sc in scenarios if args.only in sc[0]]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         exe = folder / "floor"
