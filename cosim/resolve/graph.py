@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -93,17 +94,25 @@ def _order(names: list[str], succ: Mapping[str, list[str]]) -> list[str]:
     members = set(names)
     groups = _strongly_connected(names, succ)
     group_of = {n: g for g, group in enumerate(groups) for n in group}
-    preds: dict[int, set[int]] = {g: set() for g in range(len(groups))}
+    after: dict[int, set[int]] = {g: set() for g in range(len(groups))}
     for a in names:
         for b in succ[a]:
             if b in members and group_of[a] != group_of[b]:
-                preds[group_of[b]].add(group_of[a])
+                after[group_of[a]].add(group_of[b])
+    waiting = [0] * len(groups)  # groups before each group not yet placed
+    for later in after.values():
+        for g in later:
+            waiting[g] += 1
+    first = [position[group[0]] for group in groups]
+    ready = [(first[g], g) for g in range(len(groups)) if not waiting[g]]
+    heapq.heapify(ready)
     order: list[str] = []
-    done: set[int] = set()
-    while len(done) < len(groups):  # Kahn over the groups, earliest-written group first
-        ready = [g for g in preds if g not in done and preds[g] <= done]
-        g = min(ready, key=lambda g: position[groups[g][0]])
-        done.add(g)
+    while ready:  # Kahn over the groups, earliest-written ready group first
+        _, g = heapq.heappop(ready)
+        for h in after[g]:
+            waiting[h] -= 1
+            if not waiting[h]:
+                heapq.heappush(ready, (first[h], h))
         group = groups[g]
         if len(group) == 1:
             order.extend(group)

@@ -110,6 +110,7 @@ class FmuInfo:
 
 
 _CACHE: dict[tuple[str, int, int], FmuInfo] = {}
+_MEMBERS: dict[tuple[str, int, int], list[str]] = {}  # checked archive member names
 
 
 def _start(text: str | None, kind: str) -> Value | None:
@@ -127,15 +128,30 @@ def _start(text: str | None, kind: str) -> Value | None:
         return None
 
 
+def _version(path: Path) -> tuple[str, int, int]:
+    """(resolved path, mtime, size): a key that changes when the file does."""
+    stat = path.stat() if path.exists() else None
+    return (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+def archive_members(path: str | Path) -> list[str]:
+    """The checked member names of the FMU at `path` (check_archive, once per file version)."""
+    key = _version(Path(path))
+    members = _MEMBERS.get(key)
+    if members is None:
+        members = [name.replace("\\", "/") for name in check_archive(path)]
+        _MEMBERS[key] = members
+    return members
+
+
 def fmu_info(path: str | Path) -> FmuInfo:
     """Read (once per file version) the model description of the FMU at `path`."""
     path = Path(path)
-    stat = path.stat() if path.exists() else None
-    key = (str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+    key = _version(path)
     if key in _CACHE:
         return _CACHE[key]
     md = read_model_description(path)  # ConfigError for a missing or broken FMU
-    members = [name.replace("\\", "/") for name in check_archive(path)]
+    members = archive_members(path)
     variables, unsupported, arrays = _variables(md, arrays_mod.default_sizes(md))
     cs, me = md.coSimulation, md.modelExchange
     experiment = md.defaultExperiment
@@ -350,6 +366,7 @@ class _Resolver:
         self.problems: list[Problem] = self.report.items
         self.infos: dict[str, FmuInfo] = {}
         self.located: dict[tuple, tuple[Path | None, list[Problem]]] = {}  # see load()
+        self.file_infos: dict[Path, FmuInfo] = {}  # each FMU file read once per resolution
         self.once_per_process: dict[str, list[ComponentSpec]] = {}  # by FMU guid: its users
         self.tool_warned: set[str] = set()  # FMUs already warned about needsExecutionTool
         self.interfaces: dict[str, str] = {}  # component -> "cs" | "me"
@@ -371,7 +388,7 @@ class _Resolver:
             self.problems += found
             return
         try:
-            info = fmu_info(path)
+            info = self.file_infos.get(path) or self.file_infos.setdefault(path, fmu_info(path))
         except ConfigError as exc:
             for p in exc.problems:
                 self.error(loc, f"{comp.fmu}: {p.message}", p.hint)
@@ -513,7 +530,7 @@ class _Resolver:
         major = info.fmi_version.split(".")[0]
         identifier = info.model_identifier if interface == "cs" else info.me_identifier
         binary = _binary_path(major, identifier or "")
-        members = [m.replace("\\", "/") for m in check_archive(info.path)]
+        members = archive_members(info.path)
         if binary not in members:
             folder = binary.rsplit("/", 1)[0]
             platform = folder.split("/")[1]
