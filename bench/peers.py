@@ -15,8 +15,9 @@ For each it prints, in µs per instance-step (stepping only; medians of fresh pr
                   thread drains the blocks meanwhile; the file's close is shown apart)
   + all in memory the same, recording every output at every step (in memory)
 
-and cosim's setup per instance (resolve + instantiate + initialize, ms). It always exits 0:
-it measures, it does not judge.
+and cosim's setup per instance (resolve + instantiate + initialize, ms); then bench/calls.c
+times the FMU calls of the floor one by one (where the floor's time goes). It always exits
+0: it measures, it does not judge.
 
     python bench/peers.py [--repeat 5] [--quick] [--only 'chain-10, FMI 2.0']
 """
@@ -96,6 +97,25 @@ def _cosim(name: str, n: int, steps: int, h: float, mode: str, engine: str) -> d
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _calls(folder: Path, headers: Path) -> list[str]:
+    """bench/calls.c on the FMI 2.0 Gain and FirstOrder: where the floor's time goes."""
+    from cosim.library.build import bundled_fmu
+
+    exe = folder / "calls"
+    subprocess.run(
+        ["gcc", "-std=c11", "-O2", "-I", str(headers), str(ROOT / "bench" / "calls.c"),
+         "-o", str(exe), "-ldl"],
+        check=True,
+    )  # fmt: skip
+    lines = []
+    for name in ("Gain", "FirstOrder"):
+        lib, token, uri, vr_in, vr_out = _unpack(Path(bundled_fmu(name)), folder)
+        args = [str(exe), lib, token, uri, str(vr_in), str(vr_out), "1000000"]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=600, check=True)
+        lines.append(f"{name}: {out.stdout.strip()}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per measurement")
@@ -157,6 +177,7 @@ def main() -> None:
                     med(("native", "h5"), "close_ms"),
                 )
             )
+        calls = _calls(folder, fmi_headers())
     print(f"median of {args.repeat} fresh processes; µs per instance-step (stepping only)\n")
     print(
         "| scenario | steps | floor (C) | cosim-native | × floor | cosim-python | "
@@ -170,6 +191,9 @@ def main() -> None:
             f"{nat_h5:.3f} | {nat_h5 / floor:.2f} | {py_h5:.2f} | {nat_mem:.3f} | "
             f"{py_mem:.2f} | {setup:.2f} | {close:.1f} |"
         )
+    print("\nwhere the floor goes (bench/calls.c, one instance, 1e6 calls each):")
+    for line in calls:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
