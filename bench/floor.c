@@ -7,6 +7,11 @@
  * microseconds (setup and teardown excluded): nothing but the FMU's own work and the calls.
  *
  *   floor <2|3> <library.so> <guid|token> <resource URI> <vr in> <vr out> <N> <S> <H>
+ *
+ * `floor calls <library.so> <guid> <resource URI> <vr in> <vr out> <S>` instead times one
+ * FMI 2.0 instance's calls apart: S calls of fmi2SetReal alone, of fmi2GetReal alone
+ * (nothing changed since the last evaluation), of fmi2DoStep alone, and of the three in turn,
+ * in ns per call: where the floor's time goes.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
@@ -15,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef void *(*Instantiate2)(const char *, int, const char *, const char *, const void *, int,
@@ -60,7 +66,39 @@ static double now(void) {
 
 #define CHECK(x) do { if ((x) > 1) { fprintf(stderr, "floor: %s failed\n", #x); return 1; } } while (0)
 
+/* `floor calls ...`: one FMI 2.0 instance's set, get, doStep timed apart (bench/peers.py) */
+static int calls(char **argv) {
+    void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    const char *token = argv[2], *resources = argv[3];
+    uint32_t vr_in = (uint32_t)atol(argv[4]), vr_out = (uint32_t)atol(argv[5]);
+    long steps = atol(argv[6]);
+    double h = 1e-3;
+    static Callbacks2 cb = {logger2, calloc, free, NULL, NULL};
+    Instantiate2 instantiate = (Instantiate2)sym(lib, "fmi2Instantiate");
+    Setup2 setup = (Setup2)sym(lib, "fmi2SetupExperiment");
+    Mode enter = (Mode)sym(lib, "fmi2EnterInitializationMode");
+    Mode exit_ = (Mode)sym(lib, "fmi2ExitInitializationMode");
+    Real2 set = (Real2)sym(lib, "fmi2SetReal"), get = (Real2)sym(lib, "fmi2GetReal");
+    Step2 step = (Step2)sym(lib, "fmi2DoStep");
+    void *c = instantiate("g", 1, token, resources, &cb, 0, 0);
+    setup(c, 0, 0.0, 0.0, 1, steps * h); enter(c); exit_(c);
+    double u = 1.0, y = 0.0, t = 0.0;
+    double t0 = now();
+    for (long k = 0; k < steps; k++) { u += 1e-9; set(c, &vr_in, 1, &u); }
+    double t1 = now();
+    for (long k = 0; k < steps; k++) { get(c, &vr_out, 1, &y); }
+    double t2 = now();
+    for (long k = 0; k < steps; k++, t = k * h) { step(c, t, h, 1); }
+    double t3 = now();
+    for (long k = 0; k < steps; k++, t = (steps + k) * h) { set(c, &vr_in, 1, &u); step(c, t, h, 1); get(c, &vr_out, 1, &y); }
+    double t4 = now();
+    printf("set %.1f ns, get (clean) %.1f ns, doStep (clean) %.1f ns, set+doStep+get %.1f ns\n",
+           1e9 * (t1 - t0) / steps, 1e9 * (t2 - t1) / steps, 1e9 * (t3 - t2) / steps, 1e9 * (t4 - t3) / steps);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 8 && strcmp(argv[1], "calls") == 0) return calls(argv + 1);
     if (argc != 10) { fprintf(stderr, "usage: see floor.c\n"); return 2; }
     int fmi = atoi(argv[1]);
     void *lib = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);

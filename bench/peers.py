@@ -15,7 +15,7 @@ For each it prints, in µs per instance-step (stepping only; medians of fresh pr
                   thread drains the blocks meanwhile; the file's close is shown apart)
   + all in memory the same, recording every output at every step (in memory)
 
-and cosim's setup per instance (resolve + instantiate + initialize, ms); then bench/calls.c
+and cosim's setup per instance (resolve + instantiate + initialize, ms); then `floor calls`
 times the FMU calls of the floor one by one (where the floor's time goes). It always exits
 0: it measures, it does not judge.
 
@@ -97,20 +97,14 @@ def _cosim(name: str, n: int, steps: int, h: float, mode: str, engine: str) -> d
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _calls(folder: Path, headers: Path) -> list[str]:
-    """bench/calls.c on the FMI 2.0 Gain and FirstOrder: where the floor's time goes."""
+def _calls(exe: Path, folder: Path) -> list[str]:
+    """`floor calls` on the FMI 2.0 Gain and FirstOrder: where the floor's time goes."""
     from cosim.library.build import bundled_fmu
 
-    exe = folder / "calls"
-    subprocess.run(
-        ["gcc", "-std=c11", "-O2", "-I", str(headers), str(ROOT / "bench" / "calls.c"),
-         "-o", str(exe), "-ldl"],
-        check=True,
-    )  # fmt: skip
     lines = []
     for name in ("Gain", "FirstOrder"):
         lib, token, uri, vr_in, vr_out = _unpack(Path(bundled_fmu(name)), folder)
-        args = [str(exe), lib, token, uri, str(vr_in), str(vr_out), "1000000"]
+        args = [str(exe), "calls", lib, token, uri, str(vr_in), str(vr_out), "1000000"]
         out = subprocess.run(args, capture_output=True, text=True, timeout=600, check=True)
         lines.append(f"{name}: {out.stdout.strip()}")
     return lines
@@ -177,7 +171,7 @@ def main() -> None:
                     med(("native", "h5"), "close_ms"),
                 )
             )
-        calls = _calls(folder, fmi_headers())
+        calls = _calls(exe, folder)
     print(f"median of {args.repeat} fresh processes; µs per instance-step (stepping only)\n")
     print(
         "| scenario | steps | floor (C) | cosim-native | × floor | cosim-python | "
@@ -191,7 +185,7 @@ def main() -> None:
             f"{nat_h5:.3f} | {nat_h5 / floor:.2f} | {py_h5:.2f} | {nat_mem:.3f} | "
             f"{py_mem:.2f} | {setup:.2f} | {close:.1f} |"
         )
-    print("\nwhere the floor goes (bench/calls.c, one instance, 1e6 calls each):")
+    print("\nwhere the floor goes (floor calls, one instance, 1e6 calls each):")
     for line in calls:
         print(f"  {line}")
 
