@@ -137,8 +137,11 @@ class System:
 
         folder = Path(base_dir) if base_dir is not None else Path.cwd()
         name = str(data.get("name", "system")) if isinstance(data, Mapping) else "system"
+        from cosim.io.yaml import Generated
+
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: faster
         text = yaml.dump(_plain(data), Dumper=dumper, sort_keys=False, allow_unicode=True)
+        text = Generated(text)  # parsed with libyaml too (cosim.io.yaml.Generated)
         return cls._of(resolve_file(folder / f"<{name}>.yaml", overrides, text=text))
 
     @classmethod

@@ -47,9 +47,15 @@ def check_zip(path: str | Path, kind: ArchiveKind = FMU) -> list[str]:
     would make the archive unpack to more than MAX_UNPACKED_BYTES.
     """
     path = Path(path)
-    if not path.exists():
-        raise _problem(path, "no such file", "check the path")
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):  # also: a name too long, a NUL byte in the path
+        raise _problem(path, "no such file", "check the path") from None
     a, noun = kind.article, kind.noun
+    if not stat.S_ISREG(mode):  # /dev/zero would be read forever, a FIFO would block
+        raise _problem(
+            path, f"not {a} {noun}: not a regular file (a device, FIFO or socket)", kind.what_it_is
+        )
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()

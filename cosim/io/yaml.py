@@ -61,13 +61,21 @@ else:  # pragma: no cover - PyYAML built without libyaml
     _FastLoader = None  # type: ignore[assignment,misc]
 
 
+class Generated(str):
+    """YAML text cosim wrote itself (System.from_dict dumps a dict): parsed with libyaml.
+
+    Only such text: libyaml's composer recurses in C without a depth limit, so a hostile file
+    nesting 100,000 levels would crash the process, where PyYAML's parser stops at Python's
+    recursion limit. Text cosim dumped is as deep as the dict PyYAML's representer walked."""
+
+
 def _compose(text: str) -> Any:
-    """The YAML's node tree: libyaml's parser for ASCII text (the same marks as PyYAML's),
-    PyYAML's own for the rest and for any text libyaml refuses, so that every problem is
-    reported in PyYAML's words, as before."""
-    if _FastLoader is not None and text.isascii():
+    """The YAML's node tree: libyaml's parser for Generated ASCII text (the same marks as
+    PyYAML's), PyYAML's own for everything else and for any text libyaml refuses, so that
+    every problem is reported in PyYAML's words, as before."""
+    if _FastLoader is not None and isinstance(text, Generated) and text.isascii():
         try:
-            return yaml.compose(text, Loader=_FastLoader)
+            return yaml.compose(str(text), Loader=_FastLoader)
         except yaml.YAMLError:
             pass  # PyYAML's parser says what is wrong, at the same place
     return yaml.compose(text, Loader=_Loader)
@@ -142,7 +150,7 @@ class _Reader:
         if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
             try:
                 return _Node(self.constructor.construct_object(node), loc)
-            except (ValueError, yaml.YAMLError):
+            except (ValueError, KeyError, yaml.YAMLError):  # KeyError: `!!bool maybe`
                 tag = node.tag.replace(_STD, "!!")
                 self.report.error(loc, f"cannot read {node.value!r} as {tag}", path=path)
                 return _Node(_BAD, loc)
@@ -209,6 +217,13 @@ def _parse(text: str, file: str, report: _Report, index: bool = False) -> _Node 
     """Compose (never construct) the YAML, then read it into _Nodes."""
     try:
         root = _compose(text)
+    except RecursionError:
+        report.error(
+            Location(file, 1, 1),
+            "the document nests too deeply to read",
+            "a system file needs a few levels of nesting; look for runs of [ { or -",
+        )
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -233,6 +248,13 @@ def _parse(text: str, file: str, report: _Report, index: bool = False) -> _Node 
         return None
     try:
         node = _Reader(file, report).read(root)
+    except RecursionError:  # e.g. `name: &a [*a]`: an alias inside itself
+        report.error(
+            Location(file, 1, 1),
+            "the document nests too deeply to read (an alias inside itself?)",
+            "do not refer to an anchor (&name) from inside it (*name)",
+        )
+        return None
     except _TooLarge:
         report.error(
             Location(file, 1, 1),
@@ -739,7 +761,11 @@ class _Builder:
         resolved = self._fmu_paths.get(text)
         if resolved is None:  # a thousand components of one FMU resolve its path once
             path = Path(text)
-            resolved = (path if path.is_absolute() else self.path.parent / path).resolve()
+            path = path if path.is_absolute() else self.path.parent / path
+            try:
+                resolved = path.resolve()
+            except (OSError, ValueError):  # a NUL byte, a name too long: resolve.fmus says so
+                resolved = path
             self._fmu_paths[text] = resolved
         return resolved
 

@@ -59,16 +59,17 @@ def fmu_file(text: str | os.PathLike[str], base_dir: str | os.PathLike[str] | No
 def locate_fmu(comp: ComponentSpec) -> tuple[Path | None, list[Problem]]:
     """The FMU file of `comp` (None if missing or unbuildable) and the problems, at `fmu:`."""
     loc = comp.fmu_loc or comp.loc
-    if comp.base_dir is None:  # built in code: the path is given
-        path = Path(comp.fmu_path)
-    else:
-        try:
-            path = find_fmu(comp.fmu, comp.base_dir)
-        except CosimError as exc:
-            found = exc.problems if isinstance(exc, ConfigError) else [Problem(None, str(exc))]
-            return None, [Problem(loc, p.message, p.hint) for p in found]
-    if path.exists():
-        return path, []
+    try:
+        # built in code, the path is given; else the `fmu:` text names it
+        path = Path(comp.fmu_path) if comp.base_dir is None else find_fmu(comp.fmu, comp.base_dir)
+        if path.exists():
+            return path, []
+    except CosimError as exc:
+        found = exc.problems if isinstance(exc, ConfigError) else [Problem(None, str(exc))]
+        return None, [Problem(loc, p.message, p.hint) for p in found]
+    except (OSError, ValueError) as exc:  # a name too long for the system, a NUL byte
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [Problem(loc, f"cannot use the FMU path {comp.fmu!r}: {why}", "")]
     names = bundled_names()
     close = did_you_mean(comp.fmu, names) if names else None
     hint = (
