@@ -1064,7 +1064,7 @@ def read_system(
     spec = SystemSpec(
         name=str(name),
         path=path,
-        text=text,
+        text=str(text),  # plain text (a Generated marker stops at the parser)
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         simulation=sim,
         components=components,
