@@ -64,6 +64,27 @@ static double now(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* the FMI 2.0 functions the floor calls */
+typedef struct {
+    Instantiate2 instantiate;
+    Setup2 setup;
+    Mode enter, exit_, terminate;
+    Real2 set, get;
+    Step2 step;
+    Free free_;
+} Fmi2;
+
+static Fmi2 load2(void *lib) {
+    Fmi2 f = {
+        (Instantiate2)sym(lib, "fmi2Instantiate"), (Setup2)sym(lib, "fmi2SetupExperiment"),
+        (Mode)sym(lib, "fmi2EnterInitializationMode"), (Mode)sym(lib, "fmi2ExitInitializationMode"),
+        (Mode)sym(lib, "fmi2Terminate"), (Real2)sym(lib, "fmi2SetReal"),
+        (Real2)sym(lib, "fmi2GetReal"), (Step2)sym(lib, "fmi2DoStep"),
+        (Free)sym(lib, "fmi2FreeInstance"),
+    };
+    return f;
+}
+
 #define CHECK(x) do { if ((x) > 1) { fprintf(stderr, "floor: %s failed\n", #x); return 1; } } while (0)
 
 /* `floor calls ...`: one FMI 2.0 instance's set, get, doStep timed apart (bench/peers.py) */
@@ -74,23 +95,18 @@ static int calls(char **argv) {
     long steps = atol(argv[6]);
     double h = 1e-3;
     static Callbacks2 cb = {logger2, calloc, free, NULL, NULL};
-    Instantiate2 instantiate = (Instantiate2)sym(lib, "fmi2Instantiate");
-    Setup2 setup = (Setup2)sym(lib, "fmi2SetupExperiment");
-    Mode enter = (Mode)sym(lib, "fmi2EnterInitializationMode");
-    Mode exit_ = (Mode)sym(lib, "fmi2ExitInitializationMode");
-    Real2 set = (Real2)sym(lib, "fmi2SetReal"), get = (Real2)sym(lib, "fmi2GetReal");
-    Step2 step = (Step2)sym(lib, "fmi2DoStep");
-    void *c = instantiate("g", 1, token, resources, &cb, 0, 0);
-    setup(c, 0, 0.0, 0.0, 1, steps * h); enter(c); exit_(c);
+    const Fmi2 f = load2(lib);
+    void *c = f.instantiate("g", 1, token, resources, &cb, 0, 0);
+    f.setup(c, 0, 0.0, 0.0, 1, steps * h); f.enter(c); f.exit_(c);
     double u = 1.0, y = 0.0, t = 0.0;
     double t0 = now();
-    for (long k = 0; k < steps; k++) { u += 1e-9; set(c, &vr_in, 1, &u); }
+    for (long k = 0; k < steps; k++) { u += 1e-9; f.set(c, &vr_in, 1, &u); }
     double t1 = now();
-    for (long k = 0; k < steps; k++) { get(c, &vr_out, 1, &y); }
+    for (long k = 0; k < steps; k++) { f.get(c, &vr_out, 1, &y); }
     double t2 = now();
-    for (long k = 0; k < steps; k++, t = k * h) { step(c, t, h, 1); }
+    for (long k = 0; k < steps; k++, t = k * h) { f.step(c, t, h, 1); }
     double t3 = now();
-    for (long k = 0; k < steps; k++, t = (steps + k) * h) { set(c, &vr_in, 1, &u); step(c, t, h, 1); get(c, &vr_out, 1, &y); }
+    for (long k = 0; k < steps; k++, t = (steps + k) * h) { f.set(c, &vr_in, 1, &u); f.step(c, t, h, 1); f.get(c, &vr_out, 1, &y); }
     double t4 = now();
     printf("set %.1f ns, get (clean) %.1f ns, doStep (clean) %.1f ns, set+doStep+get %.1f ns\n",
            1e9 * (t1 - t0) / steps, 1e9 * (t2 - t1) / steps, 1e9 * (t3 - t2) / steps, 1e9 * (t4 - t3) / steps);
@@ -113,33 +129,26 @@ int main(int argc, char **argv) {
     double t = 0.0, elapsed;
     if (fmi == 2) {
         static Callbacks2 cb = {logger2, calloc, free, NULL, NULL};
-        Instantiate2 instantiate = (Instantiate2)sym(lib, "fmi2Instantiate");
-        Setup2 setup = (Setup2)sym(lib, "fmi2SetupExperiment");
-        Mode enter = (Mode)sym(lib, "fmi2EnterInitializationMode");
-        Mode exit_ = (Mode)sym(lib, "fmi2ExitInitializationMode");
-        Real2 set = (Real2)sym(lib, "fmi2SetReal"), get = (Real2)sym(lib, "fmi2GetReal");
-        Step2 step = (Step2)sym(lib, "fmi2DoStep");
-        Mode terminate = (Mode)sym(lib, "fmi2Terminate");
-        Free free_ = (Free)sym(lib, "fmi2FreeInstance");
+        const Fmi2 f = load2(lib);
         for (long i = 0; i < n; i++) {
             snprintf(name, sizeof name, "g%ld", i);
-            inst[i] = instantiate(name, 1, token, resources, &cb, 0, 0);
+            inst[i] = f.instantiate(name, 1, token, resources, &cb, 0, 0);
             if (!inst[i]) { fprintf(stderr, "floor: instantiate failed\n"); return 1; }
-            CHECK(setup(inst[i], 0, 0.0, 0.0, 1, steps * h));
-            CHECK(enter(inst[i]));
-            CHECK(exit_(inst[i]));
+            CHECK(f.setup(inst[i], 0, 0.0, 0.0, 1, steps * h));
+            CHECK(f.enter(inst[i]));
+            CHECK(f.exit_(inst[i]));
         }
         double one = 1.0;
         double t0 = now();
         for (long k = 0; k < steps; k++, t = k * h) {
             for (long i = 0; i < n; i++) {
-                CHECK(set(inst[i], &vr_in, 1, i ? &y[i - 1] : &one));
-                CHECK(step(inst[i], t, h, 1));
-                CHECK(get(inst[i], &vr_out, 1, &y[i]));
+                CHECK(f.set(inst[i], &vr_in, 1, i ? &y[i - 1] : &one));
+                CHECK(f.step(inst[i], t, h, 1));
+                CHECK(f.get(inst[i], &vr_out, 1, &y[i]));
             }
         }
         elapsed = now() - t0;
-        for (long i = 0; i < n; i++) { terminate(inst[i]); free_(inst[i]); }
+        for (long i = 0; i < n; i++) { f.terminate(inst[i]); f.free_(inst[i]); }
     } else {
         Instantiate3 instantiate = (Instantiate3)sym(lib, "fmi3InstantiateCoSimulation");
         Enter3 enter = (Enter3)sym(lib, "fmi3EnterInitializationMode");
