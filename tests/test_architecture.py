@@ -18,7 +18,7 @@ The layers, low to high (issue 8: cli -> api/verify/twin/plant -> engine -> fmu/
     fmu      opcua      realtime       opcua's section types come from io and model
     io
     model
-    errors
+    errors   paths                     paths: where bundled data and the user cache are
 
 `LOWER` below is the rule itself; the picture sums it up.
 """
@@ -36,13 +36,14 @@ from cosim.cli import COMMANDS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cosim"
 
-_LOW = {"errors", "model", "io", "fmu", "ssp", "opcua", "realtime"}
+_LOW = {"paths", "errors", "model", "io", "fmu", "ssp", "opcua", "realtime"}
 _ENGINE = _LOW | {"resolve", "engine"}
 _API = _ENGINE | {"results", "api"}
 _APPS = _API | {"verify", "twin", "plant"}
 
 # package (the first name under cosim/) -> the packages its modules may import, besides itself
 LOWER: dict[str, set[str]] = {
+    "paths": set(),  # where bundled data and the per-user cache are (issue 15)
     "errors": set(),
     "model": {"errors"},
     "fmu": {"errors", "model"},
@@ -50,7 +51,7 @@ LOWER: dict[str, set[str]] = {
     "ssp": {"errors", "model", "fmu", "io"},  # SSP packages read into / written from the model
     "opcua": {"errors", "model", "io"},
     "realtime": {"errors", "model"},
-    "library": {"errors", "model", "fmu"},
+    "library": {"paths", "errors", "model", "fmu"},
     "resolve": {"errors", "model", "fmu", "ssp", "opcua", "io", "library"},
     "engine": _LOW | {"resolve"},
     "results": _LOW | {"resolve"},

@@ -25,6 +25,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS: dict[str, str] = {
     "inspect": "show an FMU's interfaces, capabilities and variables",
     "fmus": "list and build the bundled FMU library",
+    "examples": "list the bundled example systems (run one with `cosim run --example NAME`)",
     "schema": "print the JSON Schema of the system YAML format",
     "validate": "check a system YAML against the schema and its FMUs",
     "run": "run a system and write results.h5",

@@ -99,14 +99,16 @@ def free_port() -> int:
 
 
 def systems_dir() -> Path:
-    """The systems/ folder of this checkout (where the demo YAML files live)."""
-    here = Path(__file__).resolve().parents[2] / "systems"
+    """The bundled systems/ folder (a checkout's, or the installed wheel's data)."""
+    from cosim.paths import systems_dir as bundled
+
+    here = bundled()
     if not (here / "ema_twin.yaml").is_file():
         raise ConfigError(
             Problem(
                 Location(str(here)),
-                "the demo systems (systems/ema_twin.yaml, ...) are not installed next to cosim",
-                "run the demo from a source checkout: pip install -e '.[test]'",
+                "the demo systems (systems/ema_twin.yaml, ...) are not installed with cosim",
+                "reinstall cosim from its wheel or sdist, or run from a source checkout",
             )
         )
     return here
@@ -133,7 +135,7 @@ class _PlantProcess:
             "--quiet",
         ]
         env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])
+        root = str(Path(__file__).resolve().parents[2])  # the folder cosim/ was imported from
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cosim.errors import ConfigError, Problem
+from cosim.errors import ConfigError, Location, Problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROGRESS_AFTER = 1.0  # seconds of wall time before a progress bar appears
@@ -23,6 +23,19 @@ def default_out(name: str) -> Path:
         k += 1
         path = base.with_name(f"{base.name}-{k}")
     return path
+
+
+def example_system(name: str) -> Path:
+    """The file of the bundled example system `name` (`cosim examples`); ConfigError if unknown."""
+    from cosim.io.locate import did_you_mean, listing
+    from cosim.paths import examples
+
+    found = examples()
+    if name in found:
+        return found[name]
+    close = did_you_mean(name, found)
+    hint = (f"did you mean {close!r}? " if close else "") + f"examples: {listing(found, 30)}"
+    raise ConfigError(Problem(Location("--example"), f"unknown example system {name!r}", hint))
 
 
 def ms(seconds: float | None) -> str:

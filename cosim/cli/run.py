@@ -22,6 +22,7 @@ from cosim.cli.output import (
     EXIT_OK,
     Progress,
     default_out,
+    example_system,
     plural,
     print_warnings,
     problem_dict,
@@ -33,7 +34,15 @@ from cosim.errors import ConfigError, CosimError, FmuError, Location, Problem
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "system", metavar="SYSTEM.yaml", help="the system file, or one FMU (X.fmu) to run alone"
+        "system",
+        metavar="SYSTEM.yaml",
+        nargs="?",
+        help="the system file, or one FMU (X.fmu) to run alone",
+    )
+    parser.add_argument(
+        "--example",
+        metavar="NAME",
+        help="run a bundled example system instead of a file (`cosim examples` lists them)",
     )
     parser.add_argument(
         "--out", metavar="DIR", help="folder for results.h5 (default: a new folder under results/)"
@@ -229,6 +238,19 @@ def load(args: argparse.Namespace) -> Any:
     """The System that `cosim run` runs: a YAML file, or one FMU with its default experiment."""
     from cosim.api import System
 
+    example = getattr(args, "example", None)
+    if (args.system is None) == (example is None):
+        raise ConfigError(
+            Problem(
+                Location("SYSTEM.yaml"),
+                "give one system: a file or --example NAME"
+                if example is None
+                else "give a system file or --example NAME, not both",
+                "`cosim examples` lists the bundled systems",
+            )
+        )
+    if example is not None:
+        args.system = str(example_system(example))
     path = Path(args.system)
     step = getattr(args, "step", None)
     inputs = getattr(args, "inputs", None)

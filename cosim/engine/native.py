@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cosim import paths
 from cosim.engine.stages import NO_STEP, round_half_away
 from cosim.fmu.adapter import CTYPES, ValueType
 
@@ -131,9 +132,8 @@ class Unsupported(Exception):
 
 
 def cache_dir() -> Path:
-    """Where the kernel is built: COSIM_CACHE, else ~/.cache/cosim (else the temp folder)."""
-    base = os.environ.get("COSIM_CACHE") or os.path.join(Path.home(), ".cache", "cosim")
-    return Path(base)
+    """Where the kernel is built: the per-user cache (cosim.paths; else the temp folder)."""
+    return paths.cache_dir()
 
 
 def kernel() -> tuple[Any, str]:
@@ -142,7 +142,8 @@ def kernel() -> tuple[Any, str]:
     if _library is not None or _why_not:
         return _library, _why_not
     source = SOURCE.read_bytes()
-    key = hashlib.sha256(source + " ".join(FLAGS).encode()).hexdigest()[:16]
+    salt = " ".join(FLAGS) + "\n" + paths.compiler_id()
+    key = hashlib.sha256(source + salt.encode()).hexdigest()[:16]
     gcc = shutil.which(os.environ.get("CC", "gcc"))
     for folder in (cache_dir(), Path(tempfile.gettempdir()) / "cosim-cache"):
         target = folder / f"kernel-{key}.so"

@@ -31,9 +31,20 @@ from xml.sax.saxutils import quoteattr
 
 import yaml
 
+from cosim import paths
 from cosim.errors import ConfigError, Location, Problem
 
-FMUS_DIR = Path(os.environ.get("COSIM_FMUS_DIR", Path(__file__).resolve().parents[2] / "fmus"))
+
+def _build_dir(sources: Path) -> Path:
+    """Where FMUs built from `sources` go: in place in a checkout or a COSIM_FMUS_DIR copy, else
+    (an installed wheel) the per-user cache, one folder per installation."""
+    if "COSIM_FMUS_DIR" in os.environ or paths.checkout_root() is not None:
+        return sources
+    return paths.cache_dir() / "fmus" / hashlib.sha256(str(sources).encode()).hexdigest()[:12]
+
+
+FMUS_DIR = Path(os.environ.get("COSIM_FMUS_DIR") or paths.data_dir() / "fmus")  # the sources
+BUILD_DIR = _build_dir(FMUS_DIR)  # the built .fmu files and their stamps (.build/)
 MODELS_DIR = FMUS_DIR / "models"
 COMMON_DIR = FMUS_DIR / "common"
 VR_INTEGER_BASE = 1000
@@ -608,7 +619,7 @@ def _split(name: str) -> tuple[str, int]:
 
 def output_path(name: str) -> Path:
     model, version = _split(name)
-    return FMUS_DIR / (f"fmi3/{model}.fmu" if version == 3 else f"{model}.fmu")
+    return BUILD_DIR / (f"fmi3/{model}.fmu" if version == 3 else f"{model}.fmu")
 
 
 def fmi_headers() -> Path:
@@ -632,14 +643,14 @@ def files_hash(files: Sequence[Path], salt: str = "") -> str:
 def _source_hash(model_dir: Path, version: int) -> str:
     files = sorted(COMMON_DIR.glob("*")) + sorted(model_dir.glob("*")) + [Path(__file__)]
     files += sorted(fmi_headers().glob(f"fmi{version}*.h"))
-    return files_hash(files, f"fmi{version}")
+    return files_hash(files, f"fmi{version}\n{paths.compiler_id()}")
 
 
 @contextmanager
 def build_lock() -> Iterator[None]:
     """One FMU build at a time across processes (test workers, parallel runs)."""
-    FMUS_DIR.joinpath(".build").mkdir(parents=True, exist_ok=True)
-    with open(FMUS_DIR / ".build" / "lock", "w") as fh:
+    BUILD_DIR.joinpath(".build").mkdir(parents=True, exist_ok=True)
+    with open(BUILD_DIR / ".build" / "lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -649,7 +660,7 @@ def build_lock() -> Iterator[None]:
 
 def _stamp_path(name: str) -> Path:
     model, version = _split(name)
-    return FMUS_DIR / ".build" / f"{model}.fmi{version}.sha256"
+    return BUILD_DIR / ".build" / f"{model}.fmi{version}.sha256"
 
 
 def is_stale(name: str) -> bool:
@@ -746,13 +757,15 @@ def resolve_fmu(text: str, base_dir: Path) -> Path:
     """Map a YAML `fmu:` value to a path: a bundled name, or a path relative to `base_dir`.
 
     A path that points at a bundled FMU's output location (e.g. ``../fmus/Mass1.fmu``) is
-    built on first use, so systems can name bundled FMUs by path on a fresh clone.
+    built on first use, so systems can name bundled FMUs by path on a fresh clone; in an
+    installed wheel the same path (next to the sources) maps to the build in the cache.
     """
     if not text.endswith(".fmu") and text in bundled_names():
         return bundled_fmu(text)
     path = (Path(base_dir) / text).resolve()
     for name in bundled_names():
-        if output_path(name).resolve() == path:
+        out = output_path(name)
+        if path in (out.resolve(), (FMUS_DIR / out.relative_to(BUILD_DIR)).resolve()):
             return bundled_fmu(name)
     return path
 
@@ -761,7 +774,7 @@ def clean() -> None:
     """Remove every built FMU (used by tests of the builder)."""
     for name in bundled_names():
         output_path(name).unlink(missing_ok=True)
-    shutil.rmtree(FMUS_DIR / ".build", ignore_errors=True)
+    shutil.rmtree(BUILD_DIR / ".build", ignore_errors=True)
 
 
 __all__ = ["build", "build_all", "bundled_fmu", "bundled_names", "is_stale", "resolve_fmu"]

@@ -24,8 +24,9 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
+from cosim import paths
 from cosim.errors import ConfigError, Location, Problem
-from cosim.library.build import FMUS_DIR, build_lock, files_hash, fmi_headers
+from cosim.library.build import BUILD_DIR, FMUS_DIR, build_lock, files_hash, fmi_headers
 
 SPECIAL_DIR = FMUS_DIR / "special"
 PREFIX = "special/"
@@ -55,19 +56,19 @@ def unknown_name(name: str) -> ConfigError:
 
 
 def output_path(name: str) -> Path:
-    """Where the FMU `special/<Name>` is written: ``fmus/special/<Name>.fmu``."""
-    return SPECIAL_DIR / f"{name[len(PREFIX) :]}.fmu"
+    """Where the FMU `special/<Name>` is written: ``special/<Name>.fmu`` in the build folder."""
+    return BUILD_DIR / "special" / f"{name[len(PREFIX) :]}.fmu"
 
 
 def stamp_path(name: str) -> Path:
     """The file holding the source hash the FMU `name` was last built from."""
-    return FMUS_DIR / ".build" / f"special.{name[len(PREFIX) :]}.sha256"
+    return BUILD_DIR / ".build" / f"special.{name[len(PREFIX) :]}.sha256"
 
 
 def source_hash(name: str) -> str:
     """The hash of everything the FMU `name` is made of."""
     files = sorted(_folder(name).glob("*")) + [Path(__file__)]
-    return files_hash(files + sorted(fmi_headers().glob("fmi*.h")))
+    return files_hash(files + sorted(fmi_headers().glob("fmi*.h")), paths.compiler_id())
 
 
 def is_stale(name: str) -> bool:
@@ -144,6 +145,7 @@ def build(name: str, force: bool = False) -> Path:
                     )
                 )
             partial = out.with_suffix(".fmu.partial")
+            out.parent.mkdir(parents=True, exist_ok=True)
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.write(xml, "modelDescription.xml")
                 zf.write(binary, f"binaries/{platform}/{folder.name}.so")
