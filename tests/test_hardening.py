@@ -55,3 +55,189 @@ def test_an_fmu_that_is_a_fifo_does_not_hang_validate(tmp_path):
     )  # fmt: skip
     assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
     assert "not a regular file" in out.stdout
+
+
+# ------------------------------------------------------------------ bad FMU content
+def _remake(src, out, member_bytes=None, description=None):
+    """A copy of the FMU `src` with the modelDescription.xml text changed by `description` or
+    the raw archive bytes changed by `member_bytes(data, info of the binary)`."""
+    import shutil
+    import zipfile
+
+    if description is not None:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                if info.filename == "modelDescription.xml":
+                    data = description(data.decode()).encode()
+                zout.writestr(info, data)
+        return out
+    shutil.copy(src, out)
+    with zipfile.ZipFile(src) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith(".so"))
+    data = bytearray(out.read_bytes())
+    member_bytes(data, info)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _flip_deflate(data, info):
+    import struct
+
+    off = info.header_offset
+    n, m = struct.unpack("<HH", data[off + 26 : off + 30])
+    for k in range(off + 30 + n + m + 200, off + 30 + n + m + 400):
+        data[k] ^= 0x5A
+
+
+def _replace(old, new):
+    import struct
+
+    def patch(data, info):
+        data[:] = data.replace(struct.pack("<I", old(info)), struct.pack("<I", new(info)))
+
+    return patch
+
+
+CORRUPT = {
+    "a corrupt deflate stream": (_flip_deflate, "is corrupt: Error -3"),
+    "a bad CRC-32": (_replace(lambda i: i.CRC, lambda i: i.CRC ^ 0xFFFF), "Bad CRC-32"),
+    "a size larger than the member": (
+        _replace(lambda i: i.file_size, lambda i: 3 * i.file_size + 17),
+        "its header says",
+    ),
+    "a size smaller than the member": (
+        _replace(lambda i: i.file_size, lambda i: i.file_size // 2),
+        "is corrupt",
+    ),
+}
+
+
+def _system(tmp_path, fmu):
+    path = tmp_path / "system.yaml"
+    path.write_text(BASE + f"components: {{g: {{fmu: {fmu.name}}}}}\n")
+    return path
+
+
+def _cosim(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "cosim", *map(str, args)],
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_a_corrupt_fmu_archive_is_bad_input_in_validate_inspect_and_run(case, tmp_path):
+    from cosim.library.build import bundled_fmu
+
+    patch, message = CORRUPT[case]
+    fmu = _remake(bundled_fmu("Gain"), tmp_path / "bad.fmu", member_bytes=patch)
+    system = _system(tmp_path, fmu)
+    before = set(os.listdir(tmp_path))
+    for args in (["validate", system], ["inspect", fmu], ["run", system, "--out", tmp_path / "r"]):
+        out = _cosim(*args)
+        text = out.stdout + out.stderr
+        assert out.returncode == 2, (args, text)
+        assert "Traceback" not in text and message in text, (args, text)
+        assert "binaries/linux64/Gain.so" in text, text
+    assert set(os.listdir(tmp_path)) - before <= {"r"}  # nothing unpacked next to it
+
+
+@pytest.mark.parametrize("case", list(CORRUPT)[:2])
+def test_unpacking_a_corrupt_fmu_leaves_no_folder_behind(case, tmp_path):
+    from cosim.errors import ConfigError
+    from cosim.fmu.archive import extract
+    from cosim.library.build import bundled_fmu
+
+    fmu = _remake(bundled_fmu("Gain"), tmp_path / "bad.fmu", member_bytes=CORRUPT[case][0])
+    target = tmp_path / "unpacked"
+    with pytest.raises(ConfigError, match="is corrupt"):
+        extract(fmu, target)
+    assert not target.exists()
+    import tempfile
+
+    made = set(os.listdir(tempfile.gettempdir()))
+    with pytest.raises(ConfigError, match="is corrupt"):
+        extract(fmu)  # into a new temporary folder: removed again
+    assert {n for n in set(os.listdir(tempfile.gettempdir())) - made if "bad" in n} == set()
+
+
+DESCRIPTIONS = {
+    "valueReference 2**32": ('valueReference="1"', 'valueReference="4294967296"', "out of range"),
+    "valueReference -1": ('valueReference="1"', 'valueReference="-1"', "out of range"),
+    "valueReference 1e20": ('valueReference="1"', 'valueReference="1e20"', "1e20"),
+    "Integer start 1.5e400": ('<Integer start="0"/>', '<Integer start="1.5e400"/>', "1.5e400"),
+    "Integer start beyond int32": (
+        '<Integer start="0"/>',
+        '<Integer start="99999999999"/>',
+        "range of Integer",
+    ),
+    "Real start 1e400": (
+        '<Real unit="1" start="1.0"/>',
+        '<Real unit="1" start="1e400"/>',
+        "64-bit",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DESCRIPTIONS))
+def test_a_model_description_outside_the_standard_is_bad_input(case, tmp_path):
+    from cosim.library.build import bundled_fmu
+
+    old, new, message = DESCRIPTIONS[case]
+    fmu = _remake(
+        bundled_fmu("Gain"), tmp_path / "bad.fmu", description=lambda t: t.replace(old, new, 1)
+    )
+    system = _system(tmp_path, fmu)
+    for args in (["validate", system], ["run", system, "--out", tmp_path / "r"]):
+        out = _cosim(*args)
+        text = out.stdout + out.stderr
+        assert out.returncode == 2 and "Traceback" not in text, (args, text)
+        assert f"{system}:2:" in text and message in text, (args, text)
+
+
+def test_a_model_description_beyond_the_limits_is_refused_before_it_is_parsed(tmp_path):
+    """A 300 MiB modelDescription.xml (compressed to 0.3 MB) and 1,000,001 variables: refused
+    from the header and a streaming count, in well under the seconds parsing would take."""
+    import time
+
+    from cosim.fmu import archive
+    from cosim.library.build import bundled_fmu
+
+    gain = bundled_fmu("Gain")
+    bomb = _remake(
+        gain,
+        tmp_path / "bomb.fmu",
+        description=lambda t: t.replace(
+            "</fmiModelDescription>", "<!--" + " " * (300 * 1024**2) + "-->\n</fmiModelDescription>"
+        ),
+    )
+    many = archive.MAX_VARIABLES + 1
+    variable = '<ScalarVariable name="x{}" valueReference="{}"><Real/></ScalarVariable>\n'
+    crowd = _remake(
+        gain,
+        tmp_path / "crowd.fmu",
+        description=lambda t: t.replace(
+            "  </ModelVariables>",
+            "".join(variable.format(i, 10**5 + i) for i in range(many)) + "  </ModelVariables>",
+        ),
+    )
+    for fmu, message in ((bomb, "300 MiB, more than the 256 MiB"), (crowd, "1,000,000 variables")):
+        t0 = time.perf_counter()
+        out = _cosim("validate", _system(tmp_path, fmu))
+        assert out.returncode == 2 and message in out.stdout, out.stdout + out.stderr
+        assert time.perf_counter() - t0 < 20  # parsing 1e6 variables: ~30 s and ~3 GB
+
+
+def test_plant_only_errors_fail_run_as_they_fail_validate(tmp_path):
+    from pathlib import Path
+
+    systems = Path(__file__).resolve().parents[1] / "systems"
+    text = (systems / "ema_plant.yaml").read_text().replace("../fmus/", f"{systems.parent}/fmus/")
+    path = tmp_path / "plant.yaml"
+    path.write_text(text.replace("from: act.wear,", "from: act.wearr,"))
+    for args in (["validate", path], ["run", path, "--stop", "0.1", "--out", tmp_path / "r"]):
+        out = _cosim(*args)
+        text = out.stdout + out.stderr
+        assert out.returncode == 2 and "Traceback" not in text, (args, text)
+        assert "plant.serve[4].from" in text and "did you mean 'act.wear'" in text, text

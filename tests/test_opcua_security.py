@@ -157,3 +157,85 @@ def test_missing_password_variable_is_named(secure_plant: ValueServer, certs, mo
     monkeypatch.delenv(PASSWORD_ENV)
     text = refused(twin_spec(secure_plant, certs))
     assert f"environment variable {PASSWORD_ENV}" in text
+
+
+# ------------------------------------------------------------------ issue 14: certificate checks
+def _expired(base: Path, name: str) -> tuple[Path, Path]:
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    return generate_certificate(
+        base / f"{name}.der", base / f"{name}.pem", application_uri=f"urn:cosim:test:{name}",
+        common_name=name, not_before=start, days=29, overwrite=True,
+    )  # fmt: skip
+
+
+def test_expired_certificates_are_accepted_with_a_warning_on_both_sides(tmp_path, caplog) -> None:
+    """Both peers present certificates that expired yesterday: the channel still opens (many
+    plants run with old certificates), and each side says once which certificate expired."""
+    import logging
+
+    plant_cert, plant_key = _expired(tmp_path, "oldplant")
+    twin_cert, twin_key = _expired(tmp_path, "oldtwin")
+    server_sec = SecuritySpec(mode="SignAndEncrypt", certificate=plant_cert, private_key=plant_key)
+    caplog.set_level(logging.WARNING, logger="cosim")
+    with ValueServer(
+        f"opc.tcp://127.0.0.1:{free_port()}", ["Plant.X"], security=server_sec, name="plant"
+    ) as server:
+        server.publish(np.array([2.5]))
+        spec = OpcuaSpec(
+            endpoint=server.endpoint,
+            security=SecuritySpec(
+                mode="SignAndEncrypt",
+                certificate=twin_cert,
+                private_key=twin_key,
+                server_certificate=plant_cert,
+            ),  # fmt: skip
+            inputs=(InputSpec(server.node_ids[0], VarRef("m", "x")),),
+            connect_timeout=5.0,
+        )
+        with InputBridge(spec) as bridge:
+            values, age, stale = np.zeros(1), np.zeros(1), np.zeros(1, dtype=bool)
+            t0 = time.monotonic()
+            while bridge.read_latest(values, age, stale) or values[0] != 2.5:
+                assert time.monotonic() - t0 < 3.0, "no value over the secure channel"
+                time.sleep(0.002)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "the OPC UA server at" in text and "CN=oldplant" in text and "expired on" in text, text
+    assert "OPC UA client certificate" in text and "CN=oldtwin" in text, text
+
+
+def test_certificate_problems_are_found_by_validate(tmp_path) -> None:
+    """An expired certificate is a warning; a key of another certificate, a key file that is a
+    certificate, a certificate file that is not one are errors, each at its key."""
+    from cosim.io.opcua import check_security
+
+    good_cert, good_key = generate_certificate(
+        tmp_path / "a.der", tmp_path / "a.pem", application_uri="urn:a"
+    )
+    _, other_key = generate_certificate(
+        tmp_path / "b.der", tmp_path / "b.pem", application_uri="urn:b"
+    )
+    old_cert, old_key = _expired(tmp_path, "old")
+    cases = {
+        "expired": ({"certificate": old_cert.name, "private_key": old_key.name}, "warning",
+                    "certificate old.der expired on"),
+        "mismatch": ({"certificate": good_cert.name, "private_key": other_key.name}, "error",
+                     "the private key b.pem does not belong to the certificate a.der"),
+        "swapped": ({"certificate": good_key.name, "private_key": good_cert.name}, "error",
+                    "is not an X.509 certificate"),
+        "trusted expired": ({"certificate": good_cert.name, "private_key": good_key.name,
+                             "trusted_clients": [old_cert.name]}, "warning",
+                            "trusted certificate old.der expired"),
+    }  # fmt: skip
+    for name, (data, severity, message) in cases.items():
+        _, problems = check_security(
+            {"mode": "Sign", **data}, tmp_path, side="server", path=("plant", "security")
+        )
+        found = [p for p in problems if message in p.message]
+        assert found and found[0].severity == severity, (name, [str(p) for p in problems])
+    _, clean = check_security(
+        {"mode": "Sign", "certificate": "a.der", "private_key": "a.pem"},
+        tmp_path, side="server", path=("plant", "security"),
+    )  # fmt: skip
+    assert clean == []

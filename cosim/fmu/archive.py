@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -12,6 +15,15 @@ from typing import Any
 from cosim.errors import ConfigError, Location, Problem
 
 MAX_UNPACKED_BYTES = 2 * 1024**3  # refuse archives that would unpack to more than 2 GiB
+# A model description is parsed into Python objects (fmpy): ~3 KB and ~30 us per variable, so
+# its size is bounded before it is parsed. The largest real FMUs we know of have a few 100,000
+# variables in a modelDescription.xml of a few 10 MB.
+MAX_MODEL_DESCRIPTION_BYTES = 256 * 1024**2
+MAX_VARIABLES = 1_000_000
+_VARIABLE_TAG = re.compile(
+    rb"<(ScalarVariable|Float32|Float64|U?Int(?:8|16|32|64)|Boolean|String|Binary|Enumeration"
+    rb"|Clock)[\s/>]"
+)
 _COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
@@ -99,6 +111,46 @@ def check_zip(path: str | Path, kind: ArchiveKind = FMU) -> list[str]:
     return names
 
 
+_CHUNK = 1 << 20
+# what zipfile raises for a corrupt member: a bad deflate stream, a bad CRC, a truncated file
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: Any, path: Path, noun: str):
+    """Decompress one member into the binary file `out` (None: only read it), checking its
+    CRC-32 and that it unpacks to the size its header says; ConfigError if it does not."""
+    count = 0
+    try:
+        with zf.open(info) as member:
+            while chunk := member.read(_CHUNK):
+                count += len(chunk)
+                if out is not None:
+                    out.write(chunk)
+    except _CORRUPT as exc:
+        raise _problem(
+            path,
+            f"archive entry {info.filename!r} is corrupt: {exc}",
+            f"the {noun} file is damaged; export or download it again",
+        ) from None
+    if count != info.file_size:
+        raise _problem(
+            path,
+            f"archive entry {info.filename!r} is corrupt: it unpacks to {count} bytes, its "
+            f"header says {info.file_size}",
+            f"the {noun} file is damaged; export or download it again",
+        )
+
+
+def verify_zip(path: str | Path, kind: ArchiveKind = FMU) -> None:
+    """Decompress every member of the (checked) zip archive at `path` without writing it:
+    ConfigError for a corrupt deflate stream, a bad CRC-32 or a size that lies."""
+    path = Path(path)
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.is_dir():
+                _copy_member(zf, info, None, path, kind.noun)
+
+
 def check_archive(path: str | Path) -> list[str]:
     """Return the member names of the FMU at `path`, or raise ConfigError.
 
@@ -138,25 +190,38 @@ def extract(path: str | Path, target: str | Path | None = None) -> Path:
     if path.is_dir():
         return path
     dest = Path(target) if target else Path(tempfile.mkdtemp(prefix=f"cosim_{path.stem}_"))
-    return _unpack(path, dest)
+    return _unpack(path, dest, FMU)
 
 
 def extract_zip(path: str | Path, target: str | Path, kind: ArchiveKind = FMU) -> Path:
     """Check the zip archive at `path` (check_zip), then unpack it into the folder `target`."""
     path = Path(path)
     check_zip(path, kind)
-    return _unpack(path, Path(target))
+    return _unpack(path, Path(target), kind)
 
 
-def _unpack(path: Path, dest: Path) -> Path:
+def _unpack(path: Path, dest: Path, kind: ArchiveKind) -> Path:
+    """Unpack into `dest`, every member checked (_copy_member); on any error nothing of the
+    archive stays behind (`dest` removed if this call made it or it was empty)."""
+    fresh = not dest.exists() or not any(dest.iterdir())
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            out = (root / info.filename).resolve()
-            if root != out and root not in out.parents:  # belt and braces after check_zip
-                raise _problem(path, f"unsafe archive entry {info.filename!r}")
-            zf.extract(info, root)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                out = (root / info.filename).resolve()
+                if root != out and root not in out.parents:  # belt and braces after check_zip
+                    raise _problem(path, f"unsafe archive entry {info.filename!r}")
+                if info.is_dir():
+                    out.mkdir(parents=True, exist_ok=True)
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with open(out, "wb") as fh:
+                    _copy_member(zf, info, fh, path, kind.noun)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
     return dest
 
 
@@ -166,12 +231,57 @@ def read_model_description(path: str | Path):
 
     path = Path(path)
     check_archive(path)
+    _check_size(path)
     try:
         return _read(str(path), validate=False)
     except Exception as exc:  # fmpy raises various types for broken XML
         if isinstance(exc, AttributeError):  # e.g. a root element other than fmiModelDescription
             exc = "not an FMI model description (expected root element <fmiModelDescription>)"
         raise _problem(path, f"cannot read modelDescription.xml: {exc}") from None
+
+
+def _check_size(path: Path) -> None:
+    """ConfigError if modelDescription.xml is larger than MAX_MODEL_DESCRIPTION_BYTES or declares
+    more than MAX_VARIABLES variables (counted in a streaming scan, before anything is parsed)."""
+    hint = "cosim's limits for one FMU are in docs/limits.md"
+    try:
+        if path.is_dir():
+            size, opened = (path / "modelDescription.xml").stat().st_size, None
+        else:
+            zf = zipfile.ZipFile(path)
+            size, opened = zf.getinfo("modelDescription.xml").file_size, zf
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise _problem(path, f"cannot read modelDescription.xml: {exc}") from None
+    try:
+        if size > MAX_MODEL_DESCRIPTION_BYTES:
+            raise _problem(
+                path,
+                f"modelDescription.xml is {size / 1024**2:.0f} MiB, more than the "
+                f"{MAX_MODEL_DESCRIPTION_BYTES // 1024**2} MiB cosim reads",
+                hint,
+            )
+        count, tail = 0, b""
+        with (
+            opened.open("modelDescription.xml")
+            if opened
+            else open(path / "modelDescription.xml", "rb") as fh
+        ):
+            while chunk := fh.read(_CHUNK):
+                data = tail + chunk
+                cut = max(len(data) - 24, 0)  # a tag starting in the last 24 bytes: next chunk
+                count += sum(1 for m in _VARIABLE_TAG.finditer(data) if m.start() < cut)
+                tail = data[cut:]
+                if count > MAX_VARIABLES:
+                    raise _problem(
+                        path,
+                        f"modelDescription.xml declares more than {MAX_VARIABLES:,} variables",
+                        hint,
+                    )
+    except _CORRUPT as exc:
+        raise _problem(path, f"cannot read modelDescription.xml: {exc}") from None
+    finally:
+        if opened is not None:
+            opened.close()
 
 
 def interface_attributes(path: str | Path) -> dict[str, dict[str, str]]:

@@ -43,7 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.fmu.archive import interface_attributes, model_description_root, read_model_description
+from cosim.fmu.archive import (
+    interface_attributes,
+    model_description_root,
+    read_model_description,
+    verify_zip,
+)
 
 # canonical key -> (FMI 2.0 attribute, FMI 3.0 attribute, default); None = not in that version
 _COMMON: dict[str, tuple[str | None, str | None, Any]] = {
@@ -119,6 +124,8 @@ def inspect_fmu(fmu: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(fmu).resolve()
     md = read_model_description(path)  # checks the archive (zip-slip, symlinks) first
+    if not path.is_dir():
+        verify_zip(path)  # a corrupt member (deflate stream, CRC, size) is no usable FMU
     major = _major(md.fmiVersion, path)
     raw = _interface_elements(path)
     interfaces: dict[str, Any] = {}

@@ -217,6 +217,86 @@ def _path(ctx: Problems, value: Any, path: tuple, base_dir: Path, what: str) -> 
     return p
 
 
+def _read_certificate(ctx: Problems, p: Path, at: tuple) -> Any:
+    """The X.509 certificate in the DER or PEM file `p`, or None (an error at `at`)."""
+    from cryptography import x509
+
+    try:
+        data = p.read_bytes()
+        pem = data.lstrip().startswith(b"-----BEGIN")
+        return x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
+    except (OSError, ValueError) as exc:
+        ctx.error(at, f"{ctx.where(at)}: {p} is not an X.509 certificate (DER or PEM): {exc}")
+        return None
+
+
+def _check_validity(ctx: Problems, cert: Any, p: Path, at: tuple, whose: str) -> None:
+    """A warning at `at` if the certificate has expired or is not valid yet."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    after, before = cert.not_valid_after_utc, cert.not_valid_before_utc
+    if now > after or now < before:
+        what = f"expired on {after:%Y-%m-%d}" if now > after else f"is valid from {before:%Y-%m-%d}"
+        ctx.warn(
+            at,
+            f"{ctx.where(at)}: {whose} certificate {p.name} {what}; OPC UA peers that check "
+            "validity periods refuse it",
+            "make a new certificate (cosim.opcua.certs.generate_certificate) and trust that one",
+        )
+
+
+def _check_certificates(
+    ctx: Problems,
+    path: tuple,
+    files: Mapping[str, Path | None],
+    server_cert: Path | None,
+    trusted: Sequence[tuple[int, Path]],
+    own: str,
+) -> None:
+    """The certificate files are certificates, the private key belongs to the certificate,
+    and none has expired (a warning: a peer that checks refuses it, one that does not, not)."""
+    from cryptography.hazmat.primitives import serialization
+
+    cert_file, key_file = files.get("certificate"), files.get("private_key")
+    cert = None
+    if cert_file is not None:
+        cert = _read_certificate(ctx, cert_file, (*path, "certificate"))
+        if cert is not None:
+            _check_validity(ctx, cert, cert_file, (*path, "certificate"), own)
+    if key_file is not None:
+        at = (*path, "private_key")
+        try:
+            data = key_file.read_bytes()
+            load = (
+                serialization.load_pem_private_key
+                if data.lstrip().startswith(b"-----BEGIN")
+                else serialization.load_der_private_key
+            )
+            key = load(data, password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            why = "it is encrypted (cosim needs it unencrypted)" if "password" in str(exc) else exc
+            ctx.error(at, f"{ctx.where(at)}: {key_file} is not a private key (DER or PEM): {why}")
+            key = None
+        fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+        if key is not None and cert is not None:
+            mine = key.public_key().public_bytes(serialization.Encoding.DER, fmt)
+            if mine != cert.public_key().public_bytes(serialization.Encoding.DER, fmt):
+                ctx.error(
+                    at,
+                    f"{ctx.where(at)}: the private key {key_file.name} does not belong to the "
+                    f"certificate {cert_file.name} (their public keys differ)",
+                    "use the key file that was made together with this certificate",
+                )
+    others = [("server_certificate", server_cert)] if server_cert is not None else []
+    others += [(("trusted_clients", i), p) for i, p in trusted]
+    for key_path, p in others:
+        at = (*path, *(key_path if isinstance(key_path, tuple) else (key_path,)))
+        other = _read_certificate(ctx, p, at)
+        if other is not None:
+            _check_validity(ctx, other, p, at, "the trusted")
+
+
 # --------------------------------------------------------------------------- sections
 _TOP_KEYS = (
     "endpoint",
@@ -304,6 +384,7 @@ def _security(
             files[key] = _path(ctx, data[key], (*path, key), base_dir, what)
     server_cert = None
     trusted: list[Path] = []
+    trusted_at: list[tuple[int, Path]] = []  # (index in trusted_clients, file)
     if side == "client":
         if "server_certificate" in data:
             server_cert = _path(
@@ -335,6 +416,8 @@ def _security(
             p = _path(ctx, item, (*path, "trusted_clients", i), base_dir, "a client certificate")
             if p is not None:
                 trusted.append(p)
+                trusted_at.append((i, p))
+    _check_certificates(ctx, path, files, server_cert, trusted_at, own)
     username = data.get("username")
     password_env = data.get("password_env")
     if username is not None and (not isinstance(username, str) or not username):

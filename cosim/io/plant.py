@@ -309,4 +309,5 @@ def parse_plant(
         fault_origin=str(origin),
         security=security,
         namespace=str(namespace),
+        warnings=tuple(problems),
     )

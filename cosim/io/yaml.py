@@ -1125,6 +1125,7 @@ def _live_sections(
 
         try:
             plant = parse_plant(spec, file=file)
+            report.extend(plant.warnings)
         except ConfigError as err:
             report.extend(err.problems)
     analytics = None

@@ -643,7 +643,22 @@ def files_hash(files: Sequence[Path], salt: str = "") -> str:
 def _source_hash(model_dir: Path, version: int) -> str:
     files = sorted(COMMON_DIR.glob("*")) + sorted(model_dir.glob("*")) + [Path(__file__)]
     files += sorted(fmi_headers().glob(f"fmi{version}*.h"))
-    return files_hash(files, f"fmi{version}\n{paths.compiler_id()}")
+    return files_hash(files, f"fmi{version}")
+
+
+def stamp_is_current(stamp: Path, digest: str) -> bool:
+    """Whether the build stamp says: built from sources `digest` with the compiler there is now
+    (a build with another compiler stays usable when no compiler is found at all)."""
+    lines = stamp.read_text().splitlines()
+    if not lines or lines[0].strip() != digest:
+        return False
+    built_with = "\n".join(lines[1:])
+    return built_with == paths.compiler_id() or paths.compiler_id() == ""
+
+
+def stamp_text(digest: str) -> str:
+    """What a build stamp holds: the sources' hash, then the compiler it was built with."""
+    return f"{digest}\n{paths.compiler_id()}\n"
 
 
 @contextmanager
@@ -668,7 +683,7 @@ def is_stale(name: str) -> bool:
     out, stamp = output_path(name), _stamp_path(name)
     if not out.is_file() or not stamp.is_file():
         return True
-    return stamp.read_text().strip() != _source_hash(MODELS_DIR / model, version)
+    return not stamp_is_current(stamp, _source_hash(MODELS_DIR / model, version))
 
 
 def build(name: str, force: bool = False) -> Path:
@@ -709,7 +724,17 @@ def build(name: str, force: bool = False) -> Path:
                 str(binary),
                 "-lm",
             ]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+            except OSError as exc:  # no compiler at all
+                raise ConfigError(
+                    Problem(
+                        Location(str(model_dir / "model.c")),
+                        f"cannot build {name}: cannot run the C compiler {cmd[0]}: "
+                        f"{exc.strerror or exc}",
+                        "install gcc, or name the compiler in the CC environment variable",
+                    )
+                ) from None
             if proc.returncode != 0:
                 raise ConfigError(
                     Problem(
@@ -729,7 +754,7 @@ def build(name: str, force: bool = False) -> Path:
                 zf.writestr("sources/vars.h", vars_header(spec, guid))
                 zf.writestr("sources/accessors.h", accessors_header(spec))
             os.replace(partial, out)
-            _stamp_path(name).write_text(digest + "\n")
+            _stamp_path(name).write_text(stamp_text(digest))
     return out
 
 

@@ -24,9 +24,16 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
-from cosim import paths
 from cosim.errors import ConfigError, Location, Problem
-from cosim.library.build import BUILD_DIR, FMUS_DIR, build_lock, files_hash, fmi_headers
+from cosim.library.build import (
+    BUILD_DIR,
+    FMUS_DIR,
+    build_lock,
+    files_hash,
+    fmi_headers,
+    stamp_is_current,
+    stamp_text,
+)
 
 SPECIAL_DIR = FMUS_DIR / "special"
 PREFIX = "special/"
@@ -68,7 +75,7 @@ def stamp_path(name: str) -> Path:
 def source_hash(name: str) -> str:
     """The hash of everything the FMU `name` is made of."""
     files = sorted(_folder(name).glob("*")) + [Path(__file__)]
-    return files_hash(files + sorted(fmi_headers().glob("fmi*.h")), paths.compiler_id())
+    return files_hash(files + sorted(fmi_headers().glob("fmi*.h")))
 
 
 def is_stale(name: str) -> bool:
@@ -76,7 +83,7 @@ def is_stale(name: str) -> bool:
     out, stamp = output_path(name), stamp_path(name)
     if not out.is_file() or not stamp.is_file():
         return True
-    return stamp.read_text().strip() != source_hash(name)
+    return not stamp_is_current(stamp, source_hash(name))
 
 
 def _description_facts(xml: Path) -> tuple[str, str]:
@@ -135,7 +142,17 @@ def build(name: str, force: bool = False) -> Path:
                 str(binary),
                 "-lm",
             ]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+            except OSError as exc:  # no compiler at all
+                raise ConfigError(
+                    Problem(
+                        Location(str(source)),
+                        f"cannot build {name}: cannot run the C compiler {cmd[0]}: "
+                        f"{exc.strerror or exc}",
+                        "install gcc, or name the compiler in the CC environment variable",
+                    )
+                ) from None
             if proc.returncode != 0:
                 raise ConfigError(
                     Problem(
@@ -150,7 +167,7 @@ def build(name: str, force: bool = False) -> Path:
                 zf.write(xml, "modelDescription.xml")
                 zf.write(binary, f"binaries/{platform}/{folder.name}.so")
             os.replace(partial, out)
-            stamp_path(name).write_text(digest + "\n")
+            stamp_path(name).write_text(stamp_text(digest))
     return out
 
 

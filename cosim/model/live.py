@@ -151,6 +151,7 @@ class PlantSpec:
     namespace: str = "urn:cosim:plant"
     # where `endpoint`, `commands` and `faults` are written, for errors while the plant runs
     locs: dict[str, Location] = field(default_factory=dict, compare=False)
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)  # found while parsing
 
 
 __all__ = [

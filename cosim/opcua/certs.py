@@ -28,6 +28,7 @@ def generate_certificate(
     days: int = 3650,
     key_size: int = 2048,
     overwrite: bool = False,
+    not_before: _dt.datetime | None = None,
 ) -> tuple[Path, Path]:
     """Write a self-signed OPC UA application instance certificate and its private key.
 
@@ -39,8 +40,10 @@ def generate_certificate(
     a client and a server. The key (PEM, PKCS#8, unencrypted, mode 0600) is RSA `key_size`
     bits; Basic256Sha256 accepts 2048..4096.
 
-    `hostnames` defaults to localhost, 127.0.0.1 and this machine's host name. Existing
-    files are kept unless `overwrite` is true. Returns (cert_path, key_path).
+    `hostnames` defaults to localhost, 127.0.0.1 and this machine's host name. The certificate
+    is valid for `days` from `not_before` (default: now, less 5 minutes for clock differences;
+    an earlier date makes an expired certificate, for tests). Existing files are kept unless
+    `overwrite` is true. Returns (cert_path, key_path).
     """
     cert_path, key_path = Path(cert_path), Path(key_path)
     if not overwrite and (cert_path.exists() or key_path.exists()):
@@ -63,7 +66,7 @@ def generate_certificate(
             alt.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             alt.append(x509.DNSName(host))
-    now = _dt.datetime.now(_dt.UTC)
+    start = not_before or _dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5)
     public = key.public_key()
     cert = (
         x509.CertificateBuilder()
@@ -71,8 +74,8 @@ def generate_certificate(
         .issuer_name(name)
         .public_key(public)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _dt.timedelta(minutes=5))  # tolerate small clock differences
-        .not_valid_after(now + _dt.timedelta(days=days))
+        .not_valid_before(start)
+        .not_valid_after(start + _dt.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -154,6 +157,17 @@ def application_uri(cert: x509.Certificate | str | Path) -> str | None:
     return uris[0] if uris else None
 
 
+def validity_problem(cert: x509.Certificate) -> str | None:
+    """'expired on DATE' / 'not valid before DATE' if now is outside the certificate's
+    validity period, else None."""
+    now = _dt.datetime.now(_dt.UTC)
+    if now > cert.not_valid_after_utc:
+        return f"expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if now < cert.not_valid_before_utc:
+        return f"is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
 def thumbprint(der: bytes) -> str:
     """SHA-1 thumbprint of a DER certificate, as OPC UA tools show it (hex, upper case)."""
     return hashlib.sha1(der).hexdigest().upper()
@@ -166,4 +180,5 @@ __all__ = [
     "key_format",
     "load_certificate",
     "thumbprint",
+    "validity_problem",
 ]

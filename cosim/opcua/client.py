@@ -18,7 +18,13 @@ import numpy as np
 
 from cosim.errors import BridgeError
 from cosim.opcua._loop import LoopThread
-from cosim.opcua.certs import application_uri, certificate_der, key_format, thumbprint
+from cosim.opcua.certs import (
+    application_uri,
+    certificate_der,
+    key_format,
+    thumbprint,
+    validity_problem,
+)
 from cosim.opcua.config import OpcuaSpec, SecuritySpec
 
 _log = logging.getLogger(__name__)
@@ -167,6 +173,7 @@ class InputBridge:
         )
         n = len(self.nodes)
         self._queue_size = queue_size
+        self._validity_warned: set[bytes] = set()  # server certificates warned about
         self._request_timeout = request_timeout
         self._keepalive = keepalive
         self._max_backoff = max_backoff
@@ -514,6 +521,7 @@ class InputBridge:
                 "or the server's security settings"
             )
         der = _first_certificate(wanted[0].ServerCertificate or b"")
+        self._warn_validity(der)
         if sec.server_certificate is not None:
             pinned = certificate_der(sec.server_certificate)
             if der != pinned:
@@ -532,6 +540,24 @@ class InputBridge:
                     "to that path"
                 )
         return der
+
+    def _warn_validity(self, der: bytes) -> None:
+        """A warning (once per certificate) if the server's certificate is outside its
+        validity period: accepted, as the pinned or offered one, but it should be replaced."""
+        if not der or der in self._validity_warned:
+            return
+        try:
+            cert = _load_der(der)
+        except Exception:
+            return  # not parseable: the secure channel reports it
+        why = validity_problem(cert)
+        if why:
+            self._validity_warned.add(der)
+            _log.warning(
+                "the OPC UA server at %s presents certificate %s (%s), which %s; accepted, but "
+                "it should be replaced: peers that check validity periods refuse it",
+                self.endpoint, thumbprint(der), cert.subject.rfc4514_string(), why,
+            )  # fmt: skip
 
     async def _connect(self, client: Any) -> None:
         from asyncua import ua

@@ -21,7 +21,13 @@ import numpy as np
 
 from cosim.errors import BridgeError
 from cosim.opcua._loop import LoopThread
-from cosim.opcua.certs import application_uri, certificate_der, key_format, thumbprint
+from cosim.opcua.certs import (
+    application_uri,
+    certificate_der,
+    key_format,
+    thumbprint,
+    validity_problem,
+)
 from cosim.opcua.config import SecuritySpec
 
 _log = logging.getLogger(__name__)
@@ -394,8 +400,7 @@ class ValueServer:
             server.set_security_policy([policy])
             tokens = [ua.UserNameIdentityToken] if sec.username else [ua.AnonymousIdentityToken]
             server.set_identity_tokens(tokens)
-            if sec.trusted_clients:
-                server.set_certificate_validator(_pinned_clients(sec.trusted_clients))
+            server.set_certificate_validator(_client_validator(sec.trusted_clients))
         own = await server.register_namespace(self.namespace)
         folder = await server.nodes.objects.add_object(ua.NodeId(self.name, own), self.name)
         self._var_nodes, self._vtypes = [], []
@@ -963,19 +968,29 @@ def _convert(value: float, vtype: Any) -> Any:
     return int(round(value))
 
 
-def _pinned_clients(paths: Sequence[Any]):
-    """A certificate validator accepting only the listed client certificates."""
+def _client_validator(paths: Sequence[Any]):
+    """A certificate validator: a warning for a client certificate outside its validity
+    period; with `paths`, only the listed client certificates are accepted."""
     from asyncua import ua
     from asyncua.common.utils import ServiceError
     from cryptography.hazmat.primitives import serialization
 
     trusted = {certificate_der(p) for p in paths}
+    warned: set[bytes] = set()
 
     async def validate(cert: Any, app: Any) -> None:
         der = cert.public_bytes(serialization.Encoding.DER)
-        if der not in trusted:
+        if trusted and der not in trusted:
             _log.warning("rejected OPC UA client certificate %s", thumbprint(der))
             raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
+        why = validity_problem(cert)
+        if why and der not in warned:  # once per certificate, not per reconnect
+            warned.add(der)
+            _log.warning(
+                "OPC UA client certificate %s (%s) %s; accepted, but replace it: peers that "
+                "check validity periods refuse it",
+                thumbprint(der), cert.subject.rfc4514_string(), why,
+            )  # fmt: skip
 
     return validate
 

@@ -14,6 +14,7 @@ from cosim.fmu.archive import (
     clock_attributes,
     interface_attributes,
     read_model_description,
+    verify_zip,
 )
 from cosim.io.locate import Problems
 from cosim.io.locate import listing as _listing
@@ -113,6 +114,46 @@ _CACHE: dict[tuple[str, int, int], FmuInfo] = {}
 _MEMBERS: dict[tuple[str, int, int], list[str]] = {}  # checked archive member names
 
 
+_VR_MAX = 2**32 - 1  # value references are fmi2ValueReference / fmi3ValueReference: uint32
+
+
+def _int_range(fmi_type: str, major: str) -> tuple[int, int]:
+    """The values an integer type holds: Integer and FMI 2.0's Enumeration are 32-bit, FMI 3.0's
+    Enumeration is Int64, IntN / UIntN as named."""
+    if fmi_type == "Integer" or (fmi_type == "Enumeration" and major == "2"):
+        return -(2**31), 2**31 - 1
+    if fmi_type == "Enumeration":
+        return -(2**63), 2**63 - 1
+    bits = int(fmi_type.rsplit("Int", 1)[1])
+    return (
+        (0, 2**bits - 1) if fmi_type.startswith("U") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+
+
+def _invalid(v: Any, kind: str, major: str) -> str | None:
+    """Why variable `v` of the model description breaks the standard (None if it does not):
+    a value reference outside uint32, a start value outside its type."""
+    vr = v.valueReference
+    if not isinstance(vr, int) or not 0 <= vr <= _VR_MAX:
+        return f"valueReference {vr} is out of range (0 to {_VR_MAX}, an unsigned 32-bit integer)"
+    text = v.start if isinstance(v.start, str) else None
+    if text is None or v.dimensions:
+        return None
+    if kind == "real":
+        try:
+            value = float(text)
+        except ValueError:
+            return f"start={text!r} is not a number"
+        if not math.isfinite(value) and text.strip().lower() not in ("inf", "-inf", "+inf", "nan"):
+            return f"start={text!r} is out of range of a 64-bit float"
+    elif kind == "integer":
+        value = _start(text, kind)
+        low, high = _int_range(v.type, major)
+        if not isinstance(value, int) or not low <= value <= high:
+            return f"start={text!r} is not an integer in the range of {v.type} ({low} to {high})"
+    return None
+
+
 def _start(text: str | None, kind: str) -> Value | None:
     if text is None:
         return None
@@ -124,7 +165,7 @@ def _start(text: str | None, kind: str) -> Value | None:
         if kind == "boolean":
             return text.strip() in ("true", "1")
         return text
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an Integer start of 1.5e400
         return None
 
 
@@ -135,11 +176,14 @@ def _version(path: Path) -> tuple[str, int, int]:
 
 
 def archive_members(path: str | Path) -> list[str]:
-    """The checked member names of the FMU at `path` (check_archive, once per file version)."""
+    """The checked member names of the FMU at `path` (check_archive, once per file version):
+    every member is decompressed once, so a corrupt one is bad input here, before any run."""
     key = _version(Path(path))
     members = _MEMBERS.get(key)
     if members is None:
         members = [name.replace("\\", "/") for name in check_archive(path)]
+        if not Path(path).is_dir():
+            verify_zip(path)
         _MEMBERS[key] = members
     return members
 
@@ -152,10 +196,11 @@ def fmu_info(path: str | Path) -> FmuInfo:
         return _CACHE[key]
     md = read_model_description(path)  # ConfigError for a missing or broken FMU
     members = archive_members(path)
+    major = str(md.fmiVersion or "").split(".")[0]
+    _check_variables(path, md, major)
     variables, unsupported, arrays = _variables(md, arrays_mod.default_sizes(md))
     cs, me = md.coSimulation, md.modelExchange
     experiment = md.defaultExperiment
-    major = str(md.fmiVersion or "").split(".")[0]
     binary = _binary_path(major, cs.modelIdentifier) if cs is not None else None
     info = FmuInfo(
         path=path,
@@ -190,6 +235,25 @@ def fmu_info(path: str | Path) -> FmuInfo:
     )
     _CACHE[key] = info
     return info
+
+
+def _check_variables(path: Path, md: Any, major: str) -> None:
+    """ConfigError listing (the first 10) variables that break the standard (_invalid)."""
+    bad = []
+    for v in md.modelVariables:
+        kind = _KINDS.get(v.type)
+        why = _invalid(v, kind, major) if kind is not None else None
+        if why is not None:
+            bad.append(f"variable {v.name!r}: {why}")
+    if bad:
+        more = f" (and {len(bad) - 10} more)" if len(bad) > 10 else ""
+        raise ConfigError(
+            Problem(
+                Location(str(path)),
+                "invalid modelDescription.xml: " + "; ".join(bad[:10]) + more,
+                "the FMU breaks the FMI standard; ask its exporter for a fixed one",
+            )
+        )
 
 
 def _variables(
