@@ -12,6 +12,10 @@ import pytest
 from cosim.cli import main
 
 BASE = "simulation: {stop: 0.1, step: 0.01}\n"
+LIVE = (
+    BASE + "components: {g: {fmu: Gain}}\n"
+    "opcua: {endpoint: 'opc.tcp://127.0.0.1:4840', inputs: [{node: 'ns=2;s=X', to: g.u}]}\n"
+)
 CASES = {
     "brackets nested 600 deep": "name: " + "[" * 600 + "]" * 600 + "\n",
     "block sequences nested 100,000 deep": "- " * 100_000 + "x\n",
@@ -21,6 +25,20 @@ CASES = {
     "an fmu: path too long": BASE + "components: {g: {fmu: " + "a" * 300 + ".fmu}}\n",
     "a NUL byte in fmu:": BASE + 'components: {g: {fmu: "a\\0.fmu"}}\n',
     "fmu: a device": BASE + "components: {g: {fmu: /dev/zero}}\n",
+    # found by tests/fuzzing.py: a wrong type the schema walk reports, then a parser trusted it
+    "a monitor's min_duration a mapping": LIVE
+    + "monitors: [{name: m, residual: g.u, alarm: 1.0, min_duration: {a: 1}}]\n",
+    "a duty cycle's values a text": LIVE
+    + "forecast: {targets: [{name: t, variable: g.y, above: 1}],"
+    + " duty_cycles: {s: {time: [0, 1], values: x}}}\n",
+    "an estimate's prior a number": LIVE
+    + "estimate: {parameters: [{name: g.k, prior: 3}], measurements: [{signal: g.y, noise: 1}]}\n",
+    "an integer beyond any float": LIVE
+    + "forecast: {every: 1"
+    + "0" * 400
+    + ", targets: [{name: t, variable: g.y, above: 1}]}\n",
+    "a sweep's factorial a list": BASE
+    + "components: {g: {fmu: Gain}}\nsweep: {design: {factorial: [1, 2]}, qoi: [x]}\n",
 }
 MESSAGES = {
     "brackets nested 600 deep": "nests too deeply",
@@ -31,6 +49,11 @@ MESSAGES = {
     "an fmu: path too long": "cannot use the FMU path",
     "a NUL byte in fmu:": "embedded null byte",
     "fmu: a device": "not a regular file",
+    "a monitor's min_duration a mapping": "monitors[0].min_duration must be a number",
+    "a duty cycle's values a text": "duty_cycles.s.values must be a mapping",
+    "an estimate's prior a number": "estimate.parameters[0].prior must be a mapping",
+    "a sweep's factorial a list": "sweep.design.factorial must be a mapping",
+    "an integer beyond any float": "forecast.every",
 }
 
 
@@ -172,6 +195,12 @@ DESCRIPTIONS = {
         '<Integer start="99999999999"/>',
         "range of Integer",
     ),
+    "a variable name used twice": (
+        '<ScalarVariable name="b"',
+        '<ScalarVariable name="k" valueReference="9" causality="local"><Real/></ScalarVariable>'
+        '<ScalarVariable name="b"',
+        "the name is used twice",
+    ),
     "Real start 1e400": (
         '<Real unit="1" start="1.0"/>',
         '<Real unit="1" start="1e400"/>',
@@ -241,3 +270,46 @@ def test_plant_only_errors_fail_run_as_they_fail_validate(tmp_path):
         text = out.stdout + out.stderr
         assert out.returncode == 2 and "Traceback" not in text, (args, text)
         assert "plant.serve[4].from" in text and "did you mean 'act.wear'" in text, text
+
+
+@pytest.mark.parametrize("name", ["system.yaml", "system.ssd"])
+def test_a_system_file_that_is_a_fifo_does_not_hang(name, tmp_path):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    out = _cosim("validate", fifo)
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
+    assert f"{fifo}: error: cannot read" in out.stdout and "not a regular file" in out.stdout
+
+
+def test_a_system_file_beyond_the_size_limit_is_refused_unread(tmp_path):
+    from cosim.io.yaml import MAX_SYSTEM_BYTES
+
+    path = tmp_path / "system.yaml"
+    with open(path, "wb") as fh:  # sparse: no time spent writing it
+        fh.truncate(MAX_SYSTEM_BYTES + 1)
+    out = _cosim("validate", path)
+    assert out.returncode == 2 and "more than the 64 MiB cosim reads" in out.stdout, out.stdout
+
+
+def test_an_array_of_a_billion_elements_is_not_expanded(tmp_path):
+    """FMI 3.0 `<Dimension start="1000000000"/>`: the array is named unusable, at once."""
+    import time
+
+    from cosim.library.build import bundled_fmu
+
+    array = (
+        '<Float64 name="huge" valueReference="999" causality="local" variability="continuous">'
+        '<Dimension start="1000000000"/></Float64>\n  </ModelVariables>'
+    )
+    _remake(
+        bundled_fmu("fmi3/Gain"),
+        tmp_path / "huge.fmu",
+        description=lambda t: t.replace("</ModelVariables>", array, 1),
+    )
+    path = tmp_path / "system.yaml"
+    path.write_text(BASE + "components: {g: {fmu: huge.fmu}}\nrecord: {variables: [g.huge]}\n")
+    t0 = time.perf_counter()
+    out = _cosim("validate", path)
+    assert time.perf_counter() - t0 < 20
+    assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
+    assert "an array of 1,000,000,000 elements, beyond cosim's limit" in out.stdout, out.stdout

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-from cosim.io.locate import Problems, did_you_mean, locator
+from cosim.io.locate import Problems, as_dict, as_list, did_you_mean, finite_number, locator
 from cosim.io.schema import INDICATORS
 from cosim.model.analytics import (
     AnalyticsSpec,
@@ -25,7 +24,12 @@ DEFAULT_HORIZON = 60.0  # s, forecast.horizon when not written
 
 
 def _num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+    return finite_number(x)
+
+
+def _float(x: Any, default: float) -> float:
+    """`x` as a float if it is a finite number, else `default` (the schema walk reported it)."""
+    return float(x) if _num(x) else default
 
 
 def parse_analytics(spec: SystemSpec, *, file: str | None = None) -> tuple[AnalyticsSpec, list]:
@@ -135,13 +139,13 @@ def _monitors(data: Any, out: Problems, comps: list[str]) -> list[MonitorSpec]:
                 transform=item.get("transform", "none"),
                 filter=filt,
                 window=float(window) if _num(window) else None,
-                target=float(item.get("target", 0.0)),
-                drift=float(item.get("drift", 0.0)),
+                target=_float(item.get("target"), 0.0),
+                drift=_float(item.get("drift"), 0.0),
                 direction=direction,
                 warning=float(warning) if _num(warning) else None,
                 alarm=float(alarm) if _num(alarm) else None,
-                hysteresis=float(item.get("hysteresis", 0.0)),
-                min_duration=float(item.get("min_duration", 0.0)),
+                hysteresis=_float(item.get("hysteresis"), 0.0),
+                min_duration=_float(item.get("min_duration"), 0.0),
                 message=str(item.get("message", "")),
                 loc=out.at(path),
             )
@@ -155,12 +159,12 @@ def _estimate(spec: SystemSpec, out: Problems, comps: list[str]) -> EstimateSpec
         return None
     ok = True
     params: list[EstimatedParameter] = []
-    for i, item in enumerate(data.get("parameters") or []):
+    for i, item in enumerate(as_list(data.get("parameters"))):
         path = ("estimate", "parameters", i)
         if not isinstance(item, dict) or not _ref_ok(item.get("name"), (*path, "name"), out, comps):
             ok = False
             continue
-        prior = item.get("prior") or {}
+        prior = as_dict(item.get("prior"))
         if not (_num(prior.get("mean")) and _num(prior.get("std"))):
             ok = False
             continue
@@ -181,9 +185,9 @@ def _estimate(spec: SystemSpec, out: Problems, comps: list[str]) -> EstimateSpec
         rspec = None
         if isinstance(rate, dict) and _num(rate.get("std")):
             rspec = RateSpec(
-                float(rate.get("mean", 0.0)),
+                _float(rate.get("mean"), 0.0),
                 float(rate["std"]),
-                abs(float(rate.get("process_noise", 0.0))),
+                abs(_float(rate.get("process_noise"), 0.0)),
             )
         if item["name"] in {p.label for p in params}:
             out.error((*path, "name"), f"estimate.parameters[{i}]: {item['name']} is listed twice")
@@ -203,7 +207,7 @@ def _estimate(spec: SystemSpec, out: Problems, comps: list[str]) -> EstimateSpec
             )
         )
     meas: list[Measurement] = []
-    for i, item in enumerate(data.get("measurements") or []):
+    for i, item in enumerate(as_list(data.get("measurements"))):
         path = ("estimate", "measurements", i)
         if not isinstance(item, dict) or not _ref_ok(
             item.get("signal"), (*path, "signal"), out, comps
@@ -267,7 +271,7 @@ def _profile(data: Any, path: tuple, out: Problems, comps: list[str]) -> Profile
         out.error((*path, "time"), f"{out.where(path)}.time must start at >= 0 and increase")
         return None
     values = []
-    for label, v in (data.get("values") or {}).items():
+    for label, v in as_dict(data.get("values")).items():
         if not _ref_ok(label, (*path, "values", label), out, comps):
             return None
         if not isinstance(v, list) or len(v) != len(t) or not all(_num(x) for x in v):
@@ -288,7 +292,7 @@ def _forecast(data: Any, out: Problems, comps: list[str]) -> ForecastSpec | None
         return None
     ok = True
     cycles = []
-    for name, prof in (data.get("duty_cycles") or {}).items():
+    for name, prof in as_dict(data.get("duty_cycles")).items():
         p = _profile(prof, ("forecast", "duty_cycles", name), out, comps)
         if p is None:
             ok = False
@@ -305,7 +309,7 @@ def _forecast(data: Any, out: Problems, comps: list[str]) -> ForecastSpec | None
         )
         ok = False
     targets: list[ForecastTarget] = []
-    for i, item in enumerate(data.get("targets") or []):
+    for i, item in enumerate(as_list(data.get("targets"))):
         path = ("forecast", "targets", i)
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             ok = False

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
+import os
+import stat
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -40,6 +43,38 @@ def where(path: Sequence[str | int]) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def unreadable(path: os.PathLike[str], limit: int) -> str | None:
+    """Why the file `path` is not to be read whole (a device, FIFO or socket, which may block or
+    never end; more than `limit` bytes), or None. OSError if it cannot be looked at."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a device, FIFO or socket)"
+    if info.st_size > limit:
+        return f"{info.st_size / 1024**2:.0f} MiB, more than the {limit // 1024**2} MiB cosim reads"
+    return None
+
+
+def finite_number(value: Any) -> bool:
+    """Whether `value` is an int or float (not a bool) that is a finite float: YAML integers
+    have no size limit, and 10**400 is not a number of seconds, samples or anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def as_dict(value: Any) -> dict:
+    """`value` if it is a mapping, else {} (a wrong type the schema walk has reported)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    """`value` if it is a list, else [] (a wrong type the schema walk has reported)."""
+    return value if isinstance(value, list) else []
 
 
 def listing(names: Iterable[str], limit: int = 12) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.io.locate import Problems, did_you_mean, locator, where
+from cosim.io.locate import Problems, did_you_mean, finite_number, locator, where
 from cosim.model.live import Command, Fault, PlantSpec, ServedSignal
 from cosim.model.spec import SystemSpec, VarRef
 
@@ -38,7 +37,7 @@ def _where(path: Sequence[str | int]) -> str:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value)
 
 
 def parse_plant(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cosim.io.analytics import _num
-from cosim.io.locate import Problems, did_you_mean, locator
+from cosim.io.locate import Problems, as_dict, did_you_mean, locator
 from cosim.model.spec import SystemSpec
 from cosim.model.sweep import (
     DISTRIBUTIONS,
@@ -44,7 +44,7 @@ def parse_sweep(spec: SystemSpec, *, file: str | None = None) -> tuple[SweepSpec
         return False
 
     factorial: dict[str, tuple[Any, ...]] = {}
-    for name, levels in (design.get("factorial") or {}).items():
+    for name, levels in as_dict(design.get("factorial")).items():
         path = ("sweep", "design", "factorial", name)
         if not name_ok(name, path) or not isinstance(levels, list):
             continue
@@ -117,7 +117,7 @@ def parse_sweep(spec: SystemSpec, *, file: str | None = None) -> tuple[SweepSpec
             "part of the design",
             "each parameter belongs to one of factorial, cases and sample",
         )
-    qoi = {k: v for k, v in (data.get("qoi") or {}).items() if isinstance(v, str)}
+    qoi = {k: v for k, v in as_dict(data.get("qoi")).items() if isinstance(v, str)}
     for label in qoi:
         locs.setdefault(f"qoi.{label}", out.at(("sweep", "qoi", label)))
     stop, timeout = data.get("stop"), data.get("timeout")

@@ -13,7 +13,15 @@ from typing import Any
 import yaml
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.io.locate import Problems, did_you_mean, listing, locator, sort_problems, where
+from cosim.io.locate import (
+    Problems,
+    did_you_mean,
+    listing,
+    locator,
+    sort_problems,
+    unreadable,
+    where,
+)
 from cosim.io.schema import (
     EXTRA_SECTIONS,
     SSP_STRUCTURE_SCHEMA,
@@ -42,6 +50,7 @@ from cosim.model.spec import (
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
 _MAX_NODES = 200_000  # guards against alias bombs ("billion laughs")
+MAX_SYSTEM_BYTES = 64 * 1024**2  # a system file larger than this is refused (docs/limits.md)
 
 
 class _Loader(yaml.SafeLoader):
@@ -372,6 +381,10 @@ _SPAN_HINT = (
 
 
 def _time_range_problem(loc: Location | None, what: str, value: float) -> Problem:
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float: 10**400
+        value = math.inf if value > 0 else -math.inf
     if not math.isfinite(value):
         return Problem(loc, f"{what} must be a finite number of seconds, got {value}")
     side = "largest" if value > 0 else "smallest"
@@ -1037,8 +1050,16 @@ def read_system(
     report = _Report()
     try:
         if text is None:
+            why = unreadable(path, MAX_SYSTEM_BYTES)
+            if why is not None:  # a FIFO would block, /dev/zero never end
+                report.error(
+                    Location(file),
+                    f"cannot read the system file: {why}",
+                    "name a system .yaml file (limits: docs/limits.md)",
+                )
+                return None, report.problems
             text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         report.error(Location(file), f"cannot read the system file: {reason}", _read_hint(exc))
         return None, report.problems

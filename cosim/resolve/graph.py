@@ -181,7 +181,9 @@ def algebraic_loops(
         if len(group) < 2:
             continue
         members = set(group)
-        start = min((n for n in group if n in inputs), key=key)
+        # a cycle inside one FMU's declared dependencies (outputs on outputs: a broken model
+        # description) has no input to start from
+        start = min((n for n in group if n in inputs), key=key, default=None) or min(group, key=key)
         loops.append(_shortest_cycle(start, succ, members))
     return sorted(loops, key=lambda path: key(path[0]))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from cosim.errors import ConfigError, Location, Problem
 from cosim.fmu.archive import (
+    MAX_VARIABLES,
     check_archive,
     clock_attributes,
     interface_attributes,
@@ -238,9 +239,14 @@ def fmu_info(path: str | Path) -> FmuInfo:
 
 
 def _check_variables(path: Path, md: Any, major: str) -> None:
-    """ConfigError listing (the first 10) variables that break the standard (_invalid)."""
+    """ConfigError listing (the first 10) variables that break the standard: a name used
+    twice, a value reference or start value out of range (_invalid)."""
     bad = []
+    names: set[str] = set()
     for v in md.modelVariables:
+        if v.name in names:  # FMI: names are unique (ModelStructure indices would be ambiguous)
+            bad.append(f"variable {v.name!r}: the name is used twice")
+        names.add(v.name)
         kind = _KINDS.get(v.type)
         why = _invalid(v, kind, major) if kind is not None else None
         if why is not None:
@@ -289,8 +295,14 @@ def _variables(
             why = "a String array" if kind == "string" else "an array of unknown size"
             unsupported[v.name] = f"it is {why}, which cosim does not support yet"
             continue
-        arrays[v.name] = shape
         size = math.prod(shape)
+        if len(variables) + size > MAX_VARIABLES:  # a Dimension start of 1e9: never expanded
+            unsupported[v.name] = (
+                f"it is an array of {size:,} elements, beyond cosim's limit of {MAX_VARIABLES:,} "
+                "variables per FMU (docs/limits.md)"
+            )
+            continue
+        arrays[v.name] = shape
         starts = arrays_mod.flat_starts(v.start, size, lambda t, k=kind: _start(t, k))
         for element, name in enumerate(arrays_mod.element_names(v.name, shape)):
             variables[name] = VariableInfo(

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from cosim.errors import ConfigError, Location, Problem
-from cosim.io.locate import did_you_mean, listing, sort_problems
+from cosim.io.locate import did_you_mean, listing, sort_problems, unreadable
 from cosim.io.yaml import apply_overrides
 from cosim.model.spec import (
     ComponentSpec,
@@ -44,6 +44,7 @@ from cosim.ssp.read_params import (
 )
 from cosim.ssp.read_units import Unit, UnitError, conversion, fmu_units, read_units
 from cosim.ssp.read_xml import (
+    MAX_XML_BYTES,
     Report,
     XmlFile,
     boolean,
@@ -223,6 +224,14 @@ class _Reader:
 
     def load_xml(self, real: Path, loc: Location | None = None) -> XmlFile | None:
         try:
+            why = unreadable(real, MAX_XML_BYTES)
+            if why is not None:
+                self.report.error(
+                    loc or Location(self.display(real)),
+                    f"cannot read {self.display(real)}: {why}",
+                    "name an .ssd, .ssv or .ssm file (limits: docs/limits.md)",
+                )
+                return None
             data = real.read_bytes()
         except OSError as exc:
             reason = exc.strerror or str(exc)
