@@ -331,15 +331,30 @@ def run(args: argparse.Namespace) -> int:
 
     def on_signal(signum: int, frame: Any) -> None:
         nonlocal interrupted
+        sim.execution.watchdog.handled()  # the step thread is alive: no emergency exit
         if interrupted:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         interrupted = True
         sim.request_stop(f"interrupted by {signal.Signals(signum).name}", interrupted=True)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    def on_fatal(status: str, code: int, message: str) -> None:
+        """The watchdog's exit: an FMU call is stuck (a signal came, or it overran its
+        timeout and never returned). Close the results without it, say so, end."""
+        from cosim.engine.watchdog import exit_now
+
+        progress.close()
+        sim.execution.abandon(status, message)
+        print(f"cosim: error: {message}" if code != EXIT_INTERRUPTED else f"cosim: {message}",
+              file=sys.stderr)  # fmt: skip
+        print(f"cosim: results so far are in {results} (status {status})", file=sys.stderr)
+        exit_now(code)
+
+    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in caught}
     error: BaseException | None = None
     try:
         with sim:
+            sim.execution.watch(signals=True, on_fatal=on_fatal)
             sim.initialize()
             sim.run_until()
     except BaseException as exc:

@@ -44,15 +44,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="worker processes (default: the number of CPUs)",
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        default=None,
+        help="wall-time bound of each FMI call, for systems that set no simulation.timeout "
+        "(default 60; 0 = unbounded): a call that hangs fails its system, not the suite",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from cosim.errors import ConfigError, Location, Problem
-    from cosim.verify.regression import SuiteResult, collect_cases, run_suite
+    from cosim.verify.regression import TEST_TIMEOUT, SuiteResult, collect_cases, run_suite
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(Problem(Location("--jobs"), f"--jobs must be >= 1, got {args.jobs}"))
+    timeout = TEST_TIMEOUT if args.timeout is None else args.timeout
+    if not (math.isfinite(timeout) and timeout >= 0):
+        raise ConfigError(Problem(Location("--timeout"), f"--timeout must be >= 0, got {timeout}"))
     cases, broken = collect_cases(args.paths, update=args.update)  # broken ones: reported, rest run
     if not args.json:
         what = "updating references of" if args.update else "testing"
@@ -61,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         skipped = f" ({len(broken)} with errors, not run)" if broken else ""
         print(f"{what} {len(cases)} {noun} on {jobs} process{'es' if jobs > 1 else ''}{skipped}")
         sys.stdout.flush()
-    suite = run_suite(cases, jobs=args.jobs, update=args.update, force=args.force)
+    suite = run_suite(
+        cases, jobs=args.jobs, update=args.update, force=args.force, timeout=timeout or None
+    )
     if broken:
         suite = SuiteResult(suite.cases + tuple(broken), suite.wall_time, suite.jobs)
     if args.junit:

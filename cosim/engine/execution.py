@@ -77,6 +77,7 @@ from cosim.engine.stages import (
 )
 from cosim.engine.state import PortableState, SystemState
 from cosim.engine.statistics import RunStatistics
+from cosim.engine.watchdog import CallRecord, Watchdog, function_name, watched_stage
 from cosim.errors import ConfigError, FmuError, Location, Problem, SimulationError
 from cosim.fmu.adapter import CTYPES, DISCARD, DTYPES, ERROR, WARNING, Slave, ValueType
 from cosim.fmu.factory import NativeSlaves, SlaveFactory, can_get_and_set_state, value_type
@@ -240,6 +241,20 @@ class Execution:
         self._states: list[SystemState] = []  # taken and not yet freed
         self._running = False  # inside the step loop (hooks run): no set_state
         self._slot_of: dict[str, tuple[int, int]] | None = None  # label -> (vtype, slot)
+        # timeout: per instance, the wall-time bound of each FMI call (cosim.engine.watchdog)
+        sim = system.spec.simulation
+        self.timeouts: list[float | None] = [
+            getattr(c.spec, "timeout", None) or getattr(sim, "timeout", None)
+            for c in system.components
+        ]
+        self.calls = CallRecord()
+        self.watchdog = Watchdog(
+            self.calls,
+            [c.name for c in system.components],
+            self.timeouts,
+            sim_time=lambda: self._t_cell.value,
+            request_stop=self.request_stop,
+        )
         self._input_of = {
             label: (int(p.in_vtype[k]), int(p.in_slot[k])) for k, label in enumerate(p.in_labels)
         }
@@ -250,6 +265,33 @@ class Execution:
 
     def __exit__(self, *exc: Any) -> None:
         self.close(suppress=exc[0] is not None)
+
+    def watch(self, *, signals: bool = False, on_fatal: Any = None) -> None:
+        """Before initialize(): let the watchdog also take Ctrl-C/SIGTERM while an FMU call is
+        stuck (`signals`, main thread only) and act on a call that never returns (`on_fatal`,
+        see cosim.engine.watchdog)."""
+        self.watchdog = Watchdog(
+            self.calls,
+            self.watchdog.names,
+            self.timeouts,
+            sim_time=lambda: self._t_cell.value,
+            request_stop=self.request_stop,
+            on_fatal=on_fatal,
+            signals=signals,
+        )
+
+    def abandon(self, status: str, message: str) -> None:
+        """From another thread, while the step thread is stuck in an FMU call: close what
+        can be closed without it (the results: rows so far, `status`, `message`). The FMUs
+        are left as they are; the process is about to end."""
+        self.stats.status = status
+        for obs in self.observers:
+            closer = getattr(obs, "abandon", None)
+            if closer is not None:
+                try:
+                    closer(self.stats, status, message)
+                except Exception:  # noqa: BLE001 - the process ends anyway; keep the others
+                    continue
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop at the end of the current communication step (safe from a signal handler)."""
@@ -280,10 +322,14 @@ class Execution:
         t0 = _time.perf_counter()
         p = self.plan
         start = p.start_tick / TICKS_PER_SECOND
+        self.watchdog.start()
+        calls = self.calls
         for comp in self.system.components:
             self.slaves.append(self._factory(comp))
-        for slave in self.slaves:
+        for i, slave in enumerate(self.slaves):
+            calls.enter(i, function_name(self.system.components[i].fmi_version, "Instantiate"))
             slave.instantiate(logging_on=self._logging_on)
+            calls.leave()
             slave.time = start
         early = [(i, vtype, vr, value) for i, vtype, vr, value in self._pending]
         self._pending.clear()
@@ -310,10 +356,12 @@ class Execution:
                 slave.configure(list(configure.items()))
             for vtype, (vrs, values) in by_type.items():
                 slave.set_values(vtype, vrs, values)
-        for slave, comp in zip(self.slaves, self.system.components, strict=True):
+        for i, (slave, comp) in enumerate(zip(self.slaves, self.system.components, strict=True)):
             # FMI 2.0 fmi2SetupExperiment / FMI 3.0 fmi3EnterInitializationMode: the tolerance
             # (component, system or DefaultExperiment) and the stop time, as other importers
+            calls.enter(i, function_name(comp.fmi_version, "EnterInitializationMode"))
             slave.enter_initialization(start, comp.stop_time, comp.tolerance)
+            calls.leave()
         self._fill_input_slots()
         self._bind()
 
@@ -346,8 +394,13 @@ class Execution:
                     f"initialization did not converge in {passes} iterations: {worst} still "
                     "change" + (f"; algebraic loop: {loops}" if loops else "")
                 )
-        for slave in self.slaves:
+        for i, slave in enumerate(self.slaves):
+            calls.enter(
+                i, function_name(self.system.components[i].fmi_version, "ExitInitializationMode")
+            )
             slave.exit_initialization()
+            calls.leave()
+        self._raise_overrun()
         for stage in self._stages:
             self._checked(stage.instance, stage.gets, start)
         control = self.system.spec.simulation.step_control
@@ -374,6 +427,7 @@ class Execution:
         if self._closed:
             return
         self._closed = True
+        self.watchdog.stop()
         self._update_stats()
         errors: list[BaseException] = []
         fatal = {s.library_key for s in self.slaves if s.fatal and s.library_key is not None}
@@ -417,6 +471,24 @@ class Execution:
         """Each instance's stage and variants, then the phase tables (plain and timed)."""
         p = self.plan
         self._stages = bind_stages(p, self.slaves, self.stores, self._t_cell, self._h_cells)
+        if any(self.timeouts):  # each FMI call of those instances tells the watchdog
+            kinds: dict[str, list[list[ValueType]]] = {"set": [], "get": []}
+            for key, rows in (("set", p.set_calls), ("get", p.get_calls)):
+                kinds[key] = [[] for _ in range(p.n_instances)]
+                for i, t, _, _ in rows.tolist():
+                    kinds[key][i].append(ValueType(t))
+            self._stages = [
+                watched_stage(
+                    stage,
+                    self.calls,
+                    self.system.components[stage.instance].fmi_version,
+                    kinds["set"][stage.instance],
+                    kinds["get"][stage.instance],
+                )
+                if self.timeouts[stage.instance]
+                else stage
+                for stage in self._stages
+            ]
         if any(c.extrapolation for c in self.system.connections):
             from cosim.engine.extrapolation import build
 
@@ -859,8 +931,23 @@ class Execution:
                     self.stats.status = "completed" if done else "stopped"
         n_end = -(-(tick - p.start_tick) // p.step_ticks)
         if n_end > self.step_count:
-            self._run(n_end - self.step_count)
+            try:
+                self._run(n_end - self.step_count)
+            finally:
+                self._raise_overrun()
         return self.step_count >= n_end
+
+    def _raise_overrun(self) -> None:
+        """The FmuError of an FMI call that overran its timeout (it returned after all)."""
+        error = self.watchdog.overrun
+        if error is not None:
+            self.watchdog.overrun = None
+            self.stats.status = "failed"
+            names = self.watchdog.names
+            i = names.index(error.instance) if error.instance in names else -1
+            if 0 <= i < len(self.slaves):
+                error.log = list(self.slaves[i].log)
+            raise error
 
     def _cut_steps(self, n: int, tick: int) -> None:
         """Shorten the steps of instances stepping at n whose step would pass the stop time."""

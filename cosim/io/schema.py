@@ -956,6 +956,12 @@ SCHEMA: dict[str, Any] = {
                     "description": "Pace the run against the wall clock: 1 = real time, "
                     "2 = twice as fast; empty (default) = as fast as possible.",
                 },
+                "timeout": {
+                    **_POSITIVE_SECONDS,
+                    "description": "Bound every FMI call of every component to this many "
+                    "seconds of wall time: a call that overruns fails the run, naming the "
+                    "component and the call (default: none; `cosim test`: 60 s).",
+                },
                 "engine": {
                     "enum": list(ENGINES),
                     "description": "The step loop: native (the compiled kernel, the default "
@@ -1019,6 +1025,11 @@ SCHEMA: dict[str, Any] = {
                         **_POSITIVE_SECONDS,
                         "description": "Largest solver step in seconds (Model Exchange; the "
                         "fixed step of euler and rk4; default: the communication step).",
+                    },
+                    "timeout": {
+                        **_POSITIVE_SECONDS,
+                        "description": "Bound each FMI call of this component to this many "
+                        "seconds of wall time (default: simulation.timeout).",
                     },
                 },
             },

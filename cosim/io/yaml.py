@@ -588,11 +588,12 @@ class _Builder:
             loop_solver=self.loop_solver(),
             step_control=self.step_control(node),
             engine=self.get("simulation", "engine"),
+            timeout=self.get("simulation", "timeout"),
         )
         if self.base is not None:  # keys this file does not give come from the SSP
             written = set(node.value) if node is not None and isinstance(node.value, dict) else ()
             keys = ("start", "stop", "algorithm", "realtime", "tolerance", "extrapolation")
-            keys += ("algebraic_loops", "loop_solver", "step_control", "engine")
+            keys += ("algebraic_loops", "loop_solver", "step_control", "engine", "timeout")
             kept = {k: getattr(self.base.simulation, k) for k in keys if k not in written}
             if "step" not in written and self.step is None:
                 kept["step"] = self.base.simulation.step
@@ -747,7 +748,8 @@ class _Builder:
                         locs[key] = child.where
             step = self.get(*path, "step")
             tolerance, max_step = self.get(*path, "tolerance"), self.get(*path, "max_step")
-            keys = ("interface", "solver", "tolerance", "max_step")
+            timeout = self.get(*path, "timeout")
+            keys = ("interface", "solver", "tolerance", "max_step", "timeout")
             key_locs = {k: comp.value[k].loc for k in keys if k in comp.value}
             out[name] = ComponentSpec(
                 name=name,
@@ -763,6 +765,7 @@ class _Builder:
                 solver=self.get(*path, "solver"),
                 tolerance=float(tolerance) if tolerance is not None else None,
                 max_step=float(max_step) if max_step is not None else None,
+                timeout=float(timeout) if timeout is not None else None,
                 key_locs=key_locs,
             )
         self.usable = set(out)

@@ -91,6 +91,7 @@ class SimulationSpec:
     # the step loop: "native" (the compiled kernel where the plan allows) | "python";
     # None: native where available
     engine: Literal["native", "python"] | None = None
+    timeout: float | None = None  # wall-time bound of each FMI call, s; None: unbounded
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class ComponentSpec:
     solver: Literal["cvode", "euler", "rk4"] | None = None  # Model Exchange only (cvode)
     tolerance: float | None = None  # relative tolerance (default: simulation.tolerance)
     max_step: float | None = None  # largest solver step, seconds (Model Exchange)
+    timeout: float | None = None  # wall-time bound of each FMI call, s (default: simulation's)
     # where each of these keys is written (for messages)
     key_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 

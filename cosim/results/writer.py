@@ -5,9 +5,10 @@ The step thread only buffers rows; `read_results` reads a file back. The file la
 
 The step thread only copies each recorded row into a preallocated block (see
 `cosim.results.recorder`). A block is handed to the writer thread when it is full and at least
-every `flush_interval` seconds of wall time (the clock is read on every recorded row and, while
-rows are pending, on every step in between: about 50 ns, so even a run whose steps take a long
-time hands its rows over within one step of the interval). There are two blocks (double
+every `flush_interval` seconds of wall time, the first time FIRST_FLUSH after the start (the
+clock is read on every recorded row and, while rows are pending, on every step in between:
+about 50 ns, so even a run whose steps take a long time hands its rows over within one step of
+the interval). There are two blocks (double
 buffering): while the writer thread appends one to the datasets and flushes the file, the step
 thread fills the other; it waits only when the disk is slower than the run. Each write is
 followed by a flush, and nothing touches the file between writes, so a process killed at any
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from cosim.engine.plan import Plan
 
 _STOP = None  # the work queue's "no more blocks" item
+FIRST_FLUSH = 0.1  # s of wall time after the file is made: the first rows are handed over
 
 
 class ResultsWriter(GridRecorder):
@@ -102,7 +104,9 @@ class ResultsWriter(GridRecorder):
         for key, value in (attrs or {}).items():
             self._file.attrs[key] = value
         self._file.flush()
-        self.deadline = _time.monotonic() + flush_interval
+        # the first rows reach the file soon after the start (a run that dies early leaves
+        # them), then every flush_interval
+        self.deadline = _time.monotonic() + min(FIRST_FLUSH, flush_interval)
         self._thread = threading.Thread(
             target=self._run, name=f"cosim-results-{self.path.name}", daemon=True
         )
@@ -219,6 +223,25 @@ class ResultsWriter(GridRecorder):
         if self._failure is not None and not raised_before:
             self._raised = True
             raise self._error()
+
+    def abandon(self, stats: Any, status: str, error: str) -> None:
+        """close() from another thread while the step thread is stuck inside an FMU call (the
+        watchdog's emergency exit): the rows handed over or buffered so far, the final
+        attributes with `status` and `error`, the file closed. The rows the compiled kernel was
+        writing into the current block are not counted yet and stay out."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._failure is None and self._pending:
+                self._work.put((self._block, self._pending))
+            self._work.put(_STOP)
+            self._thread.join(timeout=5.0)
+            final = summary(stats, status, error)
+            self._file.attrs.update(final)
+            write_statistics(self._file, stats)
+        finally:
+            self._file.close()
 
     def __enter__(self) -> ResultsWriter:
         return self

@@ -566,11 +566,15 @@ def _parse_override(
 
 
 # --------------------------------------------------------------------------- one case
+TEST_TIMEOUT = 60.0  # s: `cosim test` bounds each FMI call of a system that sets no timeout
+
+
 def run_case(
     case: RegressionCase,
     work_dir: str | os.PathLike[str],
     update: bool = False,
     force: bool = False,
+    timeout: float | None = None,
 ) -> CaseResult:
     """Run one case in this process: simulate into work_dir/results.h5, then compare or update.
 
@@ -580,7 +584,7 @@ def run_case(
     t0 = _time.perf_counter()
     common = {"id": case.id, "name": case.name, "path": str(case.path)}
     try:
-        results = simulate(case, work_dir)
+        results = simulate(case, work_dir, timeout)
         if update:
             changes, written = update_reference(case, results, force=force)
             status = UPDATED if written else UNCHANGED
@@ -611,19 +615,39 @@ def run_case(
     )
 
 
-def simulate(case: RegressionCase, work_dir: str | os.PathLike[str]) -> Path:
+def simulate(
+    case: RegressionCase, work_dir: str | os.PathLike[str], timeout: float | None = None
+) -> Path:
     """Run the case's system offline (no pacing) to its stop time; return its results.h5 path.
 
     Raises ConfigError for a bad system, FmuError/SimulationError when the run fails (the
-    results file is then closed with status "failed").
+    results file is then closed with status "failed"). `timeout` bounds each FMI call of the
+    components that set none: an overrun fails the case; a call that never returns ends this
+    worker process after writing why to work_dir/FATAL (run_suite reports it).
     """
     from cosim.api import System
 
-    results = Path(work_dir) / "results.h5"
+    work = Path(work_dir)
+    results = work / "results.h5"
     with System.from_file(case.path).execution(results, memory=False, overwrite=True) as run:
+        ex = run.execution
+        if timeout:
+            ex.timeouts[:] = [t or timeout for t in ex.timeouts]
+            ex.watch(on_fatal=lambda status, code, message: _fatal(ex, work, status, message))
         run.initialize()
         run.run_until()
     return results
+
+
+FATAL = "FATAL"  # the file a worker leaves when it ends itself (a call that never returned)
+
+
+def _fatal(ex: Any, work: Path, status: str, message: str) -> None:
+    from cosim.engine.watchdog import exit_now
+
+    ex.abandon(status, message)
+    (work / FATAL).write_text(message + "\n", encoding="utf-8")
+    exit_now(1)
 
 
 def compare_case(case: RegressionCase, results: str | os.PathLike[str]) -> Report:
@@ -887,6 +911,7 @@ def run_suite(
     update: bool = False,
     on_result: Callable[[CaseResult], None] | None = None,
     force: bool = False,
+    timeout: float | None = TEST_TIMEOUT,
 ) -> SuiteResult:
     """Run every case, each in a worker process (at most `jobs`, default os.cpu_count()).
 
@@ -914,7 +939,7 @@ def run_suite(
         if cases:
             with ProcessPoolExecutor(n_jobs, mp_context=ctx) as pool:
                 futures: dict[Future[CaseResult], RegressionCase] = {
-                    pool.submit(run_case, c, dirs[c.id], update, force): c for c in cases
+                    pool.submit(run_case, c, dirs[c.id], update, force, timeout): c for c in cases
                 }
                 for fut in as_completed(futures):
                     case = futures[fut]
@@ -928,15 +953,22 @@ def run_suite(
             t1 = _time.perf_counter()
             with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                 try:
-                    result = pool.submit(run_case, case, dirs[case.id], update, force).result()
+                    job = pool.submit(run_case, case, dirs[case.id], update, force, timeout)
+                    result = job.result()
                 except BrokenProcessPool:
+                    fatal = dirs[case.id] / FATAL
+                    why = (
+                        fatal.read_text(encoding="utf-8").strip()
+                        if fatal.is_file()
+                        else "the process running this system died (a crash inside an FMU?)"
+                    )
                     result = CaseResult(
                         case.id,
                         case.name,
                         str(case.path),
                         ERROR,
                         wall_time=_time.perf_counter() - t1,
-                        message="the process running this system died (a crash inside an FMU?)",
+                        message=why,
                     )
             finish(result)
     ordered = tuple(done[c.id] for c in cases)
