@@ -247,6 +247,18 @@ class Execution:
             getattr(c.spec, "timeout", None) or getattr(sim, "timeout", None)
             for c in system.components
         ]
+        # isolation: process -> the FMU runs in a worker (cosim.fmu.isolated), which bounds
+        # its own calls: the watchdog does not time those
+        self.isolated = [
+            (getattr(c.spec, "isolation", None) or getattr(sim, "isolation", "none")) == "process"
+            for c in system.components
+        ]
+        self._isolated_timeouts = [
+            t if iso else None for t, iso in zip(self.timeouts, self.isolated, strict=True)
+        ]
+        self.timeouts = [
+            None if iso else t for t, iso in zip(self.timeouts, self.isolated, strict=True)
+        ]
         self.calls = CallRecord()
         self.watchdog = Watchdog(
             self.calls,
@@ -265,6 +277,16 @@ class Execution:
 
     def __exit__(self, *exc: Any) -> None:
         self.close(suppress=exc[0] is not None)
+
+    def _slave(self, i: int, comp: Any) -> Slave:
+        """The adapter of component i: in this process (the factory), or in a worker."""
+        if not self.isolated[i]:
+            return self._factory(comp)
+        from cosim.fmu.isolated import IsolatedSlave
+
+        slave = IsolatedSlave(comp, timeout=self._isolated_timeouts[i])
+        slave.cancelled = lambda: self._stop_requested
+        return slave
 
     def watch(self, *, signals: bool = False, on_fatal: Any = None) -> None:
         """Before initialize(): let the watchdog also take Ctrl-C/SIGTERM while an FMU call is
@@ -324,8 +346,8 @@ class Execution:
         start = p.start_tick / TICKS_PER_SECOND
         self.watchdog.start()
         calls = self.calls
-        for comp in self.system.components:
-            self.slaves.append(self._factory(comp))
+        for i, comp in enumerate(self.system.components):
+            self.slaves.append(self._slave(i, comp))
         for i, slave in enumerate(self.slaves):
             calls.enter(i, function_name(self.system.components[i].fmi_version, "Instantiate"))
             slave.instantiate(logging_on=self._logging_on)

@@ -64,9 +64,10 @@ def watched(call: Callable[[], int], record: CallRecord, instance: int, function
     def run() -> int:
         record.instance, record.function = instance, function
         record.started = monotonic()
-        status = call()
-        record.started = 0.0
-        return status
+        try:
+            return call()
+        finally:
+            record.started = 0.0
 
     return run
 

@@ -956,6 +956,12 @@ SCHEMA: dict[str, Any] = {
                     "description": "Pace the run against the wall clock: 1 = real time, "
                     "2 = twice as fast; empty (default) = as fast as possible.",
                 },
+                "isolation": {
+                    "enum": ["none", "process"],
+                    "description": "Where the FMUs run: none (default: in the cosim process) "
+                    "or process (each in a worker process of its own: a crash or a hang of "
+                    "one FMU fails the run cleanly instead of taking cosim down).",
+                },
                 "timeout": {
                     **_POSITIVE_SECONDS,
                     "description": "Bound every FMI call of every component to this many "
@@ -1025,6 +1031,12 @@ SCHEMA: dict[str, Any] = {
                         **_POSITIVE_SECONDS,
                         "description": "Largest solver step in seconds (Model Exchange; the "
                         "fixed step of euler and rk4; default: the communication step).",
+                    },
+                    "isolation": {
+                        "enum": ["none", "process"],
+                        "description": "Run this FMU in a worker process of its own "
+                        "(process) or in the cosim process (none); default: "
+                        "simulation.isolation.",
                     },
                     "timeout": {
                         **_POSITIVE_SECONDS,

@@ -589,11 +589,13 @@ class _Builder:
             step_control=self.step_control(node),
             engine=self.get("simulation", "engine"),
             timeout=self.get("simulation", "timeout"),
+            isolation=self.get("simulation", "isolation", default="none"),
         )
         if self.base is not None:  # keys this file does not give come from the SSP
             written = set(node.value) if node is not None and isinstance(node.value, dict) else ()
             keys = ("start", "stop", "algorithm", "realtime", "tolerance", "extrapolation")
             keys += ("algebraic_loops", "loop_solver", "step_control", "engine", "timeout")
+            keys += ("isolation",)
             kept = {k: getattr(self.base.simulation, k) for k in keys if k not in written}
             if "step" not in written and self.step is None:
                 kept["step"] = self.base.simulation.step
@@ -749,7 +751,7 @@ class _Builder:
             step = self.get(*path, "step")
             tolerance, max_step = self.get(*path, "tolerance"), self.get(*path, "max_step")
             timeout = self.get(*path, "timeout")
-            keys = ("interface", "solver", "tolerance", "max_step", "timeout")
+            keys = ("interface", "solver", "tolerance", "max_step", "timeout", "isolation")
             key_locs = {k: comp.value[k].loc for k in keys if k in comp.value}
             out[name] = ComponentSpec(
                 name=name,
@@ -766,6 +768,7 @@ class _Builder:
                 tolerance=float(tolerance) if tolerance is not None else None,
                 max_step=float(max_step) if max_step is not None else None,
                 timeout=float(timeout) if timeout is not None else None,
+                isolation=self.get(*path, "isolation"),
                 key_locs=key_locs,
             )
         self.usable = set(out)

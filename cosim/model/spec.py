@@ -92,6 +92,7 @@ class SimulationSpec:
     # None: native where available
     engine: Literal["native", "python"] | None = None
     timeout: float | None = None  # wall-time bound of each FMI call, s; None: unbounded
+    isolation: Literal["none", "process"] = "none"  # process: each FMU in a worker process
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ComponentSpec:
     tolerance: float | None = None  # relative tolerance (default: simulation.tolerance)
     max_step: float | None = None  # largest solver step, seconds (Model Exchange)
     timeout: float | None = None  # wall-time bound of each FMI call, s (default: simulation's)
+    isolation: Literal["none", "process"] | None = None  # None: simulation.isolation
     # where each of these keys is written (for messages)
     key_locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
