@@ -28,11 +28,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from cosim.errors import FmuError
-from cosim.fmu.adapter import CTYPES, FATAL, Slave, StatusCall, ValueType
+from cosim.fmu.adapter import FATAL, OK, WARNING, Slave, StatusCall, ValueType
 from cosim.model.spec import ResolvedComponent, VariableInfo
 
 _STATUS = struct.Struct("<i")
-_STEP = struct.Struct("<cIdd")
+_STEP = struct.Struct("<Idd")
 _SLICE = 0.1  # s: how often a wait for the worker looks at `cancelled`
 
 
@@ -55,6 +55,13 @@ class IsolatedSlave(Slave):
         self._conn = Connection(parent.detach())
         self._dead = ""  # why the worker is gone
         self._function = "instantiate"
+        # the step loop's calls travel together (one round trip per instance-step): sets wait
+        # here until the next call; a doStep's reply brings every get's values (_cache)
+        self._sets: list[bytes] = []  # packed (id, size, payload) of the pending sets
+        self._set_ids: list[int] = []
+        self._names: dict[int, str] = {}  # bound call id in the worker -> FMI function
+        self._sizes: dict[int, int] = {}  # get id -> bytes of its values
+        self._cache: dict[int, tuple[int, bytes]] = {}
         self._conn.send_bytes(pickle.dumps(component))
         kind, result, state = pickle.loads(self._receive(60.0))
         if kind == "err":
@@ -112,9 +119,28 @@ class IsolatedSlave(Slave):
             return []
         return lines[-n:]
 
+    def _batch(self, op: bytes) -> memoryview:
+        """Send the pending sets and `op` (b"N", b"T..." or b"G..."); check the sets'
+        statuses; the rest of the reply (after them) for the caller to read."""
+        head = b"B" + struct.pack("<H", len(self._sets))
+        ids = self._set_ids
+        self._conn.send_bytes(head + b"".join(self._sets) + op)
+        self._sets, self._set_ids = [], []
+        reply = memoryview(self._receive(self.timeout))
+        (n,) = struct.unpack_from("<H", reply, 0)
+        for k in range(n):
+            (status,) = _STATUS.unpack_from(reply, 2 + 4 * k)
+            if status > WARNING or status < OK:  # reported at the call that sent it
+                raise self.error(self._names.get(ids[k], "set"), status, self.time)
+        return reply[2 + 4 * n :]
+
     def _request(self, method: str, *args: Any, timeout: float | None = -1.0) -> Any:
         if self._dead:
             raise FmuError(self.name, method, f"nothing: {self._dead}", self.time, self._tail())
+        self._cache.clear()
+        if self._sets:
+            self._function = "set (pending)"
+            self._batch(b"N")
         self._function = method
         self._conn.send_bytes(pickle.dumps(("call", method, args)))
         kind, result, state = pickle.loads(
@@ -221,18 +247,23 @@ class IsolatedSlave(Slave):
     def _bound(self, kind: str, *args: Any) -> tuple[int, str]:
         """Bind the call in the worker: (its id there, its FMI function name)."""
         i = int(self._request("bind", kind, *args))
-        return i, str(self._request("function_name", i))
+        self._names[i] = name = str(self._request("function_name", i))
+        return i, name
 
     def bind_set(self, vtype: ValueType, vrs: Sequence[int], values: Any) -> StatusCall:
-        i, name = self._bound("set", int(vtype), list(vrs))
-        head, send, unpack = b"S" + struct.pack("<I", i), self._conn.send_bytes, _STATUS.unpack
+        import ctypes
 
-        def call() -> int:
+        i, name = self._bound("set", int(vtype), list(vrs))
+        head = struct.pack("<II", i, ctypes.sizeof(values))
+        cache = self._cache
+
+        def call() -> int:  # sent with the instance's next call (its status checked there)
             if self._dead:
                 self._request(name)
-            self._function = name
-            send(head + bytes(values))
-            return unpack(self._receive(self.timeout))[0]
+            cache.clear()
+            self._sets.append(head + bytes(values))
+            self._set_ids.append(i)
+            return OK
 
         return self._register(call, name, values)
 
@@ -240,31 +271,41 @@ class IsolatedSlave(Slave):
         import ctypes
 
         i, name = self._bound("get", int(vtype), list(vrs))
-        head, send = b"G" + struct.pack("<I", i), self._conn.send_bytes
-        size = ctypes.sizeof(CTYPES[ValueType(vtype)]) * len(vrs)
+        size = self._sizes[i] = ctypes.sizeof(values)
+        op = b"G" + struct.pack("<I", i)
+        cache = self._cache
 
         def call() -> int:
-            if self._dead:
-                self._request(name)
-            self._function = name
-            send(head)
-            data = self._receive(self.timeout)
-            ctypes.memmove(values, data[4:], min(size, len(data) - 4))
-            return _STATUS.unpack_from(data)[0]
+            hit = cache.pop(i, None)
+            if hit is None:  # not brought by a doStep's reply: ask for it
+                if self._dead:
+                    self._request(name)
+                self._function = name
+                rest = self._batch(op)
+                hit = (_STATUS.unpack_from(rest)[0], bytes(rest[4 : 4 + size]))
+            ctypes.memmove(values, hit[1], size)
+            return hit[0]
 
         return self._register(call, name, values)
 
     def bind_step(self, time: Any, step: Any) -> StatusCall:
         i, name = self._bound("step")
-        send, pack, unpack = self._conn.send_bytes, _STEP.pack, _STATUS.unpack
+        pack, sizes, cache = _STEP.pack, self._sizes, self._cache
 
         def call() -> int:
             if self._dead:
                 self._request(name)
             self._function = name
             self.time = time.value
-            send(pack(b"T", i, time.value, step.value))
-            status = unpack(self._receive(self.timeout))[0]
+            cache.clear()
+            rest = self._batch(b"T" + pack(i, time.value, step.value))
+            status, n = struct.unpack_from("<iH", rest)
+            at = 6
+            for _ in range(n):  # every get's values, read right after this doStep
+                k, got = struct.unpack_from("<Ii", rest, at)
+                at += 8
+                cache[k] = (got, bytes(rest[at : at + sizes[k]]))
+                at += sizes[k]
             self.time = time.value + step.value
             return status
 

@@ -6,8 +6,10 @@ socket closes. Two kinds of request (protocol in cosim.fmu.isolated):
 
     pickled ("call", method, args)      any Slave method; the reply is ("ok", result, flags) or
                                         ("err", exception, flags), flags = the adapter's state
-    b"S"/b"G"/b"T" + uint32 id + data   a bound set / get / doStep of the step loop: packed
-                                        bytes both ways, no pickle on the per-step path
+    b"B" + sets + one call              the step loop's calls of one instance in one round
+                                        trip: its pending sets, then a doStep (followed by
+                                        every bound get, returned with the reply), one get, or
+                                        nothing: packed bytes both ways, no pickle
 
 The FMU's log lines also go to stderr as they come, so that the parent can show the last ones
 when this process dies (a crash inside the FMU).
@@ -57,7 +59,7 @@ class _Server:
             self.calls.append(("T", s.bind_step(t, h), (t, h)))
         else:
             vtype, vrs = ValueType(args[0]), list(args[1])
-            values = (CTYPES[vtype] * max(len(vrs), 1))()
+            values = (CTYPES[vtype] * len(vrs))()
             call = (s.bind_get if kind == "get" else s.bind_set)(vtype, vrs, values)
             self.calls.append(("G" if kind == "get" else "S", call, values))
         return len(self.calls) - 1
@@ -85,6 +87,41 @@ class _Server:
             return key
         return getattr(s, method)(*args)
 
+    def batch(self, data: bytes) -> bytes:
+        """b"B": the instance's pending sets, then one call (b"T" doStep, after which every
+        bound get runs too, b"G" one get, b"N" none); one reply for all of it."""
+        calls = self.calls
+        (n,) = struct.unpack_from("<H", data, 1)
+        at = 3
+        out = [struct.pack("<H", n)]
+        for _ in range(n):
+            i, size = struct.unpack_from("<II", data, at)
+            at += 8
+            _, call, values = calls[i]
+            ctypes.memmove(values, data[at : at + size], size)
+            at += size
+            out.append(STATUS.pack(call()))
+        op = data[at : at + 1]
+        if op == b"T":
+            i, t, h = STEP.unpack_from(data, at + 1)
+            _, call, (tc, hc) = calls[i]
+            tc.value, hc.value = t, h
+            status = call()
+            self.slave.time = t + h
+            out.append(STATUS.pack(status))
+            gets = [k for k, c in enumerate(calls) if c[0] == "G"] if status <= 1 else []
+            out.append(struct.pack("<H", len(gets)))
+            for k in gets:
+                _, get, values = calls[k]
+                out.append(struct.pack("<Ii", k, get()))
+                out.append(bytes(values))
+        elif op == b"G":
+            (i,) = struct.unpack_from("<I", data, at + 1)
+            _, call, values = calls[i]
+            out.append(STATUS.pack(call()))
+            out.append(bytes(values))
+        return b"".join(out)
+
     def serve(self) -> None:
         conn, calls = self.conn, self.calls
         while True:
@@ -93,7 +130,9 @@ class _Server:
             except (EOFError, OSError):
                 return
             kind = data[:1]
-            if kind == b"S":
+            if kind == b"B":
+                conn.send_bytes(self.batch(data))
+            elif kind == b"S":
                 (i,) = struct.unpack_from("<I", data, 1)
                 _, call, values = calls[i]
                 ctypes.memmove(values, data[5:], len(data) - 5)
