@@ -126,3 +126,25 @@ def test_ctrl_c_while_an_isolated_fmu_hangs(tmp_path) -> None:
     with h5py.File(tmp_path / "r" / "results.h5", "r") as f:
         assert f.attrs["status"] == "interrupted" and f["time"].shape[0] == 50
     assert _workers() == 0
+
+
+def test_a_sweep_case_whose_fmu_crashes_fails_alone(tmp_path) -> None:
+    """Local processes: the crash takes its pool down; the runs it took with it run again one
+    at a time, so exactly the crashing case fails and the others complete."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "simulation: {stop: 1, step: 0.01}\n"
+        "components:\n  a: {fmu: Faulty, parameters: {fault_at: 0.5}}\n"
+        "  g: {fmu: Gain, parameters: {b: 1.0}}\n"
+        "connections: [{from: g.y, to: a.u}]\n"
+        "sweep:\n  design:\n    cases: [{a.fault: 0}, {a.fault: 2}, {a.fault: 0}, {a.fault: 0}]\n"
+        "  qoi: {y_end: final(a.y)}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "cosim", "sweep", str(path), "--workers", "2",
+         "--out", str(tmp_path / "s")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr  # a study with a failed run exits 1
+    assert "3 completed, 1 failed" in out.stdout, out.stdout
+    assert "case 1 failed: the process running this case died" in out.stdout + out.stderr

@@ -60,6 +60,21 @@ def _run_local(cases: list[Case]) -> list[Outcome]:
     return run_cases(_payload, cases)
 
 
+def _alone(context: Any, payload: Payload, case: Case) -> Outcome:
+    """Run one case in a process of its own; a failed Outcome if that process dies."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_init, initargs=(payload,)) as pool:
+        try:
+            return pool.submit(_run_local, [case]).result()[0]
+        except BrokenProcessPool:
+            return Outcome(
+                case[0], "failed", {},
+                "the process running this case died (a crash inside an FMU?)",
+            )  # fmt: skip
+
+
 class LocalExecutor:
     """Runs on `workers` local processes (1: in this process, no pool)."""
 
@@ -74,8 +89,11 @@ class LocalExecutor:
             return
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         context = multiprocessing.get_context("spawn")
+        finished: set[int] = set()
+        broken = False
         with ProcessPoolExecutor(
             self.workers, mp_context=context, initializer=_init, initargs=(payload,)
         ) as pool:
@@ -84,10 +102,21 @@ class LocalExecutor:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        yield from future.result()
+                        try:
+                            outcomes = future.result()
+                        except BrokenProcessPool:  # a worker died: a crash inside an FMU?
+                            broken = True
+                            continue
+                        for outcome in outcomes:
+                            finished.add(outcome.case)
+                            yield outcome
             finally:
                 for future in pending:
                     future.cancel()
+        if broken:  # every run the dead pool took with it, again, alone: one crash, one run
+            for case in cases:
+                if case[0] not in finished:
+                    yield _alone(context, payload, case)
 
     def futures(self) -> Any:
         """A concurrent.futures executor on the same processes (calibration's `map`)."""
