@@ -238,9 +238,10 @@ def test_unknown_keys_suggest_the_closest_allowed_key():
     ]
     assert [p.hint for p in problems] == [
         "did you mean 'algorithm'? allowed keys: start, stop, step, algorithm, tolerance, "
-        "extrapolation, algebraic_loops, loop_solver, step_control, realtime, engine",
+        "extrapolation, algebraic_loops, loop_solver, step_control, realtime, isolation, "
+        "timeout, engine",
         "did you mean 'parameters'? allowed keys: fmu, description, parameters, step, "
-        "interface, solver, tolerance, max_step",
+        "interface, solver, tolerance, max_step, isolation, timeout",
         "did you mean 'gain'? allowed keys: from, to, gain, offset, extrapolation, convert, "
         "unit_conversion, mapping",
         "did you mean 'events'? allowed keys: name, description, ssp, simulation, components, "

@@ -37,6 +37,12 @@ CASES = {
     + "forecast: {every: 1"
     + "0" * 400
     + ", targets: [{name: t, variable: g.y, above: 1}]}\n",
+    "a parameter beyond any float": BASE
+    + "components: {g: {fmu: Gain, parameters: {k: 1"
+    + "0" * 400
+    + "}}}\n",
+    "an endpoint with an unbalanced bracket": BASE + "components: {g: {fmu: Gain}}\n"
+    "opcua: {endpoint: 'opc.tcp://[::1:4840', inputs: [{node: 'ns=2;s=X', to: g.u}]}\n",
     "a sweep's factorial a list": BASE
     + "components: {g: {fmu: Gain}}\nsweep: {design: {factorial: [1, 2]}, qoi: [x]}\n",
 }
@@ -54,6 +60,8 @@ MESSAGES = {
     "an estimate's prior a number": "estimate.parameters[0].prior must be a mapping",
     "a sweep's factorial a list": "sweep.design.factorial must be a mapping",
     "an integer beyond any float": "forecast.every",
+    "a parameter beyond any float": "g.k must be a number",
+    "an endpoint with an unbalanced bracket": "is not a valid URL",
 }
 
 

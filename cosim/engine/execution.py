@@ -284,6 +284,15 @@ class Execution:
             return self._factory(comp)
         from cosim.fmu.isolated import IsolatedSlave
 
+        if getattr(comp, "input_clocks", ()):
+            raise ConfigError(
+                Problem(
+                    comp.spec.loc,
+                    f"component {comp.name!r}: isolation: process does not run FMUs with "
+                    "clocks (FMI 3.0 Event Mode) yet",
+                    "run it in-process (isolation: none)",
+                )
+            )
         slave = IsolatedSlave(comp, timeout=self._isolated_timeouts[i])
         slave.cancelled = lambda: self._stop_requested
         return slave

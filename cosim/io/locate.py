@@ -49,6 +49,8 @@ def unreadable(path: os.PathLike[str], limit: int) -> str | None:
     """Why the file `path` is not to be read whole (a device, FIFO or socket, which may block or
     never end; more than `limit` bytes), or None. OSError if it cannot be looked at."""
     info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):  # read_text says so itself, with its own message
+        return None
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file (a device, FIFO or socket)"
     if info.st_size > limit:

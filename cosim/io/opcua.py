@@ -96,7 +96,15 @@ def _endpoint(ctx: Problems, value: Any, path: tuple) -> str | None:
             f"for example {example}",
         )
         return None
-    url = urlparse(value.strip())
+    try:
+        url = urlparse(value.strip())
+    except ValueError as exc:  # e.g. "opc.tcp://127.0.0.1:x]": an unbalanced IPv6 bracket
+        ctx.error(
+            path,
+            f"{ctx.where(path)} is not a valid URL ({exc}), got '{value}'",
+            f"for example {example}",
+        )
+        return None
     if url.scheme != "opc.tcp":
         ctx.error(
             path,

@@ -425,11 +425,15 @@ def _coerce(value: Value, var: VariableInfo) -> Value | None:
     if isinstance(value, bool):
         return value if var.kind == "boolean" else None
     if var.kind == "real" and isinstance(value, int | float):
-        return float(value)
-    if var.kind == "integer" and isinstance(value, int):
-        return value
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float (10**400)
+            return None
     if var.kind == "integer" and isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if var.kind == "integer" and isinstance(value, int):
+        low, high = _int_range(var.fmi_type, "3" if var.fmi_type != "Integer" else "2")
+        return value if low <= value <= high else None
     if var.kind == "string" and isinstance(value, str):
         return value
     return None
