@@ -241,6 +241,7 @@ class Execution:
         self._states: list[SystemState] = []  # taken and not yet freed
         self._running = False  # inside the step loop (hooks run): no set_state
         self._slot_of: dict[str, tuple[int, int]] | None = None  # label -> (vtype, slot)
+        self._chunk_recorders: list[Any] = []  # the recorders of the current kernel chunk
         # timeout: per instance, the wall-time bound of each FMI call (cosim.engine.watchdog)
         sim = system.spec.simulation
         self.timeouts: list[float | None] = [
@@ -316,6 +317,10 @@ class Execution:
         can be closed without it (the results: rows so far, `status`, `message`). The FMUs
         are left as they are; the process is about to end."""
         self.stats.status = status
+        live = self._native.live_rows() if self._native is not None else None
+        if live is not None:  # stuck inside a chunk: its complete rows count too
+            for rec, rows in zip(self._chunk_recorders, live, strict=False):
+                rec.rows_in_block(rows)
         for obs in self.observers:
             closer = getattr(obs, "abandon", None)
             if closer is not None:
@@ -1242,6 +1247,7 @@ class Execution:
             k = min(k, first + min((len(v) for _, _, v in pairs), default=k) - n)
             feeds.append(block)
         recs = [r.kernel_rows() for r in recorders]
+        self._chunk_recorders = recorders
         w0 = _time.perf_counter()
         status, n2, tick2 = self._native.steps(n, tick, n + k, recs, feeds)
         took = _time.perf_counter() - w0

@@ -206,6 +206,7 @@ class NativePhases:
         self._stores = {id(s): ValueType(t) for t, s in enumerate(stores) if s is not None}
         self._base = {id(s): ctypes.addressof(s) for s in stores if s is not None}
         self.stage_index: dict[int, int] = {}
+        self.live: Any = None  # the recorder table of the chunk that runs (live_rows)
         stages, conns, ops = [], [], []
         self._keep: list[Any] = []  # objects the tables point into
         self._step_rows: list[tuple[int, ...]] = []  # doStep arguments (STEP_ARGS_DTYPE)
@@ -314,9 +315,17 @@ class NativePhases:
         r.recs, r.n_recs = ctypes.addressof(rec_table), len(recs)
         r.feeds, r.n_feeds = ctypes.addressof(feed_table), len(feeds)
         r.n, r.tick, r.n_stop = n, tick, n_stop
+        self.live = rec_table  # read by another thread while a call is stuck (live_rows)
         status = self._lib.cosim_run(ctypes.addressof(r))
+        self.live = None
         self.rows = [(rec.rows, rec.last) for rec in rec_table[: len(recs)]]
         return status, r.n, r.tick
+
+    def live_rows(self) -> list[int] | None:
+        """While a chunk runs: the rows each recorder's block holds so far (the kernel counts a
+        row when it is complete); None between chunks. For the watchdog's emergency close."""
+        table = self.live
+        return None if table is None else [rec.rows for rec in table]
 
     # ------------------------------------------------------------------ building the tables
     def _pack_value_references(self) -> None:

@@ -160,6 +160,11 @@ class GridRecorder:
         ]
         return self._decimation, self._pending, self._capacity, self._row_time, pairs
 
+    def rows_in_block(self, rows: int) -> None:
+        """The kernel has filled the current block up to `rows` (read while it runs, for an
+        emergency close: no hand-off here)."""
+        self._pending = max(self._pending, min(rows, self._capacity))
+
     def rows_taken(self, rows: int, last_step: int) -> None:
         """The kernel filled the current block up to `rows`, the last row after `last_step`;
         a full block, or one past its deadline, is handed off as `_record` would."""
