@@ -148,3 +148,18 @@ def test_a_sweep_case_whose_fmu_crashes_fails_alone(tmp_path) -> None:
     assert out.returncode == 1, out.stderr  # a study with a failed run exits 1
     assert "3 completed, 1 failed" in out.stdout, out.stdout
     assert "case 1 failed: the process running this case died" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("prefix", ["", "fmi3/"])
+def test_an_isolated_fmu_that_asks_to_terminate_ends_the_run_as_in_process(prefix) -> None:
+    """Timer asks to terminate at t = 0.5 s (FMI 3.0: fmi3DoStep's terminateSimulation, FMI
+    2.0: Discard and fmi2Terminated): the isolated run stops where the in-process one does."""
+    data = {
+        "simulation": {"stop": 2.0, "step": 0.01},
+        "components": {"t": {"fmu": f"{prefix}Timer", "parameters": {"t_terminate": 0.5}}},
+    }
+    plain = cosim.System.from_dict(data).simulate()
+    data["components"]["t"]["isolation"] = "process"
+    isolated = cosim.System.from_dict(data).simulate()
+    assert plain.status == isolated.status == "stopped"
+    assert np.array_equal(plain.time, isolated.time) and plain.time[-1] < 1.0

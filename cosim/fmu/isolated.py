@@ -68,6 +68,10 @@ class IsolatedSlave(Slave):
             self._end()
             raise result
         self._mirror(state)
+        if self.fmi_version.startswith("3"):  # fmi3DoStep's terminateSimulation, mirrored
+            import ctypes
+
+            self.terminate_simulation = ctypes.c_bool(False)
 
     # ------------------------------------------------------------------ transport
     def _receive(self, timeout: float | None) -> bytes:
@@ -291,6 +295,7 @@ class IsolatedSlave(Slave):
     def bind_step(self, time: Any, step: Any) -> StatusCall:
         i, name = self._bound("step")
         pack, sizes, cache = _STEP.pack, self._sizes, self._cache
+        end_flag = getattr(self, "terminate_simulation", None)
 
         def call() -> int:
             if self._dead:
@@ -299,8 +304,10 @@ class IsolatedSlave(Slave):
             self.time = time.value
             cache.clear()
             rest = self._batch(b"T" + pack(i, time.value, step.value))
-            status, n = struct.unpack_from("<iH", rest)
-            at = 6
+            status, ends, n = struct.unpack_from("<iBH", rest)
+            if end_flag is not None:
+                end_flag.value = bool(ends)
+            at = 7
             for _ in range(n):  # every get's values, read right after this doStep
                 k, got = struct.unpack_from("<Ii", rest, at)
                 at += 8

@@ -108,7 +108,8 @@ class _Server:
             tc.value, hc.value = t, h
             status = call()
             self.slave.time = t + h
-            out.append(STATUS.pack(status))
+            flag = getattr(self.slave, "terminate_simulation", None)  # FMI 3.0 out-argument
+            out.append(struct.pack("<iB", status, bool(flag is not None and flag.value)))
             gets = [k for k, c in enumerate(calls) if c[0] == "G"] if status <= 1 else []
             out.append(struct.pack("<H", len(gets)))
             for k in gets:
