@@ -160,3 +160,36 @@ def test_cosim_test_fails_only_the_system_whose_fmu_hangs_or_crashes(tmp_path):
     assert verdicts["hang"]["status"] == "error"
     assert "fmi2DoStep returned nothing within its timeout of 0.5 s" in verdicts["hang"]["message"]
     assert verdicts["crash"]["status"] == "error" and "died" in verdicts["crash"]["message"]
+
+
+def test_a_timeout_keeps_the_compiled_kernel(tmp_path):
+    """The kernel tells the watchdog which call it is in: a timeout does not cost the run its
+    native step loop (cosim test sets one by default)."""
+    import json
+
+    system = _system(tmp_path, 0, stop=1.0, extra=", timeout: 5")
+    out = subprocess.run(
+        [sys.executable, "-m", "cosim", "run", str(system), "--out", str(tmp_path / "r"),
+         "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["engine"] == "native"
+
+
+def test_ctrl_c_inside_a_long_kernel_chunk_stops_after_the_current_step(tmp_path):
+    """Fast steps grow the kernel's chunks to thousands of steps; then each call takes 50 ms.
+    Ctrl-C makes the chunk under way end after its current step (the watchdog sets the
+    kernel's stop flag), and the run stops as usual: no emergency exit, no error."""
+    system = _system(tmp_path, 4, at=0.5, delay=0.05, stop=1000.0)
+    proc = _start("run", system, "--out", tmp_path / "r")
+    time.sleep(3.0)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 1.0
+    assert "cosim: interrupted; results so far are in" in err, err
+    attrs, rows = _attrs(tmp_path / "r" / "results.h5")
+    assert attrs["status"] == "interrupted" and attrs["error"] == ""
+    assert rows == attrs["steps"] + 1 > 51

@@ -310,6 +310,7 @@ class Execution:
             request_stop=self.request_stop,
             on_fatal=on_fatal,
             signals=signals,
+            interrupt=self._interrupt_kernel,
         )
 
     def abandon(self, status: str, message: str) -> None:
@@ -333,6 +334,13 @@ class Execution:
         """Stop at the end of the current communication step (safe from a signal handler)."""
         self._stop_requested = True
         self.stop_reason = self.stop_reason or reason
+        self._interrupt_kernel()
+
+    def _interrupt_kernel(self) -> None:
+        """Make a kernel chunk under way return after its current step (any thread)."""
+        native = self._native
+        if native is not None:
+            native.stop.value = 1
 
     @property
     def time(self) -> float:
@@ -507,24 +515,6 @@ class Execution:
         """Each instance's stage and variants, then the phase tables (plain and timed)."""
         p = self.plan
         self._stages = bind_stages(p, self.slaves, self.stores, self._t_cell, self._h_cells)
-        if any(self.timeouts):  # each FMI call of those instances tells the watchdog
-            kinds: dict[str, list[list[ValueType]]] = {"set": [], "get": []}
-            for key, rows in (("set", p.set_calls), ("get", p.get_calls)):
-                kinds[key] = [[] for _ in range(p.n_instances)]
-                for i, t, _, _ in rows.tolist():
-                    kinds[key][i].append(ValueType(t))
-            self._stages = [
-                watched_stage(
-                    stage,
-                    self.calls,
-                    self.system.components[stage.instance].fmi_version,
-                    kinds["set"][stage.instance],
-                    kinds["get"][stage.instance],
-                )
-                if self.timeouts[stage.instance]
-                else stage
-                for stage in self._stages
-            ]
         if any(c.extrapolation for c in self.system.connections):
             from cosim.engine.extrapolation import build
 
@@ -533,6 +523,37 @@ class Execution:
                 stage = self._stages[e.instance]
                 sets = (e.apply, *stage.sets, e.send)
                 self._stages[e.instance] = stage._replace(sets=sets)
+        self._build_phases()
+        self._native = None
+        self._native_bound = False
+        if self.engine == "native":
+            from cosim.engine.native import native_phases
+
+            self._native, why = native_phases(self._phases, self.stores, self.slaves)
+            self.stats.engine = "native" if self._native is not None else "python"
+            self.stats.engine_reason = why
+        else:
+            self.stats.engine, self.stats.engine_reason = "python", "engine: python was chosen"
+        if self._native is not None:  # the kernel says which call it is in (for the watchdog)
+            address, base, size = self._native.progress()
+            names = [(i, self.slaves[i].function_name(c)) for i, c in self._native.op_calls]
+            self.watchdog.watch_kernel(address, base, size, names)
+        elif any(self.timeouts):  # each call tells the watchdog (watched_stage): phases anew
+            self._stages = [self._watched(stage) for stage in self._stages]
+            self._build_phases()
+
+    def _watched(self, stage: Stage) -> Stage:
+        """`stage` with its FMI calls reporting to the watchdog (if its instance has a timeout)."""
+        i = stage.instance
+        if not self.timeouts[i]:
+            return stage
+        slave = self.slaves[i]
+        return watched_stage(stage, self.calls, slave.function_name)
+
+    def _build_phases(self) -> None:
+        """The variants of every stage, the phase tables (plain and timed), loops folded in."""
+        p = self.plan
+        self._variants, self._timed_variants = [], []
         sampled, calls = self._step_sampled, self._step_sampled_calls
         for stage in self._stages:
             self._variants.append(variants(stage))
@@ -553,16 +574,6 @@ class Execution:
             if self._phases is not None:
                 self._phases = [fold(ph, self._loops) for ph in self._phases]
                 self._timed_phases = [fold(ph, self._loops) for ph in self._timed_phases or []]
-        self._native = None
-        self._native_bound = False
-        if self.engine == "native":
-            from cosim.engine.native import native_phases
-
-            self._native, why = native_phases(self._phases, self.stores, self.slaves)
-            self.stats.engine = "native" if self._native is not None else "python"
-            self.stats.engine_reason = why
-        else:
-            self.stats.engine, self.stats.engine_reason = "python", "engine: python was chosen"
 
     def _phase(self, n: int, timed: bool) -> tuple[tuple, ...]:
         """Communication step n's stages when the phase table is not precomputed."""
@@ -1248,6 +1259,7 @@ class Execution:
             feeds.append(block)
         recs = [r.kernel_rows() for r in recorders]
         self._chunk_recorders = recorders
+        self._native.stop.value = 1 if self._stop_requested else 0
         w0 = _time.perf_counter()
         status, n2, tick2 = self._native.steps(n, tick, n + k, recs, feeds)
         took = _time.perf_counter() - w0

@@ -120,6 +120,8 @@ typedef struct {
     int64_t n, tick, n_stop;  /* in/out: step count and tick; steps run while n < n_stop */
     int64_t why;              /* out: RUN_DONE, RUN_STATUS, RUN_FULL or RUN_END */
     int64_t *where;           /* out (RUN_STATUS): as cosim_phase's */
+    const volatile int64_t *stop; /* set by another thread (a stop request): return after the
+                                     step under way, as if n_stop were reached */
 } Run;
 
 static double as_double(const void *p, int64_t t) {
@@ -245,7 +247,28 @@ static bool transfer(const Conn *c) {
     return true;
 }
 
+/* the FMI call the thread is in and how many it has begun, for the watchdog thread
+   (cosim.engine.watchdog) to see a call that does not return: written around every call */
+typedef struct {
+    const Op *volatile op;
+    volatile int64_t calls;
+} Progress;
+static _Thread_local Progress progress;
+
+/* this thread's Progress (the step thread asks once; the watchdog reads it) */
+Progress *cosim_progress(void) { return &progress; }
+
+static int call_fmi(const Op *op);
+
 static int call(const Op *op) {
+    progress.op = op;
+    progress.calls++;
+    int st = call_fmi(op);
+    progress.op = NULL;
+    return st;
+}
+
+static int call_fmi(const Op *op) {
     const StepArgs *a;
     switch (op->kind) {
     case OP_VALUES2:
@@ -337,6 +360,7 @@ int64_t cosim_run(Run *r) {
         if (r->recs[k].rows >= r->recs[k].capacity) { r->why = RUN_FULL; return 0; }
     }
     while (n < r->n_stop) {
+        if (r->stop && *r->stop && n > r->n) break;
         for (int64_t f = 0; f < r->n_feeds; f++) {
             const Feed *F = &r->feeds[f];
             copy_rows(F->groups, F->n_groups, n - F->first, false);

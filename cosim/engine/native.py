@@ -102,7 +102,7 @@ class _Run(ctypes.Structure):
         ("period", _I), ("t", _P), ("step_ticks", _I), ("ticks_per_second", _I),
         ("sample", _I), ("sampled", _P), ("sampled_calls", _P), ("end", _P), ("n_end", _I),
         ("recs", _P), ("n_recs", _I), ("feeds", _P), ("n_feeds", _I),
-        ("n", _I), ("tick", _I), ("n_stop", _I), ("why", _I), ("where", _P),
+        ("n", _I), ("tick", _I), ("n_stop", _I), ("why", _I), ("where", _P), ("stop", _P),
     ]  # fmt: skip
 
 
@@ -174,6 +174,8 @@ def kernel() -> tuple[Any, str]:
         ]
         lib.cosim_run.restype = ctypes.c_int64
         lib.cosim_run.argtypes = [ctypes.c_void_p]
+        lib.cosim_progress.restype = ctypes.c_void_p
+        lib.cosim_progress.argtypes = []
         _library = lib
         return lib, ""
     _why_not = "no writable folder to build the kernel in: the Python loop runs"
@@ -207,6 +209,8 @@ class NativePhases:
         self._base = {id(s): ctypes.addressof(s) for s in stores if s is not None}
         self.stage_index: dict[int, int] = {}
         self.live: Any = None  # the recorder table of the chunk that runs (live_rows)
+        self.stop = ctypes.c_int64(0)  # nonzero: cosim_run returns after the current step
+        self.op_calls: list[tuple[int, Any]] = []  # per op: (instance, the bound call)
         stages, conns, ops = [], [], []
         self._keep: list[Any] = []  # objects the tables point into
         self._step_rows: list[tuple[int, ...]] = []  # doStep arguments (STEP_ARGS_DTYPE)
@@ -241,6 +245,11 @@ class NativePhases:
         self._calls = [
             functools.partial(run, *fixed, ph.ctypes.data, len(ph), where) for ph in self.phases
         ]
+
+    def progress(self) -> Any:
+        """The kernel's call record of this thread (cosim_progress: the op it is in, the calls
+        begun), to watch from another thread: (address, ops base address, op size)."""
+        return self._lib.cosim_progress(), self.ops.ctypes.data, OP_DTYPE.itemsize
 
     def run(self, k: int) -> int:
         """Run phase k; 0, or the first status that is not OK (see `where`)."""
@@ -279,6 +288,7 @@ class NativePhases:
         )
         r.end, r.n_end = ctypes.addressof(ends), len(end)
         r.where = self.where.ctypes.data
+        r.stop = ctypes.addressof(self.stop)
         self._run = r
 
     def steps(
@@ -367,7 +377,9 @@ class NativePhases:
         ops.append(self._step(step))
         get0 = len(ops)
         ops.extend(self._values(call) for call in gets)
-        return [conn0, conn1, set0, set1, step_op, get0, len(ops), int(stage[6])]
+        instance = int(stage[6])
+        self.op_calls += [(instance, c) for c in (*sets, step, *gets)]
+        return [conn0, conn1, set0, set1, step_op, get0, len(ops), instance]
 
     def _pair(self, d: Any, di: int, s: Any, si: int) -> tuple[int, int, int, int]:
         dst, dst_type = self._slot(d, di)

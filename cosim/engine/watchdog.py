@@ -22,6 +22,7 @@ the stuck thread cannot be joined. Without it (the Python API) the watchdog logs
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import select
@@ -72,36 +73,28 @@ def watched(call: Callable[[], int], record: CallRecord, instance: int, function
     return run
 
 
-_FMI2_TYPES = {"F64": "Real", "I32": "Integer", "B32": "Boolean", "STR": "String"}
-_FMI3_TYPES = {
-    "F64": "Float64", "F32": "Float32", "I32": "Int32", "I64": "Int64", "I8": "Int8",
-    "U8": "UInt8", "I16": "Int16", "U16": "UInt16", "U32": "UInt32", "U64": "UInt64",
-    "B8": "Boolean", "STR": "String",
-}  # fmt: skip
+def function_name(version: str, what: str) -> str:
+    """The FMI function's name: ("3.0", "DoStep") -> "fmi3DoStep"."""
+    return f"fmi{'3' if str(version).startswith('3') else '2'}{what}"
 
 
-def function_name(version: str, what: str, vtype: Any = None) -> str:
-    """The FMI function's name: ("3.0", "Get", ValueType.F64) -> "fmi3GetFloat64"."""
-    major = "3" if str(version).startswith("3") else "2"
-    if vtype is None:
-        return f"fmi{major}{what}"
-    types = _FMI3_TYPES if major == "3" else _FMI2_TYPES
-    return f"fmi{major}{what}{types.get(getattr(vtype, 'name', str(vtype)), '')}"
-
-
-def watched_stage(stage: Any, record: CallRecord, version: str, set_types, get_types) -> Any:
-    """The Stage (cosim.engine.stages) with its sets, doStep and gets each `watched`."""
+def watched_stage(stage: Any, record: CallRecord, name_of: Callable[[Any], str]) -> Any:
+    """The Stage (cosim.engine.stages) with its sets, doStep and gets each `watched`, named
+    by `name_of(call)` (the adapter's registry: fmi2SetReal, fmi3DoStep, ...)."""
     i = stage.instance
-    sets = tuple(
-        watched(c, record, i, function_name(version, "Set", t))
-        for c, t in zip(stage.sets, set_types, strict=True)
+
+    def wrap(call: Any) -> Any:
+        return watched(call, record, i, name_of(call))
+
+    return stage._replace(
+        sets=tuple(map(wrap, stage.sets)), step=wrap(stage.step), gets=tuple(map(wrap, stage.gets))
     )
-    gets = tuple(
-        watched(c, record, i, function_name(version, "Get", t))
-        for c, t in zip(stage.gets, get_types, strict=True)
-    )
-    step = watched(stage.step, record, i, function_name(version, "DoStep"))
-    return stage._replace(sets=sets, step=step, gets=gets)
+
+
+class _Progress(ctypes.Structure):
+    """The kernel's per-thread call record (kernel.c's Progress)."""
+
+    _fields_ = [("op", ctypes.c_void_p), ("calls", ctypes.c_int64)]
 
 
 class Watchdog:
@@ -118,15 +111,20 @@ class Watchdog:
         on_fatal: Callable[[str, int, str], Any] | None = None,
         signals: bool = False,
         grace: float = GRACE,
+        interrupt: Callable[[], None] = lambda: None,
     ) -> None:
         self.record = record
         self.names = list(names)
         self.timeouts = list(timeouts)
         self.sim_time = sim_time
         self.request_stop = request_stop
+        self.interrupt = interrupt  # a signal came: let a kernel chunk end after its step
         self.on_fatal = on_fatal
         self.grace = grace
         self.overrun: FmuError | None = None  # raised by the step thread at the next step
+        self._kernel: Any = None  # (Progress, ops base, op size, names): watch_kernel
+        self._kernel_key: Any = None
+        self._kernel_seen = 0.0
         self._seen = 0  # signals that reached the wakeup fd
         self._handled = 0  # signals the step thread's Python handler took (handled())
         self._signals = signals and threading.current_thread() is threading.main_thread()
@@ -143,6 +141,31 @@ class Watchdog:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    def watch_kernel(
+        self, address: int, base: int, size: int, names: Sequence[tuple[int, str]]
+    ) -> None:
+        """Also watch the compiled kernel's calls: its Progress record at `address`, its ops
+        table at `base` (`size` bytes per op), each op's (instance, FMI function)."""
+        self._kernel = (_Progress.from_address(address), base, size, list(names))
+
+    def _current(self, now: float) -> tuple[float, int, str, Any]:
+        """(when the current call began, its instance, its FMI function, a key that changes
+        with every call); started 0 if no call is under way."""
+        rec = self.record
+        if rec.started:
+            return rec.started, rec.instance, rec.function, rec.started
+        if self._kernel is not None:
+            progress, base, size, names = self._kernel
+            op, calls = progress.op, progress.calls
+            if op:
+                key = (op, calls)
+                if key != self._kernel_key:  # first seen now: it began at most a poll ago
+                    self._kernel_key, self._kernel_seen = key, now
+                k = (op - base) // size
+                instance, function = names[k] if 0 <= k < len(names) else (-1, "?")
+                return self._kernel_seen, instance, function, key
+        return 0.0, -1, "", None
 
     def handled(self) -> None:
         """Called by the Python signal handler: the main thread is alive and took a signal
@@ -178,10 +201,9 @@ class Watchdog:
             self._pair = None
 
     # ------------------------------------------------------------------ the thread
-    def _where(self) -> tuple[str, str, float]:
-        rec = self.record
-        name = self.names[rec.instance] if 0 <= rec.instance < len(self.names) else "?"
-        return name, rec.function or "?", self.sim_time()
+    def _where(self, instance: int, function: str) -> tuple[str, str, float]:
+        name = self.names[instance] if 0 <= instance < len(self.names) else "?"
+        return name, function or "?", self.sim_time()
 
     def _fatal(self, status: str, code: int, message: str) -> None:
         self._done.set()
@@ -195,7 +217,7 @@ class Watchdog:
         reader = self._pair[0]
         signalled_at = overrun_at = 0.0
         signum = 0
-        stuck_since = 0.0  # `started` of the call that overran
+        stuck_on: Any = None  # the key of the call that overran
         while not self._done.is_set():
             ready, _, _ = select.select([reader], [], [], self._poll)
             now = _time.monotonic()
@@ -207,32 +229,31 @@ class Watchdog:
                 if data:
                     self._seen += len(data)
                     signalled_at, signum = signalled_at or now, data[-1]
+                    self.interrupt()  # the Python handler runs once the kernel returns
             if self._done.is_set():
                 return
-            rec = self.record
-            started, i = rec.started, rec.instance
+            started, i, function, key = self._current(now)
             if started and 0 <= i < len(self.timeouts) and self.timeouts[i] and not overrun_at:
                 limit = self.timeouts[i]
                 if now - started > limit:
-                    name, function, t = self._where()
+                    name, function, t = self._where(i, function)
                     self.overrun = FmuError(
                         name, function, f"nothing within its timeout of {limit:g} s", t
                     )
-                    overrun_at, stuck_since = now, started
+                    overrun_at, stuck_on = now, key
                     self.request_stop(f"{name}: {function} overran its timeout of {limit:g} s")
-            if overrun_at and now - overrun_at > self.grace:
-                if rec.started == stuck_since:  # still in the very same call
+            if overrun_at > 0 and now - overrun_at > self.grace:
+                if key is not None and key == stuck_on:  # still in the very same call
                     self._fatal("failed", 1, f"{self.overrun}; it never returned")
                     return
                 overrun_at = -1.0  # it returned: the step thread raises the error
             if signalled_at and self._handled >= self._seen:
                 signalled_at = 0.0  # the step thread took it: it is not stuck
             if signalled_at and now - signalled_at > self.grace:
-                name, function, t = self._where()
-                what = (
-                    signal.Signals(signum).name if signum in signal.valid_signals() else "a signal"
-                )
-                inside = f" while {name!r} was in {function}" if rec.started else ""
+                name, function, t = self._where(i, function)
+                valid = signum in signal.valid_signals()
+                what = signal.Signals(signum).name if valid else "a signal"
+                inside = f" while {name!r} was in {function}" if started else ""
                 self._fatal(
                     "interrupted",
                     130,
