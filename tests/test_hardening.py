@@ -43,6 +43,9 @@ CASES = {
     + "}}}\n",
     "an endpoint with an unbalanced bracket": BASE + "components: {g: {fmu: Gain}}\n"
     "opcua: {endpoint: 'opc.tcp://[::1:4840', inputs: [{node: 'ns=2;s=X', to: g.u}]}\n",
+    "a connect_timeout beyond any float": LIVE.replace(
+        "opcua: {", "opcua: {connect_timeout: 1" + "0" * 400 + ", "
+    ),
     "a sweep's factorial a list": BASE
     + "components: {g: {fmu: Gain}}\nsweep: {design: {factorial: [1, 2]}, qoi: [x]}\n",
 }
@@ -62,6 +65,7 @@ MESSAGES = {
     "an integer beyond any float": "forecast.every",
     "a parameter beyond any float": "g.k must be a number",
     "an endpoint with an unbalanced bracket": "is not a valid URL",
+    "a connect_timeout beyond any float": "opcua.connect_timeout must be a non-negative number",
 }
 
 

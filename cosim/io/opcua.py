@@ -48,7 +48,15 @@ def _describe(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An int or float (not a bool) that converts to a float: YAML integers have no size
+    limit, and 10**400 converts to nothing (.inf, written as such, stays a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _close(name: str, candidates: Collection[str]) -> str | None:
