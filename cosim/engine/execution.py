@@ -1094,6 +1094,7 @@ class Execution:
         ev_tick = p.ev_tick.tolist() + [None]
         next_ev = ev_tick[self._next_event]
         native = self._native.run if self._native is not None else None  # reads the h cells
+        native_timed = self._native.run_timed if self._native is not None else None
         chunking = self._chunking(observers, manipulators, pacer, quiet, h_ticks)
         n = self.step_count
         tick = self.tick
@@ -1141,8 +1142,9 @@ class Execution:
                         self._apply_events(tick)
                         next_ev = ev_tick[self._next_event]
                     t_cell.value = t
-                    if native is not None and n % TIMING_SAMPLE:  # the phase, in C
-                        status = native(n % period)
+                    if native is not None:  # the phase, in C (doSteps timed on sampled steps)
+                        status = (native(n % period) if n % TIMING_SAMPLE
+                                  else native_timed(n % period))  # type: ignore[misc]  # fmt: skip
                         phase = (
                             () if not status else self._native_rest(phases[n % period], status, t)
                         )

@@ -336,6 +336,13 @@ int64_t cosim_phase(const Stage *stages, const Conn *conns, const Op *ops,
     return phase_run(stages, conns, ops, phase, count, where, NULL, NULL);
 }
 
+/* cosim_phase with every doStep timed into sampled/calls (the timing-sample steps) */
+int64_t cosim_phase_timed(const Stage *stages, const Conn *conns, const Op *ops,
+                          const int64_t *phase, int64_t count, int64_t *where, double *sampled,
+                          int64_t *calls) {
+    return phase_run(stages, conns, ops, phase, count, where, sampled, calls);
+}
+
 static void copy_rows(const Group *groups, int64_t n_groups, int64_t row, bool to_block) {
     for (int64_t g = 0; g < n_groups; g++) {
         const Group *G = &groups[g];

@@ -172,6 +172,13 @@ def kernel() -> tuple[Any, str]:
             ctypes.c_int64,
             ctypes.c_void_p,
         ]
+        lib.cosim_phase_timed.restype = ctypes.c_int64
+        lib.cosim_phase_timed.argtypes = [ctypes.c_void_p] * 4 + [
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         lib.cosim_run.restype = ctypes.c_int64
         lib.cosim_run.argtypes = [ctypes.c_void_p]
         lib.cosim_progress.restype = ctypes.c_void_p
@@ -245,6 +252,12 @@ class NativePhases:
         self._calls = [
             functools.partial(run, *fixed, ph.ctypes.data, len(ph), where) for ph in self.phases
         ]
+        clocks = (self.sampled.ctypes.data, self.sampled_calls.ctypes.data)
+        timed = lib.cosim_phase_timed
+        self._timed_calls = [
+            functools.partial(timed, *fixed, ph.ctypes.data, len(ph), where, *clocks)
+            for ph in self.phases
+        ]
 
     def progress(self) -> Any:
         """The kernel's call record of this thread (cosim_progress: the op it is in, the calls
@@ -254,6 +267,10 @@ class NativePhases:
     def run(self, k: int) -> int:
         """Run phase k; 0, or the first status that is not OK (see `where`)."""
         return self._calls[k]()
+
+    def run_timed(self, k: int) -> int:
+        """run(k) with each doStep's wall time added to sampled / sampled_calls."""
+        return self._timed_calls[k]()
 
     def bind_run(
         self,

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 from cosim.errors import ConfigError, Problem
 from cosim.io.locate import Problems, did_you_mean, locator
 from cosim.model.live import (
+    CLIENT_ISOLATION,
     MODES,
     ON_DISCONNECT,
     POLICIES,
@@ -324,6 +325,7 @@ _TOP_KEYS = (
     "connect_timeout",
     "publishing_interval",
     "playout_delay",
+    "isolation",
     "serve",
 )
 _INPUT_KEYS = ("node", "to", "stale_after")
@@ -681,6 +683,19 @@ def check_opcua(
             else "hold: keep stepping on the last values; pause: wait for the plant; abort: stop",
         )
 
+    isolation = data.get("isolation", "process")
+    if isolation not in CLIENT_ISOLATION:
+        close = _close(str(isolation), CLIENT_ISOLATION)
+        ctx.error(
+            ("isolation",),
+            f"opcua.isolation must be one of {', '.join(CLIENT_ISOLATION)}, "
+            f"got {_describe(isolation)}",
+            f"did you mean '{close}'?"
+            if close
+            else "process: the OPC UA client in a worker process (default); thread: in ours",
+        )
+        isolation = "process"
+
     numbers: dict[str, float] = {}
     for key, default, low_ok, hint in (
         ("connect_timeout", 10.0, True, "seconds to keep retrying at start, e.g. 10"),
@@ -715,6 +730,7 @@ def check_opcua(
         connect_timeout=numbers["connect_timeout"],
         publishing_interval=numbers["publishing_interval"],
         playout_delay=numbers["playout_delay"],
+        isolation=isolation,
         serve=serve,
         loc=ctx.at(()),
         warnings=tuple(p for p in ctx.items if p.severity == "warning"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cosim.model.live import MODES, ON_DISCONNECT, POLICIES
+from cosim.model.live import CLIENT_ISOLATION, MODES, ON_DISCONNECT, POLICIES
 from cosim.model.spec import MAX_SECONDS
 
 # A name usable as a component (no dots: `component.variable` splits at the first dot).
@@ -178,6 +178,13 @@ _OPCUA: dict[str, Any] = {
             "default": "hold",
             "description": "When the plant goes away: hold (keep stepping on the last values, "
             "default), pause (wait for the plant) or abort (stop the run).",
+        },
+        "isolation": {
+            "enum": list(CLIENT_ISOLATION),
+            "default": "process",
+            "description": "Where the OPC UA client runs: process (a worker process of its "
+            "own, default: it never competes with the step loop) or thread (in the twin's "
+            "process).",
         },
         "connect_timeout": {
             "type": "number",

@@ -18,6 +18,7 @@ from cosim.model.refs import VarRef
 POLICIES = ("Basic256Sha256",)
 MODES = ("Sign", "SignAndEncrypt")
 ON_DISCONNECT = ("hold", "pause", "abort")
+CLIENT_ISOLATION = ("process", "thread")  # where the asyncua client runs
 
 
 # --------------------------------------------------------------------------- opcua
@@ -102,6 +103,8 @@ class OpcuaSpec:
     publishing_interval: float = 0.01  # seconds, subscription publishing interval
     # seconds: play plant samples back this much after their source timestamp (0: latest)
     playout_delay: float = 0.0
+    # "process": the asyncua client runs in a worker process of its own; "thread": in ours
+    isolation: Literal["process", "thread"] = "process"
     serve: ServeSpec | None = None
     loc: Location | None = field(default=None, compare=False)
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
@@ -156,6 +159,7 @@ class PlantSpec:
 
 __all__ = [
     "MODES",
+    "CLIENT_ISOLATION",
     "ON_DISCONNECT",
     "POLICIES",
     "Command",

@@ -332,7 +332,7 @@ class TwinRun:
                 in_loop.open()
             elif self.has_plant:
                 assert opcua is not None
-                bridge = InputBridge(opcua)
+                bridge = InputBridge(opcua, isolation=opcua.isolation)
                 if opcua.write and opcua.outputs:
                     outputs = OutputBridge(bridge)
             if bridge is not None:
