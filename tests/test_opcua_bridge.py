@@ -82,9 +82,12 @@ def spec_for(server: ValueServer, names_stale: list[tuple[str, float | None]], *
 
 
 # ----------------------------------------------------------------------------- values
-def test_published_values_reach_read_latest_with_timestamps_and_status(plant: ValueServer) -> None:
+@pytest.mark.parametrize("isolation", ["process", "thread"])
+def test_published_values_reach_read_latest_with_timestamps_and_status(
+    plant: ValueServer, isolation: str
+) -> None:
     names = [(v.node, 5.0) for v in PLANT_SIGNALS]
-    with InputBridge(spec_for(plant, names)) as bridge:
+    with InputBridge(spec_for(plant, names), isolation=isolation) as bridge:
         r = Reader(bridge)
         sent = np.array([0.125, -3.5, 7.0, 1.0])
         source_time = time.time() - 0.5  # distinct from any clock the server reads itself
@@ -166,7 +169,8 @@ def test_ring_keeps_the_newest_samples_and_counts_the_dropped(plant: ValueServer
 
 
 # ----------------------------------------------------------------------------- outputs
-def test_outputs_are_written_coalesced_and_converted(plant: ValueServer) -> None:
+@pytest.mark.parametrize("isolation", ["process", "thread"])
+def test_outputs_are_written_coalesced_and_converted(plant: ValueServer, isolation: str) -> None:
     spec = spec_for(
         plant,
         [("Plant.Position", None)],
@@ -177,7 +181,7 @@ def test_outputs_are_written_coalesced_and_converted(plant: ValueServer) -> None
         write=True,
     )
     commands = np.zeros(2)
-    with InputBridge(spec) as bridge:
+    with InputBridge(spec, isolation=isolation) as bridge:
         out = OutputBridge(bridge)
         out.queue(np.array([1.5, 2.6]))  # 2.6 -> Int64 node: rounded to 3
         wait_for(

@@ -418,7 +418,7 @@ class _ProcessBackend:
                         _relay(*args)
                     else:
                         getattr(events, kind)(*args)
-            except (EOFError, OSError):
+            except (EOFError, OSError, TypeError, ValueError):  # gone, or closed under us
                 pass
             code = self.proc.wait()
             self.conn.close()
