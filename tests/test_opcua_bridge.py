@@ -89,7 +89,8 @@ def test_published_values_reach_read_latest_with_timestamps_and_status(
     names = [(v.node, 5.0) for v in PLANT_SIGNALS]
     with InputBridge(spec_for(plant, names), isolation=isolation) as bridge:
         r = Reader(bridge)
-        sent = np.array([0.125, -3.5, 7.0, 1.0])
+        # values of their own per case: the plant is shared and publishes only changes
+        sent = np.array([0.125, -3.5, 7.0, 1.0] if isolation == "process" else [1.5, 2.5, 8.0, 0.0])
         source_time = time.time() - 0.5  # distinct from any clock the server reads itself
         t_sent = time.time()
         plant.publish(sent, timestamp=source_time)
