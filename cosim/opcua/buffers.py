@@ -167,6 +167,26 @@ class LiveBuffers:
         n = len(handles)
         if n == 0:
             return
+        # the raw-sample ring first (entries, then the write position): a value that read_latest
+        # shows is already in the ring for drain()
+        ring, cap = self.ring, self.capacity
+        w = int(self.head[RING_W])
+        self.head[RING_CLAIM] = w + n
+        self.fence()
+        if cap:
+            keep = min(n, cap)
+            slots = (w + np.arange(n - keep, n)) % cap
+            entry = ring[slots]
+            entry["input"] = handles[n - keep :]
+            entry["value"] = x[n - keep :]
+            entry["source_time"] = src[n - keep :]
+            entry["server_time"] = srv[n - keep :]
+            entry["receive_time"] = wall
+            entry["status"] = codes[n - keep :]
+            ring[slots] = entry
+        self.head[NOTIFICATIONS] += n  # never behind the ring's write position
+        self.fence()
+        self.head[RING_W] = w + n
         bad = (codes & BAD) != 0
         finite = np.isfinite(x)
         usable = ~bad & finite
@@ -189,22 +209,6 @@ class LiveBuffers:
         self.live[stamp] = True
         self.status[h_last] = codes[last]
         self.seen[h_last] = True
-        # the raw-sample ring: entries first, then the write position
-        ring, cap = self.ring, self.capacity
-        w = int(self.head[RING_W])
-        self.head[RING_CLAIM] = w + n
-        self.fence()
-        if cap:
-            keep = min(n, cap)
-            slots = (w + np.arange(n - keep, n)) % cap
-            entry = ring[slots]
-            entry["input"] = handles[n - keep :]
-            entry["value"] = x[n - keep :]
-            entry["source_time"] = src[n - keep :]
-            entry["server_time"] = srv[n - keep :]
-            entry["receive_time"] = wall
-            entry["status"] = codes[n - keep :]
-            ring[slots] = entry
         # the per-input history (usable values with a source time), in order per input
         hist = np.flatnonzero(usable & np.isfinite(src))
         if hist.size:
@@ -221,9 +225,6 @@ class LiveBuffers:
         self.head[NON_FINITE] += int(np.count_nonzero(~bad & ~finite))
         overflow = ((codes & _INFO_TYPE_MASK) == _INFO_TYPE_DATAVALUE) & ((codes & _OVERFLOW) != 0)
         self.head[QUEUE_OVERFLOWS] += int(np.count_nonzero(overflow))
-        self.head[NOTIFICATIONS] += n
-        self.fence()
-        self.head[RING_W] = w + n
         if not self.head[ALL_SEEN] and self.seen.all():
             self.head[ALL_SEEN] = 1
 
@@ -272,14 +273,17 @@ class LiveBuffers:
         out_values: np.ndarray,
         out_age: np.ndarray,
         out_stale: np.ndarray,
+        connected: bool | None = None,
     ) -> int:
-        """See InputBridge.read_latest; never blocks and never allocates."""
+        """See InputBridge.read_latest; never blocks and never allocates. `connected`: the
+        caller's view of the session (default: the session's own flag)."""
         np.copyto(out_values, self.values)
         np.copyto(self._snap_rx, self.rx)
         np.copyto(self._snap_live, self.live)
         np.copyto(self._snap_bad, self.unusable)
         alive_at = float(self.clock[ALIVE_AT])
-        connected = bool(self.head[CONNECTED])
+        if connected is None:
+            connected = bool(self.head[CONNECTED])
         now = time.monotonic()  # after the copy, so no age is negative
         np.maximum(self._snap_rx, alive_at, out=self._snap_rx, where=self._snap_live)
         np.subtract(now, self._snap_rx, out=out_age)

@@ -255,7 +255,8 @@ class InputBridge:
         value was NaN/Inf/empty, nothing usable arrived yet, or the session to the plant is
         down. Stale values are held: the last good, finite value (never NaN).
         """
-        return self._buf.read_latest(self._stale_after, out_values, out_age, out_stale)
+        up = self._events.is_up.is_set()  # stale flags agree with `connected` and `gaps`
+        return self._buf.read_latest(self._stale_after, out_values, out_age, out_stale, up)
 
     def read_at(
         self, when: float, out_values: np.ndarray, out_age: np.ndarray, out_stale: np.ndarray
