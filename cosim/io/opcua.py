@@ -315,6 +315,20 @@ def _check_certificates(
 
 
 # --------------------------------------------------------------------------- sections
+def _choice(ctx: Problems, data: dict, key: str, choices: tuple[str, ...], hint: str) -> Any:
+    """data[key], one of `choices` (default: the first); an error with did-you-mean if not."""
+    value = data.get(key, choices[0])
+    if value in choices:
+        return value
+    close = _close(str(value), choices)
+    ctx.error(
+        (key,),
+        f"opcua.{key} must be one of {', '.join(choices)}, got {_describe(value)}",
+        f"did you mean '{close}'?" if close else hint,
+    )
+    return choices[0]
+
+
 _TOP_KEYS = (
     "endpoint",
     "security",
@@ -671,30 +685,14 @@ def check_opcua(
     if data.get("security") is not None:
         security = _security(ctx, data["security"], ("security",), base_dir, "client")
 
-    on_disconnect = data.get("on_disconnect", "hold")
-    if on_disconnect not in ON_DISCONNECT:
-        close = _close(str(on_disconnect), ON_DISCONNECT)
-        ctx.error(
-            ("on_disconnect",),
-            f"opcua.on_disconnect must be one of {', '.join(ON_DISCONNECT)}, "
-            f"got {_describe(on_disconnect)}",
-            f"did you mean '{close}'?"
-            if close
-            else "hold: keep stepping on the last values; pause: wait for the plant; abort: stop",
-        )
-
-    isolation = data.get("isolation", "process")
-    if isolation not in CLIENT_ISOLATION:
-        close = _close(str(isolation), CLIENT_ISOLATION)
-        ctx.error(
-            ("isolation",),
-            f"opcua.isolation must be one of {', '.join(CLIENT_ISOLATION)}, "
-            f"got {_describe(isolation)}",
-            f"did you mean '{close}'?"
-            if close
-            else "process: the OPC UA client in a worker process (default); thread: in ours",
-        )
-        isolation = "process"
+    on_disconnect = _choice(
+        ctx, data, "on_disconnect", ON_DISCONNECT,
+        "hold: keep stepping on the last values; pause: wait for the plant; abort: stop",
+    )  # fmt: skip
+    isolation = _choice(
+        ctx, data, "isolation", CLIENT_ISOLATION,
+        "process: the OPC UA client in a worker process (default); thread: in ours",
+    )  # fmt: skip
 
     numbers: dict[str, float] = {}
     for key, default, low_ok, hint in (

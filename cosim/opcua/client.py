@@ -25,9 +25,17 @@ from typing import Any
 import numpy as np
 
 from cosim.errors import BridgeError
-from cosim.opcua import buffers as B
 from cosim.opcua._loop import LoopThread
-from cosim.opcua.buffers import SAMPLE_DTYPE, LiveBuffers
+from cosim.opcua.buffers import (
+    ALL_SEEN,
+    NON_FINITE,
+    NOTIFICATIONS,
+    QUEUE_OVERFLOWS,
+    SAMPLE_DTYPE,
+    WRITE_ERRORS,
+    WRITES_SENT,
+    LiveBuffers,
+)
 from cosim.opcua.config import OpcuaSpec
 from cosim.opcua.session import ClientSession, SessionOptions
 
@@ -211,15 +219,15 @@ class InputBridge:
 
     @property
     def notifications(self) -> int:
-        return int(self._buf.head[B.NOTIFICATIONS])
+        return int(self._buf.head[NOTIFICATIONS])
 
     @property
     def queue_overflows(self) -> int:
-        return int(self._buf.head[B.QUEUE_OVERFLOWS])
+        return int(self._buf.head[QUEUE_OVERFLOWS])
 
     @property
     def non_finite(self) -> int:
-        return int(self._buf.head[B.NON_FINITE])
+        return int(self._buf.head[NON_FINITE])
 
     @property
     def samples_dropped(self) -> int:
@@ -227,11 +235,11 @@ class InputBridge:
 
     @property
     def writes_sent(self) -> int:
-        return int(self._buf.head[B.WRITES_SENT])
+        return int(self._buf.head[WRITES_SENT])
 
     @property
     def write_errors(self) -> int:
-        return int(self._buf.head[B.WRITE_ERRORS])
+        return int(self._buf.head[WRITE_ERRORS])
 
     @property
     def last_write_error(self) -> str | None:
@@ -315,7 +323,7 @@ class InputBridge:
             raise BridgeError(error)
         if self.n_inputs:
             deadline = time.monotonic() + self._first_values_timeout
-            while not self._buf.head[B.ALL_SEEN] and time.monotonic() < deadline:
+            while not self._buf.head[ALL_SEEN] and time.monotonic() < deadline:
                 time.sleep(0.002)
         return self
 

@@ -22,8 +22,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from cosim.errors import BridgeError
-from cosim.opcua import buffers as B
-from cosim.opcua.buffers import LiveBuffers
+from cosim.opcua.buffers import BAD, WRITE_ERRORS, WRITES_SENT, LiveBuffers
 from cosim.opcua.certs import (
     application_uri,
     certificate_der,
@@ -550,7 +549,7 @@ class ClientSession:
         for notif in data:
             if isinstance(notif, ua.StatusChangeNotification):
                 code = notif.Status.value if notif.Status is not None else 0
-                if code & B.BAD:
+                if code & BAD:
                     self._lose(f"subscription status {_status_name(code)}")
                     return  # not an answer from a live subscription
         for notif in data:
@@ -674,7 +673,7 @@ class ClientSession:
                 self._send_writes(client, vtypes, values, last_sent, False), _FLUSH_TIMEOUT
             )
         except Exception as exc:
-            self.buf.head[B.WRITE_ERRORS] += 1
+            self.buf.head[WRITE_ERRORS] += 1
             message = f"last outputs before close: {_describe_exc(exc)}"
             self.report.write_error(message)
             _log.warning("OPC UA: could not write the last output values: %s", message)
@@ -709,9 +708,9 @@ class ClientSession:
         for (j, x, _), status in zip(todo, results, strict=True):
             if status.is_good():
                 last_sent[j] = x
-                self.buf.head[B.WRITES_SENT] += 1
+                self.buf.head[WRITES_SENT] += 1
             else:
-                self.buf.head[B.WRITE_ERRORS] += 1
+                self.buf.head[WRITE_ERRORS] += 1
                 self.report.write_error(f"{self.output_nodes[j]}: {_status_name(status.value)}")
 
     async def _disconnect(self, client: Any) -> None:
