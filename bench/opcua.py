@@ -53,7 +53,9 @@ def _free_port() -> int:
 def _plant(endpoint: str, n_nodes: int, rate: float, conn) -> None:
     """The plant process: every node changes every 1/rate s until told to stop."""
     names = [f"Plant.S{i:04d}" for i in range(n_nodes)]
-    with ValueServer(endpoint, names, name="bench-plant") as server:
+    server = ValueServer(endpoint, names, name="bench-plant")
+    server.start_timeout = 300.0  # 5,000 nodes take a while to create on a busy machine
+    with server:
         server.publish(np.arange(n_nodes, dtype=float))
         conn.send(("ready", server.node_ids))
         period = 1.0 / rate
@@ -106,6 +108,8 @@ def bench_case(n_nodes: int, rate: float, duration: float, isolation: str) -> di
     proc = ctx.Process(target=_plant, args=(endpoint, n_nodes, rate, child), daemon=True)
     proc.start()
     try:
+        if not parent.poll(600):
+            raise SystemExit("the plant process did not start")
         _, node_ids = parent.recv()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bench.yaml"
@@ -175,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n} nodes x {args.rate:g} Hz, client {iso}, {args.duration:g} s ...",
                   flush=True)  # fmt: skip
             rows.append(bench_case(n, args.rate, args.duration, iso))
+            print(rows[-1], flush=True)
     print(
         "\n| nodes | client | steps | overruns | lateness p99 ms | max ms | "
         "notification p50 / p99 ms | samples lost | plant never sent | ring dropped |"
