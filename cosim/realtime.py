@@ -25,6 +25,7 @@ import numpy as np
 _SPIN = 0.0004  # seconds before a deadline when sleep() hands over to a short spin
 SLICE = 0.0003  # s: the scheduler slice the stepping thread asks for (short_slice)
 _SCHED_SETATTR = {"x86_64": 314, "aarch64": 274, "arm64": 274}
+_SCHED_GETATTR = {"x86_64": 315, "aarch64": 275, "arm64": 275}
 
 
 class _SchedAttr(ctypes.Structure):
@@ -63,7 +64,14 @@ def short_slice(seconds: float) -> bool:
         attr.sched_policy = 0  # SCHED_OTHER
         attr.sched_nice = os.getpriority(os.PRIO_PROCESS, 0)
         attr.sched_runtime = int(seconds * 1e9)
-        return libc.syscall(number, 0, ctypes.byref(attr), 0) == 0
+        if libc.syscall(number, 0, ctypes.byref(attr), 0) != 0:
+            return False
+        # kernels before custom slices accept the call and ignore the runtime: read it back
+        back = _SchedAttr()
+        get = _SCHED_GETATTR[platform.machine()]
+        if libc.syscall(get, 0, ctypes.byref(back), ctypes.sizeof(back), 0) != 0:
+            return False
+        return back.sched_runtime == attr.sched_runtime
     except (OSError, AttributeError, ValueError):
         return False
 
