@@ -263,10 +263,6 @@ class LiveBuffers:
         self.head[OUT_SEQ] = seq + 1
         return bool(self.head[OUT_DONE] == seq)
 
-    @property
-    def connected(self) -> bool:
-        return bool(self.head[CONNECTED])
-
     def read_latest(
         self,
         stale_after: np.ndarray,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from cosim.errors import BridgeError
+from cosim.model.live import CLIENT_ISOLATION
 from cosim.opcua._loop import LoopThread
 from cosim.opcua.buffers import (
     ALL_SEEN,
@@ -40,7 +41,7 @@ from cosim.opcua.config import OpcuaSpec
 from cosim.opcua.session import ClientSession, SessionOptions
 
 _log = logging.getLogger(__name__)
-ISOLATIONS = ("process", "thread")
+ISOLATIONS = CLIENT_ISOLATION  # where the asyncua client runs (the opcua.isolation key)
 _RESPAWN = 0.5  # s: a worker process that died is started again after this long
 
 
