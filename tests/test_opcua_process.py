@@ -230,3 +230,14 @@ def test_the_pacer_asks_for_a_short_slice_on_the_stepping_thread() -> None:
         assert result["runtime"] == 300_000
     else:  # elsewhere nothing changes and nothing fails
         assert short_slice(0.0003) is False
+
+
+def test_value_server_names_the_publish_calls_it_replaced_before_serving_them() -> None:
+    with ValueServer(f"opc.tcp://127.0.0.1:{free_port()}", ["Plant.X"], name="s") as server:
+        for k in range(1, 201):  # far faster than the 10 ms server update
+            server.publish(np.array([float(k)]))
+        wait_for(lambda: server._pushed_seq == 200, 5.0, "the last publish served")
+        served = list(server.skipped)
+        assert len(served) == server.coalesced > 0
+        assert served == sorted(set(served)) and 200 not in served
+        assert all(1 <= s < 200 for s in served)

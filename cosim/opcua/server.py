@@ -201,6 +201,8 @@ class ValueServer:
         self._pushed_seq = -1
         self._refresh_seq = -1
         self.coalesced = 0  # publish() calls overwritten by a later one before being served
+        # which ones: their numbers (the n-th publish() call, from 1), the newest 10,000
+        self.skipped: collections.deque[int] = collections.deque(maxlen=10_000)
         self._last_refresh = 0.0
         self._command_seen = np.array([v.initial for v in self.commands], dtype=np.float64)
         self.node_ids: tuple[str, ...] = ()  # fully qualified, set once started
@@ -659,6 +661,7 @@ class ValueServer:
             stamp, seq = self._stamp, self._seq
         if self._pushed_seq >= 0 and seq > self._pushed_seq + 1:
             self.coalesced += seq - self._pushed_seq - 1
+            self.skipped.extend(range(self._pushed_seq + 1, seq))
         if due:
             self._last_refresh = now
         if self._pushed_seq < 0 or (due and seq != self._refresh_seq):
