@@ -60,8 +60,10 @@ OUT_SEQ = 7  # output batches queued (step thread)
 OUT_DONE = 8  # the last output batch the session took (session)
 ALL_SEEN = 9  # 1 once every input was notified at least once (session)
 RING_CLAIM = 10  # raw samples written or being written (session; set before the entries)
+UPS = 11  # times the session came up (session)
 _HEAD = 16
 ALIVE_AT = 0  # clock word: time.monotonic() of the subscription's last answer (session)
+UP_AT, DOWN_AT = 1, 2  # clock words: time.time() of the last up / down (session)
 
 
 def _layout(n_in: int, n_out: int, capacity: int) -> list[tuple[str, np.dtype, tuple]]:
@@ -237,10 +239,19 @@ class LiveBuffers:
         self.live.fill(False)
         self.clock[ALIVE_AT] = -math.inf
 
-    def set_connected(self, up: bool) -> None:
-        if not up:
+    def set_connected(self, up: bool) -> float:
+        """The session is up or down from now (time.time(), returned); the time first, the
+        flag after it, so a reader that sees the flag finds the time."""
+        at = time.time()
+        if up:
+            self.clock[UP_AT] = at
+            self.head[UPS] += 1
+        else:
             self.new_subscription()
+            self.clock[DOWN_AT] = at
+        self.fence()
         self.head[CONNECTED] = int(up)
+        return at
 
     def take_outputs(self, force: bool = False) -> np.ndarray | None:
         """The output values queued since the last call (None if none; `force`: the current
@@ -269,17 +280,14 @@ class LiveBuffers:
         out_values: np.ndarray,
         out_age: np.ndarray,
         out_stale: np.ndarray,
-        connected: bool | None = None,
     ) -> int:
-        """See InputBridge.read_latest; never blocks and never allocates. `connected`: the
-        caller's view of the session (default: the session's own flag)."""
+        """See InputBridge.read_latest; never blocks and never allocates."""
         np.copyto(out_values, self.values)
         np.copyto(self._snap_rx, self.rx)
         np.copyto(self._snap_live, self.live)
         np.copyto(self._snap_bad, self.unusable)
         alive_at = float(self.clock[ALIVE_AT])
-        if connected is None:
-            connected = bool(self.head[CONNECTED])
+        connected = bool(self.head[CONNECTED])
         now = time.monotonic()  # after the copy, so no age is negative
         np.maximum(self._snap_rx, alive_at, out=self._snap_rx, where=self._snap_live)
         np.subtract(now, self._snap_rx, out=out_age)

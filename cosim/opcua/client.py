@@ -29,10 +29,14 @@ from cosim.model.live import CLIENT_ISOLATION
 from cosim.opcua._loop import LoopThread
 from cosim.opcua.buffers import (
     ALL_SEEN,
+    CONNECTED,
+    DOWN_AT,
     NON_FINITE,
     NOTIFICATIONS,
     QUEUE_OVERFLOWS,
     SAMPLE_DTYPE,
+    UP_AT,
+    UPS,
     WRITE_ERRORS,
     WRITES_SENT,
     LiveBuffers,
@@ -65,7 +69,6 @@ class _Events:
         self.endpoint = endpoint
         self.lock = threading.Lock()
         self.gaps: list[Gap] = []
-        self.reconnects = 0
         self.error: BridgeError | None = None
         self.keepalive_period = math.nan
         self.last_write_error: str | None = None
@@ -82,7 +85,6 @@ class _Events:
             if self.gaps and self.gaps[-1].end is None:
                 g = self.gaps[-1]
                 self.gaps[-1] = Gap(g.start, at, g.reason)
-                self.reconnects += 1
         self.is_up.set()
 
     def down(self, reason: str, at: float) -> None:
@@ -196,17 +198,29 @@ class InputBridge:
 
     @property
     def connected(self) -> bool:
-        """The plant session is up (false from the moment its Gap is recorded)."""
-        return self._events.is_up.is_set()
+        """The plant session is up (as the session's own flag says, at once)."""
+        return self._running and bool(self._buf.head[CONNECTED])
 
     @property
     def gaps(self) -> tuple[Gap, ...]:
+        """Every time without a session, in step with `connected`: a loss or a reconnect
+        whose report is still on its way (from the worker) shows with the session's own
+        time and, until its reason arrives, "connection lost"."""
         with self._events.lock:
-            return tuple(self._events.gaps)
+            gaps = list(self._events.gaps)
+        buf = self._buf
+        if self._running and buf.head[UPS]:
+            if not buf.head[CONNECTED] and (not gaps or gaps[-1].end is not None):
+                gaps.append(Gap(float(buf.clock[DOWN_AT]), None, "connection lost"))
+            elif buf.head[CONNECTED] and gaps and gaps[-1].end is None:
+                g = gaps[-1]
+                gaps[-1] = Gap(g.start, float(buf.clock[UP_AT]), g.reason)
+        return tuple(gaps)
 
     @property
     def reconnects(self) -> int:
-        return self._events.reconnects
+        """Sessions after the first (a worker started again continues the count)."""
+        return max(0, int(self._buf.head[UPS]) - 1)
 
     @property
     def error(self) -> BridgeError | None:
@@ -264,8 +278,7 @@ class InputBridge:
         value was NaN/Inf/empty, nothing usable arrived yet, or the session to the plant is
         down. Stale values are held: the last good, finite value (never NaN).
         """
-        up = self._events.is_up.is_set()  # stale flags agree with `connected` and `gaps`
-        return self._buf.read_latest(self._stale_after, out_values, out_age, out_stale, up)
+        return self._buf.read_latest(self._stale_after, out_values, out_age, out_stale)
 
     def read_at(
         self, when: float, out_values: np.ndarray, out_age: np.ndarray, out_stale: np.ndarray
@@ -436,12 +449,13 @@ class _ProcessBackend:
                 self.err.close()
                 return
             why = _death(code, self.err)
-            self.bridge._buf.set_connected(False)  # the session can no longer say so
+            was_up = bool(self.bridge._buf.head[CONNECTED])
+            at = self.bridge._buf.set_connected(False)  # the session can no longer say so
             if not events.started.done():
                 events.ready(f"the OPC UA worker process for {self.bridge.endpoint} {why}")
                 return
-            if events.is_up.is_set():
-                events.down(f"the OPC UA worker process {why}", time.time())
+            if was_up:
+                events.down(f"the OPC UA worker process {why}", at)
             _log.error("OPC UA: the worker process %s; starting it again", why)
             time.sleep(_RESPAWN)
             if self.stopping:

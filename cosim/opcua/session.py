@@ -611,8 +611,7 @@ class ClientSession:
             if self.nodes:
                 await self._subscribe(client)
             self.report.problem(None)
-            self.buf.set_connected(True)
-            self.report.up(time.time())
+            self.report.up(self.buf.set_connected(True))
             self._ready(None)
             up = True
             await self._serve(client, vtypes)
@@ -625,9 +624,9 @@ class ClientSession:
                 raise
         finally:
             if up:
-                self.buf.set_connected(False)
+                at = self.buf.set_connected(False)
                 if not self._stopping:
-                    self.report.down(self._lost_reason or "connection lost", time.time())
+                    self.report.down(self._lost_reason or "connection lost", at)
             await self._disconnect(client)
 
     async def _serve(self, client: Any, vtypes: dict[str, Any]) -> None:
